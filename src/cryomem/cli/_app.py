@@ -1,0 +1,36 @@
+"""The one typer app behind the ``cryomem`` console script."""
+
+from __future__ import annotations
+
+import typer
+
+import cryomem
+from cryomem.cli._demo import demo
+from cryomem.cli._simulate import simulate_app
+
+app = typer.Typer(
+    name="cryomem",
+    help="Membranes in cryo-electron tomograms: simulate, segment, mesh, pick and measure.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(simulate_app, name="simulate")
+app.command("demo")(demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cryomem {cryomem.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Membranes in cryo-electron tomograms."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,102 @@
+"""What every command shares: one-line errors, progress bars, parsing helpers."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(stderr=True)
+F = TypeVar("F", bound=Callable)
+
+
+def _message(err: Exception) -> str:
+    errors = getattr(err, "errors", None)
+    if callable(errors):  # pydantic ValidationError: name the setting and the problem
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        text = str(first.get("msg", err)).removeprefix("Value error, ")
+        return f"invalid setting {where}: {text}" if where else text
+    return str(err)
+
+
+def one_line_errors(command: F) -> F:
+    """Turn user-facing errors into one red line and exit code 2 instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
+            console.print(f"[bold red]error:[/] {_message(err)}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as err:
+            console.print(f"[bold red]error:[/] {err.strerror or err} ({err.filename or 'file system'})", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_ints(text: str, n: int, name: str) -> tuple[int, ...]:
+    """``"96,256,256"`` -> ``(96, 256, 256)`` with a clear error."""
+    try:
+        values = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise ValueError(f"{name} must be {n} integers separated by commas, got {text!r}") from None
+    if len(values) != n:
+        raise ValueError(f"{name} must be {n} integers separated by commas, got {text!r}")
+    return values
+
+
+def parse_floats(text: str, n: int, name: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{name} must be {n} numbers separated by commas, got {text!r}") from None
+    if len(values) != n:
+        raise ValueError(f"{name} must be {n} numbers separated by commas, got {text!r}")
+    return values
+
+
+def parse_weights(text: str, name: str) -> dict[str, float]:
+    """``"sphere=3,torus=1"`` or ``"sphere,torus"`` -> weights."""
+    weights: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        try:
+            weights[key.strip()] = float(value) if value else 1.0
+        except ValueError:
+            raise ValueError(f"{name}: weight of {key!r} must be a number, got {value!r}") from None
+    return weights
+
+
+class StageProgress:
+    """A rich progress display with one bar per named stage; call it as ``progress(stage, fraction)``."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<32}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+            console=console, transient=False,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> StageProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for task in self._tasks.values():
+            if exc[0] is None:
+                self._progress.update(task, completed=1.0)
+        self._progress.__exit__(*exc)
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if stage not in self._tasks:
+            for task in self._tasks.values():
+                self._progress.update(task, completed=1.0)
+            self._tasks[stage] = self._progress.add_task(stage, total=1.0)
+        self._progress.update(self._tasks[stage], completed=max(0.0, min(1.0, fraction)))

@@ -1,0 +1,160 @@
+"""Atomic writes: a crash never leaves a half-written file or folder at the target path.
+
+Writers write to a temporary name in the target's own folder (same file system, so the final
+``os.replace`` is atomic) and rename it onto the target only once writing succeeded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_directory", "atomic_write_path"]
+
+
+def _sibling_name(target: Path, kind: str, *, keep_suffix: bool) -> Path:
+    """A fresh hidden name beside ``target``: ``.<name>.<kind>-<random>[<suffix>]``."""
+    suffix = "".join(target.suffixes[-1:]) if keep_suffix else ""
+    return target.with_name(f".{target.name}.{kind}-{secrets.token_hex(6)}{suffix}")
+
+
+def _check_parent(target: Path) -> None:
+    if not target.parent.is_dir():
+        raise FileNotFoundError(
+            f"cannot write {target}: folder {target.parent} does not exist; create it first"
+        )
+
+
+def _fsync_path(path: Path) -> None:
+    """Flush a written file to disk (best effort) so the rename never exposes an empty file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_write_path(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` when the block succeeds.
+
+    The temporary name is ``.<name>.tmp-<random><suffix>`` in the same folder, keeping the
+    target's last suffix so libraries that choose a format from the suffix still work. The
+    temporary file is not created: the caller's writer creates it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final destination of the file. Its folder must exist.
+    overwrite : bool, default True
+        If False and ``path`` already exists, raise ``FileExistsError`` before writing.
+
+    Yields
+    ------
+    pathlib.Path
+        Where the caller must write the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the target folder does not exist, or the block wrote nothing at the temporary path.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+
+    Notes
+    -----
+    On any exception inside the block the temporary file is removed and the target is left
+    untouched (absent, or its previous content).
+    """
+    target = Path(path)
+    _check_parent(target)
+    if not overwrite and target.exists():
+        raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    tmp = _sibling_name(target, "tmp", keep_suffix=True)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"writing {target} produced no file at {tmp}")
+        _fsync_path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; rename it to ``path`` when the block succeeds.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final folder. Its parent folder must exist.
+    overwrite : bool, default False
+        If ``path`` exists: with False raise ``FileExistsError`` (checked before and after the
+        block); with True the old entry is moved aside and removed only after the new folder
+        is complete and in place.
+
+    Yields
+    ------
+    pathlib.Path
+        An empty, existing temporary folder (``.<name>.tmp-<random>``) to fill.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        If the parent folder does not exist.
+
+    Notes
+    -----
+    On any exception inside the block the temporary folder and its content are removed.
+    """
+    target = Path(path)
+    _check_parent(target)
+
+    def refuse_existing() -> None:
+        if not overwrite and (target.exists() or target.is_symlink()):
+            raise FileExistsError(
+                f"{target} already exists; remove it or pass overwrite=True to replace it"
+            )
+
+    refuse_existing()
+    tmp = _sibling_name(target, "tmp", keep_suffix=False)
+    tmp.mkdir()
+    try:
+        yield tmp
+        refuse_existing()
+        old = None
+        if target.exists() or target.is_symlink():
+            old = _sibling_name(target, "old", keep_suffix=False)
+            os.replace(target, old)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if old is not None:
+                os.replace(old, target)
+            raise
+        if old is not None:
+            _remove(old)
+    except BaseException:
+        _remove(tmp)
+        raise

@@ -1,0 +1,274 @@
+"""Particle STAR files (RELION 3/4/5, Surforama, cryomem) <-> one standard particle table.
+
+The standard table (a pandas DataFrame, one row per particle) has the columns
+:data:`PARTICLE_COLUMNS`: ``tomo_name`` (str), ``x_ang, y_ang, z_ang`` (physical Å, xyz,
+including the tomogram's origin), ``rot_deg, tilt_deg, psi_deg`` (RELION ZYZ),
+``class_number`` (int), ``membrane_id`` (int, -1 if unknown), ``score`` (float, NaN if unknown).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import starfile
+
+from cryomem.io._atomic import atomic_write_path
+from cryomem.io._conventions import (
+    centered_ang_to_xyz_px,
+    validate_voxel_size_ang,
+    xyz_ang_to_xyz_px,
+    xyz_px_to_centered_ang,
+    xyz_px_to_xyz_ang,
+)
+
+__all__ = ["PARTICLE_COLUMNS", "read_particles_star", "write_particles_star"]
+
+PARTICLE_COLUMNS = (
+    "tomo_name", "x_ang", "y_ang", "z_ang", "rot_deg", "tilt_deg", "psi_deg",
+    "class_number", "membrane_id", "score",
+)  # fmt: skip
+_PX = ("rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ")
+_CENTRED = ("rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst")
+_SHIFT_ANG = ("rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst")
+_SHIFT_PX = ("rlnOriginX", "rlnOriginY", "rlnOriginZ")
+_ANGLES = {"rot_deg": "rlnAngleRot", "tilt_deg": "rlnAngleTilt", "psi_deg": "rlnAnglePsi"}
+_PIXEL_SIZE_COLUMNS = ("rlnTomoTiltSeriesPixelSize", "rlnPixelSize", "rlnImagePixelSize", "rlnDetectorPixelSize")
+_NAME_COLUMNS = ("rlnTomoName", "rlnMicrographName")
+_DEFAULTS = {"rot_deg": 0.0, "tilt_deg": 0.0, "psi_deg": 0.0, "class_number": 1, "membrane_id": -1, "score": np.nan}
+
+
+def _xyz_array(particles: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    return particles.loc[:, list(columns)].to_numpy(dtype=np.float64)
+
+
+def _integer_column(values: pd.Series, name: str) -> np.ndarray:
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    if np.any(~np.isfinite(numbers)) or np.any(numbers != np.round(numbers)):
+        raise ValueError(f"particle column {name!r} must hold integers, got {values.tolist()[:5]}...")
+    return numbers.astype(np.int64)
+
+
+def write_particles_star(
+    path: str | os.PathLike[str],
+    particles: pd.DataFrame,
+    *,
+    voxel_size_ang: float,
+    shape_zyx: Sequence[int],
+    origin_xyz_ang: Sequence[float] = (0.0, 0.0, 0.0),
+    overwrite: bool = True,
+) -> Path:
+    """Write particles as a RELION-5 style STAR file (data block ``particles``), atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination ``.star``; its folder must exist.
+    particles : pandas.DataFrame
+        Standard particle table. ``tomo_name`` (non-empty, no whitespace) and ``x_ang, y_ang,
+        z_ang`` are required; missing angles default to 0, ``class_number`` to 1,
+        ``membrane_id`` to -1, ``score`` to NaN. Other columns are not written.
+    voxel_size_ang : float
+        Voxel size of the tomogram the pixel coordinates refer to, Å.
+    shape_zyx : (nz, ny, nx) ints
+        Shape of that tomogram (for the centred Å coordinates).
+    origin_xyz_ang : (3,) floats, default (0, 0, 0)
+        Origin of that tomogram, Å, xyz (subtracted before converting to pixels).
+    overwrite : bool, default True
+        If False, refuse to replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Notes
+    -----
+    Columns written: ``rlnTomoName``, ``rlnCoordinateX/Y/Z`` (0-based voxel indices, float),
+    ``rlnCenteredCoordinateX/Y/ZAngst`` (``(px - N/2) * voxel size``), ``rlnAngleRot/Tilt/Psi``,
+    ``rlnClassNumber``, ``rlnTomoTiltSeriesPixelSize`` (the voxel size of the pixel
+    coordinates), ``cryomemMembraneId``, ``cryomemScore``.
+    """
+    size = validate_voxel_size_ang(voxel_size_ang, "voxel_size_ang", explicit=True)
+    missing = [c for c in ("tomo_name", "x_ang", "y_ang", "z_ang") if c not in particles.columns]
+    if missing:
+        raise ValueError(f"particles lacks required column(s) {missing}; it has {list(particles.columns)}")
+    table = particles.copy()
+    for column, default in _DEFAULTS.items():
+        if column not in table.columns:
+            table[column] = default
+    names = table["tomo_name"].astype(str)
+    if (names.str.len() == 0).any() or names.str.contains(r"\s").any():
+        raise ValueError("particles['tomo_name'] must be non-empty names without whitespace")
+    xyz_ang = _xyz_array(table, ("x_ang", "y_ang", "z_ang"))
+    angles = _xyz_array(table, ("rot_deg", "tilt_deg", "psi_deg"))
+    if not (np.isfinite(xyz_ang).all() and np.isfinite(angles).all()):
+        raise ValueError("particles has NaN or infinite coordinates or angles")
+    xyz_px = xyz_ang_to_xyz_px(xyz_ang, size, origin_xyz_ang)
+    centred = xyz_px_to_centered_ang(xyz_px, size, shape_zyx)
+    star = pd.DataFrame({"rlnTomoName": names.to_numpy(dtype=object)})
+    for i in range(3):
+        star[_PX[i]] = xyz_px[:, i]
+    for i in range(3):
+        star[_CENTRED[i]] = centred[:, i]
+    for i, column in enumerate(_ANGLES.values()):
+        star[column] = angles[:, i]
+    star["rlnClassNumber"] = _integer_column(table["class_number"], "class_number")
+    star["rlnTomoTiltSeriesPixelSize"] = size
+    star["cryomemMembraneId"] = _integer_column(table["membrane_id"], "membrane_id")
+    star["cryomemScore"] = pd.to_numeric(table["score"]).to_numpy(dtype=np.float64)
+    path = Path(path)
+    with atomic_write_path(path, overwrite=overwrite) as tmp:
+        starfile.write({"particles": star}, tmp, float_format="%.6f", na_rep="nan")
+    return path
+
+
+def _read_blocks(path: Path) -> dict[str, pd.DataFrame]:
+    if not path.is_file():
+        raise FileNotFoundError(f"STAR file not found: {path}")
+    try:
+        raw = starfile.read(path, always_dict=True, parse_as_string=list(_NAME_COLUMNS))
+    except Exception as exc:  # starfile raises assorted errors on malformed input
+        raise ValueError(f"{path} is not a readable STAR file ({exc})") from None
+    blocks = {}
+    for name, block in raw.items():
+        blocks[name] = block if isinstance(block, pd.DataFrame) else pd.DataFrame([block])
+    return blocks
+
+
+def _pixel_sizes(table: pd.DataFrame, optics: pd.DataFrame | None, path: Path) -> np.ndarray | None:
+    """Per-row pixel size (Å) of the coordinates, from the particle table or optics block."""
+    for source, frame in (("particles", table), ("optics", optics)):
+        if frame is None:
+            continue
+        for column in _PIXEL_SIZE_COLUMNS:
+            if column not in frame.columns:
+                continue
+            values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+            if column == "rlnDetectorPixelSize" and "rlnMagnification" in frame.columns:
+                values = values * 1e4 / pd.to_numeric(frame["rlnMagnification"]).to_numpy(dtype=np.float64)
+            for value in np.unique(values):
+                validate_voxel_size_ang(value, f"column {column} of {path}")
+            if source == "particles":
+                return values
+            if "rlnOpticsGroup" in frame.columns and "rlnOpticsGroup" in table.columns:
+                lookup = dict(zip(frame["rlnOpticsGroup"].tolist(), values, strict=True))
+                try:
+                    return np.array([lookup[g] for g in table["rlnOpticsGroup"].tolist()], dtype=np.float64)
+                except KeyError as exc:
+                    raise ValueError(f"{path}: particle optics group {exc} is not in the optics block") from None
+            if np.unique(values).size == 1:
+                return np.full(len(table), values[0])
+            raise ValueError(f"{path}: optics block has several pixel sizes but particles have no rlnOpticsGroup")
+    return None
+
+
+def _positions_ang(
+    table: pd.DataFrame, sizes: np.ndarray, shape_zyx: Sequence[int] | None,
+    origin_xyz_ang: Sequence[float], path: Path,
+) -> np.ndarray:  # fmt: skip
+    has_px = all(c in table.columns for c in _PX)
+    positions = np.empty((len(table), 3))
+    for size in np.unique(sizes):
+        rows = sizes == size
+        part = table.loc[rows]
+        if has_px:
+            px = _xyz_array(part, _PX)
+        else:
+            if shape_zyx is None:
+                raise ValueError(
+                    f"{path} has only RELION-5 centred coordinates (rlnCenteredCoordinateX/Y/ZAngst); "
+                    "pass shape_zyx, the (nz, ny, nx) shape of the tomogram, to place them"
+                )
+            px = centered_ang_to_xyz_px(_xyz_array(part, _CENTRED), size, shape_zyx)
+        if all(c in part.columns for c in _SHIFT_ANG):
+            px = px - _xyz_array(part, _SHIFT_ANG) / size
+        elif all(c in part.columns for c in _SHIFT_PX):
+            px = px - _xyz_array(part, _SHIFT_PX)
+        positions[rows] = xyz_px_to_xyz_ang(px, size, origin_xyz_ang)
+    return positions
+
+
+def read_particles_star(
+    path: str | os.PathLike[str],
+    *,
+    voxel_size_ang: float | None = None,
+    shape_zyx: Sequence[int] | None = None,
+    origin_xyz_ang: Sequence[float] = (0.0, 0.0, 0.0),
+    tomo_name: str | None = None,
+) -> pd.DataFrame:
+    """Read a particle STAR file into the standard particle table.
+
+    Reads cryomem's own files, RELION 3/4 pixel files, RELION-5 centred-Å files and Surforama
+    files (``rlnCoordinateX/Y/Z`` in pixels plus ``rlnAngleRot/Tilt/Psi``, no pixel size). The
+    particle block is the first data block with coordinate columns; a ``data_optics`` block
+    supplies the pixel size when the particle block has none.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        STAR file.
+    voxel_size_ang : float, optional
+        Pixel size of the coordinates, Å. Overrides the file's ``rlnTomoTiltSeriesPixelSize``,
+        ``rlnPixelSize``, ``rlnImagePixelSize`` or ``rlnDetectorPixelSize`` (used in that order).
+        Required when the file has none.
+    shape_zyx : (nz, ny, nx) ints, optional
+        Tomogram shape; required only for files with centred Å coordinates and no pixel ones.
+    origin_xyz_ang : (3,) floats, default (0, 0, 0)
+        Origin of the tomogram, Å, xyz, added to the positions.
+    tomo_name : str, optional
+        Name used when the file has neither ``rlnTomoName`` nor ``rlnMicrographName``
+        (Surforama files); otherwise ``""``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PARTICLE_COLUMNS`. Pixel coordinates are used when present, else centred
+        ones; RELION origin shifts (``rlnOriginX/Y/ZAngst`` or ``rlnOriginX/Y/Z``) are
+        subtracted. Missing angles -> 0, class -> 1, ``cryomemMembraneId`` -> -1,
+        ``cryomemScore`` (else ``rlnAutopickFigureOfMerit``) -> NaN.
+    """
+    path = Path(path)
+    blocks = _read_blocks(path)
+    candidates = [b for b in blocks.values() if _PX[0] in b.columns or _CENTRED[0] in b.columns]
+    if not candidates:
+        raise ValueError(
+            f"{path} has no particle coordinates: no data block with rlnCoordinateX/Y/Z or "
+            f"rlnCenteredCoordinateX/Y/ZAngst (blocks: {list(blocks) or 'none'})"
+        )
+    table = candidates[0].reset_index(drop=True)
+    if not (all(c in table.columns for c in _PX) or all(c in table.columns for c in _CENTRED)):
+        raise ValueError(f"{path} lacks a z coordinate: 3D particles need rlnCoordinateX/Y/Z or "
+                         "rlnCenteredCoordinateX/Y/ZAngst")  # fmt: skip
+    if voxel_size_ang is not None:
+        size = validate_voxel_size_ang(voxel_size_ang, "voxel_size_ang", explicit=True)
+        sizes = np.full(len(table), size)
+    else:
+        found = _pixel_sizes(table, blocks.get("optics"), path)
+        if found is None:
+            raise ValueError(
+                f"{path} has no pixel size ({', '.join(_PIXEL_SIZE_COLUMNS)} or an optics "
+                "block); pass voxel_size_ang (--voxel-size), the voxel size of its coordinates in Å"
+            )
+        sizes = found
+    xyz = _positions_ang(table, sizes, shape_zyx, origin_xyz_ang, path)
+    name_column = next((c for c in _NAME_COLUMNS if c in table.columns), None)
+    names = table[name_column].astype(str) if name_column else pd.Series([tomo_name or ""] * len(table))
+    out = pd.DataFrame({"tomo_name": names.to_numpy(dtype=object)})
+    out["tomo_name"] = out["tomo_name"].astype(str)
+    for i, column in enumerate(("x_ang", "y_ang", "z_ang")):
+        out[column] = xyz[:, i]
+    for column, star_column in _ANGLES.items():
+        values = table[star_column] if star_column in table.columns else _DEFAULTS[column]
+        out[column] = pd.to_numeric(pd.Series(values, index=out.index), errors="raise").astype(np.float64)
+    for column, star_column in (("class_number", "rlnClassNumber"), ("membrane_id", "cryomemMembraneId")):
+        values = table[star_column] if star_column in table.columns else pd.Series(_DEFAULTS[column], index=out.index)
+        out[column] = _integer_column(values, star_column)
+    score_column = next((c for c in ("cryomemScore", "rlnAutopickFigureOfMerit") if c in table.columns), None)
+    score = pd.to_numeric(table[score_column], errors="coerce") if score_column else math.nan
+    out["score"] = pd.Series(score, index=out.index, dtype=np.float64)
+    return out

@@ -1,0 +1,200 @@
+"""Segmentation training data: many varied tomograms cut into labelled patches.
+
+Layout (MemBrain-seg / nnU-Net style, one MRC per patch, same file name for image and label)::
+
+    OUT/imagesTr/synth0003_p01.mrc   OUT/labelsTr/synth0003_p01.mrc
+    OUT/imagesVal/...                OUT/labelsVal/...
+    OUT/previews/synth0003.png       OUT/dataset.json
+    OUT/tomograms/synth0003/...      (full tomograms with ground truth, if kept)
+
+Labels: 0 background, 1 membrane, 2 ignore (a thin shell around each membrane, where the boundary
+is ambiguous, and the patch border). Validation patches come from tomograms never used for training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+from scipy import ndimage
+
+import cryomem
+from cryomem.io import atomic_directory, write_mrc
+from cryomem.simulate._config import Range, SimulationConfig, _check_range, _Frozen, merge_config
+from cryomem.simulate._preview import write_preview
+from cryomem.simulate._tomogram import simulate_tomogram
+from cryomem.simulate._write import write_simulated_tomogram
+
+LABEL_IGNORE = 2
+
+
+class DatasetConfig(_Frozen):
+    """Ranges the tomograms of a training set are drawn from (uniformly, per tomogram)."""
+
+    n_tomograms: int = Field(8, ge=1, le=10000)
+    val_fraction: float = Field(0.25, ge=0.0, lt=1.0)
+    seed: int = Field(0, ge=0)
+    shape_zyx: tuple[int, int, int] = (96, 192, 192)
+    patch_size: int = Field(64, ge=16, le=512)
+    patches_per_tomogram: int = Field(4, ge=1, le=1000)
+    membrane_patch_fraction: float = Field(0.8, ge=0.0, le=1.0, description="patches centred on a membrane voxel")
+    ignore_shell_voxels: int = Field(1, ge=0, le=10)
+    ignore_border_voxels: int = Field(2, ge=0, le=32)
+    keep_tomograms: bool = False
+    voxel_size_ang: Range = (8.0, 20.0)
+    snr: Range = (0.15, 1.5)
+    tilt_max_deg: Range = (40.0, 70.0)
+    defocus_um: Range = (1.5, 6.0)
+    thickness_nm: Range = (3.5, 5.0)
+    membrane_occupancy: Range = (0.01, 0.05)
+    membrane_protein_occupancy: Range = (0.0, 0.4)
+    cytosolic_occupancy: Range = (0.0, 0.06)
+    base: SimulationConfig = SimulationConfig()
+
+    @field_validator("voxel_size_ang", "snr", "tilt_max_deg", "defocus_um", "thickness_nm")
+    @classmethod
+    def _positive(cls, v: Range, info) -> Range:
+        limits = {"tilt_max_deg": (1.0, 89.0), "thickness_nm": (1.0, 10.0)}.get(info.field_name, (1e-6, 1e4))
+        return _check_range(v, info.field_name, *limits)
+
+    @field_validator("membrane_occupancy", "membrane_protein_occupancy", "cytosolic_occupancy")
+    @classmethod
+    def _fraction(cls, v: Range, info) -> Range:
+        return _check_range(v, info.field_name, 0.0, 0.6)
+
+    @model_validator(mode="after")
+    def _patch_fits(self) -> DatasetConfig:
+        if self.patch_size > min(self.shape_zyx):
+            raise ValueError(
+                f"patch_size {self.patch_size} is larger than the tomogram shape {self.shape_zyx}; "
+                "use a smaller patch or a larger shape"
+            )
+        if 2 * self.ignore_border_voxels >= self.patch_size:
+            raise ValueError("ignore_border_voxels leaves no labelled voxel in a patch; lower it")
+        return self
+
+
+def tomogram_config(config: DatasetConfig, index: int) -> SimulationConfig:
+    """The simulation settings of tomogram ``index``, drawn from the dataset's ranges."""
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, index]))
+
+    def draw(r: Range) -> float:
+        return float(rng.uniform(r[0], r[1]))
+
+    return merge_config(
+        config.base,
+        shape_zyx=config.shape_zyx,
+        seed=int(rng.integers(2**31)),
+        voxel_size_ang=draw(config.voxel_size_ang),
+        **{
+            "microscope.snr": draw(config.snr),
+            "microscope.tilt_min_deg": -draw(config.tilt_max_deg),
+            "microscope.tilt_max_deg": draw(config.tilt_max_deg),
+            "microscope.defocus_um": draw(config.defocus_um),
+            "membranes.thickness_nm": config.thickness_nm,
+            "membranes.occupancy": draw(config.membrane_occupancy),
+            "membrane_proteins.occupancy": draw(config.membrane_protein_occupancy),
+            "cytosol.occupancy": draw(config.cytosolic_occupancy),
+        },
+    )
+
+
+def training_labels(membrane_mask_zyx: np.ndarray, shell_voxels: int) -> np.ndarray:
+    """0 background, 1 membrane, 2 ignore in a shell of ``shell_voxels`` around each membrane."""
+    labels = membrane_mask_zyx.astype(np.uint8)
+    if shell_voxels > 0:
+        shell = ndimage.binary_dilation(membrane_mask_zyx, iterations=shell_voxels) & ~membrane_mask_zyx
+        labels[shell] = LABEL_IGNORE
+    return labels
+
+
+def patch_origins(
+    membrane_mask_zyx: np.ndarray, config: DatasetConfig, rng: np.random.Generator
+) -> list[tuple[int, int, int]]:
+    """Corner voxels of the patches: most centred on a random membrane voxel, the rest anywhere."""
+    size = config.patch_size
+    limits = np.array(membrane_mask_zyx.shape) - size
+    membrane_voxels = np.flatnonzero(membrane_mask_zyx)
+    origins = []
+    for _ in range(config.patches_per_tomogram):
+        if len(membrane_voxels) and rng.random() < config.membrane_patch_fraction:
+            centre = np.array(np.unravel_index(membrane_voxels[rng.integers(len(membrane_voxels))], membrane_mask_zyx.shape))
+            corner = np.clip(centre - size // 2, 0, limits)
+        else:
+            corner = np.array([rng.integers(0, lim + 1) for lim in limits])
+        origins.append(tuple(int(c) for c in corner))
+    return origins
+
+
+def simulate_dataset(
+    config: DatasetConfig, out_dir: Path, *, overwrite: bool = False, progress: Callable[[int, int], None] | None = None
+) -> dict:
+    """Simulate ``config.n_tomograms`` tomograms and write training/validation patches into ``out_dir``.
+
+    The folder appears only when complete. Returns the dataset summary (also saved as dataset.json).
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
+        raise FileExistsError(f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite")
+    order = np.random.default_rng(config.seed).permutation(config.n_tomograms)
+    n_val = int(round(config.val_fraction * config.n_tomograms))
+    validation = set(order[:n_val].tolist())
+    summary: dict = {
+        "cryomem_version": cryomem.__version__,
+        "labels": {"0": "background", "1": "membrane", "2": "ignore"},
+        "config": config.model_dump(mode="json"),
+        "tomograms": [],
+    }
+    with atomic_directory(out_dir, overwrite=True) as tmp:
+        tmp = Path(tmp)
+        for sub in ("imagesTr", "labelsTr", "imagesVal", "labelsVal", "previews"):
+            (tmp / sub).mkdir()
+        for index in range(config.n_tomograms):
+            name = f"synth{index:04d}"
+            sim_config = tomogram_config(config, index)
+            sim = simulate_tomogram(sim_config)
+            split = "Val" if index in validation else "Tr"
+            mask = sim.phantom.membrane_ids_zyx > 0
+            labels = training_labels(mask, config.ignore_shell_voxels)
+            rng = np.random.default_rng(np.random.SeedSequence([config.seed, index, 1]))
+            patches = []
+            for p, (z, y, x) in enumerate(patch_origins(mask, config, rng)):
+                window = np.s_[z : z + config.patch_size, y : y + config.patch_size, x : x + config.patch_size]
+                patch_labels = labels[window].copy()
+                b = config.ignore_border_voxels
+                if b:
+                    border = np.ones(patch_labels.shape, bool)
+                    border[b:-b, b:-b, b:-b] = False
+                    patch_labels[border] = LABEL_IGNORE
+                file_name = f"{name}_p{p:02d}.mrc"
+                write_mrc(tmp / f"images{split}" / file_name, sim.tomogram_zyx[window], voxel_size_ang=sim_config.voxel_size_ang)
+                write_mrc(tmp / f"labels{split}" / file_name, patch_labels, voxel_size_ang=sim_config.voxel_size_ang)
+                patches.append({"file": file_name, "origin_zyx": [z, y, x], "membrane_fraction": float((patch_labels == 1).mean())})
+            write_preview(tmp / "previews" / f"{name}.png", sim.tomogram_zyx, sim.phantom.semantic_labels(), sim_config.voxel_size_ang, name)
+            if config.keep_tomograms:
+                folder = tmp / "tomograms" / name
+                folder.mkdir(parents=True)
+                write_simulated_tomogram(sim, folder, name)
+            micro = sim_config.microscope
+            summary["tomograms"].append(
+                {
+                    "name": name,
+                    "split": "validation" if split == "Val" else "training",
+                    "seed": sim_config.seed,
+                    "voxel_size_ang": sim_config.voxel_size_ang,
+                    "snr": micro.snr,
+                    "tilt_range_deg": [micro.tilt_min_deg, micro.tilt_max_deg],
+                    "defocus_um": micro.defocus_um,
+                    "membranes": len(sim.phantom.membranes),
+                    "membrane_proteins": len(sim.phantom.membrane_proteins),
+                    "cytosolic_proteins": len(sim.phantom.cytosolic_proteins),
+                    "patches": patches,
+                }
+            )
+            if progress:
+                progress(index + 1, config.n_tomograms)
+        (tmp / "dataset.json").write_text(json.dumps(summary, indent=2))
+    return summary

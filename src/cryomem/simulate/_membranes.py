@@ -1,0 +1,170 @@
+"""Random membranes: shapes, bilayer profiles, voxel bands and mid-surface meshes.
+
+A membrane is an analytic mid-surface (``_shapes``) plus a bilayer: two Gaussian leaflets at
+±thickness/2 along the normal. Its label is every voxel within ``half_label_ang`` of the
+mid-surface. Only voxels near the surface are ever evaluated (coarse blocks first, then voxels in
+the blocks the surface can reach), so cost grows with membrane area, not with the volume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from cryomem.simulate._config import MembraneConfig
+from cryomem.simulate._shapes import Ellipsoid, Shape, Sphere, SphericalCap, Torus, oriented_mesh
+
+_BLOCK = 8  # voxels per block edge in the coarse pass
+
+
+@dataclass(frozen=True)
+class Bilayer:
+    """Lipid bilayer profile along the normal."""
+
+    thickness_ang: float  # leaflet centre-to-centre distance
+    leaflet_sigma_ang: float
+
+    @property
+    def half_label_ang(self) -> float:
+        """Half-thickness of the voxels labelled membrane (leaflet centres ± 2σ)."""
+        return 0.5 * self.thickness_ang + 2.0 * self.leaflet_sigma_ang
+
+    def profile(self, distance_ang: np.ndarray) -> np.ndarray:
+        """Density (peak 1) at signed distance from the mid-surface: two Gaussian leaflets."""
+        half, two_var = 0.5 * self.thickness_ang, 2.0 * self.leaflet_sigma_ang**2
+        return (np.exp(-((distance_ang - half) ** 2) / two_var) + np.exp(-((distance_ang + half) ** 2) / two_var)).astype(
+            np.float32
+        )
+
+
+@dataclass
+class Membrane:
+    """One bilayer in the tomogram with its clipped mid-surface mesh."""
+
+    membrane_id: int
+    kind: str
+    group_id: int
+    shape: Shape
+    bilayer: Bilayer
+    vertices_xyz_ang: np.ndarray = field(repr=False)
+    faces: np.ndarray = field(repr=False)
+
+    @property
+    def area_ang2(self) -> float:
+        return float(triangle_areas(self.vertices_xyz_ang, self.faces).sum())
+
+
+def triangle_areas(vertices_xyz_ang: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    tri = vertices_xyz_ang[faces]
+    return 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+
+
+def clip_mesh_to_box(
+    vertices_xyz_ang: np.ndarray, faces: np.ndarray, lo_xyz_ang: np.ndarray, hi_xyz_ang: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep faces whose centroid lies inside the box; drop unused vertices."""
+    centroids = vertices_xyz_ang[faces].mean(axis=1)
+    keep = np.all((centroids >= lo_xyz_ang) & (centroids <= hi_xyz_ang), axis=1)
+    faces = faces[keep]
+    used = np.unique(faces)
+    remap = np.full(len(vertices_xyz_ang), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return vertices_xyz_ang[used], remap[faces]
+
+
+def membrane_band(
+    shape: Shape, band_ang: float, shape_zyx: tuple[int, int, int], voxel_size_ang: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Voxels within ``band_ang`` of the mid-surface.
+
+    Returns
+    -------
+    flat_indices : (k,) int64 indices into the raveled (z, y, x) volume
+    distance_ang : (k,) float32 signed distance to the mid-surface, Å
+    """
+    lo, hi = shape.bounds_ang()
+    lo_zyx = np.maximum(np.floor((lo[::-1] - band_ang) / voxel_size_ang).astype(int), 0)
+    hi_zyx = np.minimum(np.ceil((hi[::-1] + band_ang) / voxel_size_ang).astype(int) + 1, shape_zyx)
+    if np.any(hi_zyx <= lo_zyx):
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    n_blocks = -(-(hi_zyx - lo_zyx) // _BLOCK)
+    block_zyx = np.stack(np.meshgrid(*[np.arange(n) for n in n_blocks], indexing="ij"), -1).reshape(-1, 3)
+    centres_zyx = lo_zyx + block_zyx * _BLOCK + (_BLOCK - 1) / 2.0
+    reach_ang = 1.5 * (band_ang + np.sqrt(3) * _BLOCK * voxel_size_ang / 2.0)
+    near = np.abs(shape.signed_distance_ang(centres_zyx[:, ::-1] * voxel_size_ang)) < reach_ang
+    flat_parts, dist_parts = [], []
+    offsets = np.stack(np.meshgrid(*[np.arange(_BLOCK)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    for chunk in np.array_split(block_zyx[near], max(1, int(near.sum()) // 4000 + 1)):
+        voxels = (lo_zyx + chunk[:, None, :] * _BLOCK + offsets[None]).reshape(-1, 3)
+        voxels = voxels[np.all(voxels < hi_zyx, axis=1)]
+        dist = shape.signed_distance_ang(voxels[:, ::-1] * voxel_size_ang)
+        keep = np.abs(dist) < band_ang
+        flat_parts.append(np.ravel_multi_index(voxels[keep].T, shape_zyx))
+        dist_parts.append(dist[keep].astype(np.float32))
+    if not flat_parts:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    return np.concatenate(flat_parts), np.concatenate(dist_parts)
+
+
+def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    return float(rng.uniform(bounds[0], bounds[1]))
+
+
+def _random_rotation(rng: np.random.Generator) -> np.ndarray:
+    return Rotation.random(random_state=rng).as_matrix()
+
+
+def random_membrane_group(
+    kind: str, config: MembraneConfig, extent_xyz_ang: np.ndarray, rng: np.random.Generator
+) -> list[tuple[Shape, Bilayer]]:
+    """Draw one membrane object: a single bilayer, or a stack / double membrane of several.
+
+    Parameters
+    ----------
+    kind : one of ``MEMBRANE_KINDS``
+    extent_xyz_ang : (3,) physical size of the volume, Å, xyz
+    """
+    nm = 10.0
+    bilayer = Bilayer(_uniform(rng, config.thickness_nm) * nm, _uniform(rng, config.leaflet_sigma_nm) * nm)
+    center = rng.uniform(0.0, 1.0, 3) * extent_xyz_ang
+    radius = _uniform(rng, config.radius_nm) * nm
+    if kind == "sphere":
+        return [(Sphere(center, radius), bilayer)]
+    if kind == "ellipsoid":
+        axes = np.array([_uniform(rng, config.radius_nm) * nm for _ in range(3)])
+        return [(Ellipsoid(center, axes, _random_rotation(rng)), bilayer)]
+    if kind == "torus":
+        minor = max(radius * rng.uniform(0.25, 0.5), 12.0 * nm)
+        return [(Torus(center, radius + minor, minor, _random_rotation(rng)), bilayer)]
+    normal = Rotation.random(random_state=rng).apply([0.0, 0.0, 1.0])
+    sheet_radius = _uniform(rng, config.sheet_radius_nm) * nm
+    half_angle = min(_uniform(rng, config.sheet_extent_nm) * nm / sheet_radius, 0.6 * np.pi)
+    if kind == "sheet":
+        return [(SphericalCap(center - sheet_radius * normal, sheet_radius, normal, half_angle), bilayer)]
+    if kind == "stack":
+        n = int(rng.integers(config.stack_count[0], config.stack_count[1] + 1))
+        radii = sheet_radius + np.cumsum([0.0] + [_uniform(rng, config.stack_spacing_nm) * nm for _ in range(n - 1)])
+        return [(SphericalCap(center - sheet_radius * normal, float(r), normal, half_angle), bilayer) for r in radii]
+    if kind == "double":
+        gap = _uniform(rng, config.double_spacing_nm) * nm
+        choice = rng.integers(3)
+        if choice == 0:
+            return [(Sphere(center, radius), bilayer), (Sphere(center, radius + gap), bilayer)]
+        if choice == 1:
+            axes = np.array([_uniform(rng, config.radius_nm) * nm for _ in range(3)])
+            rot = _random_rotation(rng)
+            return [(Ellipsoid(center, axes, rot), bilayer), (Ellipsoid(center, axes + gap, rot), bilayer)]
+        origin = center - sheet_radius * normal
+        return [(SphericalCap(origin, r, normal, half_angle), bilayer) for r in (sheet_radius, sheet_radius + gap)]
+    raise ValueError(f"unknown membrane kind {kind!r}")
+
+
+def mesh_inside_volume(
+    shape: Shape, shape_zyx: tuple[int, int, int], voxel_size_ang: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-surface mesh (outward-wound) clipped to the span of voxel centres, edges ~1.5 voxels (>= 12 Å)."""
+    vertices, faces = oriented_mesh(shape, edge_ang=max(1.5 * voxel_size_ang, 12.0))
+    hi = (np.array(shape_zyx[::-1]) - 1) * voxel_size_ang
+    return clip_mesh_to_box(vertices, faces, np.zeros(3), hi)

@@ -1,0 +1,180 @@
+"""The noise-free phantom: membranes, filaments, membrane proteins and cytosolic proteins.
+
+Structures are inserted by trial and error (as in PolNet): large, rigid ones first (membranes,
+filaments), then membrane proteins, then cytosolic proteins. Every insertion is checked voxel by
+voxel against what is already there, so objects never overlap. Voxel ``(i_z, i_y, i_x)`` is centred
+at ``(i_x, i_y, i_z) · voxel_size_ang`` Å (origin 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cryomem.simulate._config import CytosolConfig, MembraneConfig, SimulationConfig
+from cryomem.simulate._membranes import Membrane, membrane_band, mesh_inside_volume, random_membrane_group
+from cryomem.simulate._render import rotated_template_box
+from cryomem.simulate._templates import Template
+
+Progress = Callable[[str, float], None]
+
+LABEL_BACKGROUND, LABEL_MEMBRANE, LABEL_MEMBRANE_PROTEIN, LABEL_CYTOSOLIC, LABEL_FILAMENT = 0, 1, 2, 3, 4
+
+
+class SimulationError(ValueError):
+    """A request the simulator cannot satisfy (the message says what to change)."""
+
+
+@dataclass(frozen=True)
+class PlacedObject:
+    """One inserted protein (or filament unit chain, for filaments)."""
+
+    object_id: int
+    class_number: int  # 1-based index into the template list of its kind
+    center_xyz_ang: np.ndarray
+    rotation: np.ndarray  # (3, 3) particle -> tomogram, column 2 = particle z (outward normal)
+    membrane_id: int = -1
+
+
+@dataclass
+class Phantom:
+    """Noise-free density and exact labels of one tomogram."""
+
+    density_zyx: np.ndarray  # float32, matter > 0
+    membrane_ids_zyx: np.ndarray  # uint16, 0 = no membrane
+    object_ids_zyx: np.ndarray  # int32, 0 = free; ids of proteins and filaments
+    voxel_size_ang: float
+    membranes: list[Membrane] = field(default_factory=list)
+    membrane_proteins: list[PlacedObject] = field(default_factory=list)
+    cytosolic_proteins: list[PlacedObject] = field(default_factory=list)
+    filaments: list[dict] = field(default_factory=list)
+    object_labels: list[int] = field(default_factory=lambda: [LABEL_BACKGROUND])
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]:
+        return self.density_zyx.shape
+
+    def semantic_labels(self) -> np.ndarray:
+        """uint8 labels: 0 background, 1 membrane, 2 membrane protein, 3 cytosolic protein, 4 filament."""
+        labels = np.asarray(self.object_labels, dtype=np.uint8)[self.object_ids_zyx]
+        labels[self.membrane_ids_zyx > 0] = LABEL_MEMBRANE
+        return labels
+
+    def new_object_id(self, label: int) -> int:
+        self.object_labels.append(label)
+        return len(self.object_labels) - 1
+
+    def try_insert(
+        self, template: Template, rotation: np.ndarray, center_xyz_ang: np.ndarray, label: int, membrane_id: int = 0
+    ) -> int:
+        """Insert a rotated template if it overlaps nothing; returns its object id or 0.
+
+        A membrane protein (``membrane_id > 0``) may overlap only its own membrane.
+        """
+        box = rotated_template_box(
+            template, rotation, np.asarray(center_xyz_ang)[::-1] / self.voxel_size_ang, self.shape_zyx
+        )
+        if box is None:
+            return 0
+        slices, density, mask = box
+        if not mask.any():
+            return 0
+        owners = self.object_ids_zyx[slices]
+        if owners[mask].any():
+            return 0
+        membranes = self.membrane_ids_zyx[slices][mask]
+        if np.any((membranes != 0) & (membranes != membrane_id)):
+            return 0
+        object_id = self.new_object_id(label)
+        owners[mask] = object_id
+        target = self.density_zyx[slices]
+        np.maximum(target, density, out=target)
+        return object_id
+
+
+def empty_phantom(shape_zyx: tuple[int, int, int], voxel_size_ang: float) -> Phantom:
+    return Phantom(
+        density_zyx=np.zeros(shape_zyx, np.float32),
+        membrane_ids_zyx=np.zeros(shape_zyx, np.uint16),
+        object_ids_zyx=np.zeros(shape_zyx, np.int32),
+        voxel_size_ang=voxel_size_ang,
+    )
+
+
+def insert_membranes(
+    phantom: Phantom, config: MembraneConfig, rng: np.random.Generator, progress: Progress | None = None
+) -> None:
+    """Add random membranes until the target occupancy (fraction of voxels labelled membrane) is reached."""
+    kinds = [k for k, w in config.kinds.items() if w > 0]
+    if config.occupancy <= 0 or config.max_count == 0 or not kinds:
+        return
+    weights = np.array([config.kinds[k] for k in kinds], float)
+    shape, s = phantom.shape_zyx, phantom.voxel_size_ang
+    extent = np.array(shape[::-1], float) * s
+    n_voxels = float(np.prod(shape))
+    labelled, failures, group_id = 0, 0, 0
+    min_area_ang2 = np.pi * (15.0 * 10.0) ** 2  # at least a 15 nm disc of membrane inside the volume
+    while labelled / n_voxels < config.occupancy and len(phantom.membranes) < config.max_count:
+        if failures >= config.max_failures:
+            raise SimulationError(
+                f"membrane occupancy {config.occupancy:g} could not be reached (got {labelled / n_voxels:.4f} "
+                f"with {len(phantom.membranes)} membranes after {failures} failed insertions); lower the membrane "
+                "occupancy, use smaller membrane radii or enlarge the volume"
+            )
+        kind = kinds[rng.choice(len(kinds), p=weights / weights.sum())]
+        group = random_membrane_group(kind, config, extent, rng)
+        candidates = []
+        for surface, bilayer in group:
+            band = bilayer.half_label_ang + config.min_gap_nm * 10.0
+            flat, dist = membrane_band(surface, band, shape, s)
+            vertices, faces = mesh_inside_volume(surface, shape, s)
+            candidates.append((surface, bilayer, flat, dist, vertices, faces))
+        ok = all(len(c[5]) and _area(c[4], c[5]) >= min_area_ang2 for c in candidates)
+        ok = ok and not any(phantom.membrane_ids_zyx.flat[c[2]].any() for c in candidates)
+        if not ok:
+            failures += 1
+            continue
+        failures = 0
+        group_id += 1
+        for surface, bilayer, flat, dist, vertices, faces in candidates:
+            membrane_id = len(phantom.membranes) + 1
+            inside = np.abs(dist) <= bilayer.half_label_ang
+            phantom.membrane_ids_zyx.flat[flat[inside]] = membrane_id
+            labelled += int(inside.sum())
+            profile = config.density * bilayer.profile(dist)
+            phantom.density_zyx.flat[flat] = np.maximum(phantom.density_zyx.flat[flat], profile)
+            phantom.membranes.append(Membrane(membrane_id, kind, group_id, surface, bilayer, vertices, faces))
+        if progress:
+            progress("membranes", min(1.0, labelled / n_voxels / config.occupancy))
+
+
+def _area(vertices: np.ndarray, faces: np.ndarray) -> float:
+    tri = vertices[faces]
+    return float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+
+
+def check_reached(what: str, achieved: float, target: float, advice: str) -> None:
+    """Raise when less than half of a requested occupancy could be placed."""
+    if target > 0 and achieved < 0.5 * target:
+        raise SimulationError(
+            f"{what} target {target:g} cannot fit (placed {achieved:.4g} before insertions kept failing); {advice}"
+        )
+
+
+def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3, 3) rotations uniform on SO(3)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.random(n, random_state=rng).as_matrix().reshape(n, 3, 3)
+
+
+def validate_for_volume(config: SimulationConfig) -> None:
+    """Cheap checks that need more than one config field."""
+    cytosol: CytosolConfig = config.cytosol
+    if cytosol.occupancy > 0 and config.membranes.occupancy + cytosol.occupancy > 0.5:
+        raise SimulationError(
+            f"membrane occupancy {config.membranes.occupancy:g} plus cytosolic occupancy {cytosol.occupancy:g} "
+            "exceeds half the volume and cannot fit; lower one of them"
+        )

@@ -1,0 +1,188 @@
+"""Writing a simulated tomogram and its ground truth to files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import cryomem
+from cryomem.io import Mesh, atomic_directory, atomic_write_path, matrix_to_euler_zyz_deg, write_mesh, write_mrc, write_particles_star
+from cryomem.simulate._phantom import PlacedObject, Progress
+from cryomem.simulate._preview import write_preview
+from cryomem.simulate._shapes import shape_parameters
+from cryomem.simulate._config import SimulationConfig
+from cryomem.simulate._tomogram import SimulatedTomogram, simulate_tomogram
+
+_UM2_IN_ANG2 = 1e8
+
+
+def particles_table(objects: list[PlacedObject], tomo_name: str) -> pd.DataFrame:
+    """Placed proteins as a particle table with cryomem's standard columns (Å, ZYZ degrees)."""
+    centers = np.array([o.center_xyz_ang for o in objects], float).reshape(-1, 3)
+    angles = matrix_to_euler_zyz_deg(np.array([o.rotation for o in objects], float).reshape(-1, 3, 3))
+    return pd.DataFrame(
+        {
+            "tomo_name": [tomo_name] * len(objects),
+            "x_ang": centers[:, 0],
+            "y_ang": centers[:, 1],
+            "z_ang": centers[:, 2],
+            "rot_deg": angles[:, 0],
+            "tilt_deg": angles[:, 1],
+            "psi_deg": angles[:, 2],
+            "class_number": np.array([o.class_number for o in objects], int),
+            "membrane_id": np.array([o.membrane_id for o in objects], int),
+            "score": np.ones(len(objects)),
+        }
+    )
+
+
+def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str]) -> dict:
+    """Every parameter, the seed, and per-membrane areas, protein counts and true concentrations."""
+    phantom = sim.phantom
+    counts = np.bincount([p.membrane_id for p in phantom.membrane_proteins], minlength=len(phantom.membranes) + 1)
+    membranes = []
+    for m in phantom.membranes:
+        area = m.area_ang2
+        per_class = np.bincount(
+            [p.class_number for p in phantom.membrane_proteins if p.membrane_id == m.membrane_id],
+            minlength=len(sim.membrane_templates) + 1,
+        )[1:]
+        membranes.append(
+            {
+                "membrane_id": m.membrane_id,
+                "kind": m.kind,
+                "group_id": m.group_id,
+                "shape": shape_parameters(m.shape),
+                "thickness_nm": round(m.bilayer.thickness_ang / 10, 4),
+                "leaflet_sigma_nm": round(m.bilayer.leaflet_sigma_ang / 10, 4),
+                "area_nm2": area / 100.0,
+                "area_um2": area / _UM2_IN_ANG2,
+                "n_proteins": int(counts[m.membrane_id]),
+                "n_proteins_per_class": per_class.tolist(),
+                "concentration_per_um2": counts[m.membrane_id] / (area / _UM2_IN_ANG2),
+                "mesh": files["meshes"] + f"/{name}_mb{m.membrane_id:03d}.obj",
+            }
+        )
+    labels = np.bincount(phantom.semantic_labels().ravel(), minlength=5)
+    n_voxels = float(labels.sum())
+    total_area = sum(m["area_um2"] for m in membranes)
+
+    def classes(templates):
+        return [
+            {"class_number": i + 1, "name": t.name, "radius_nm": t.radius_ang / 10, "inplane_radius_nm": t.inplane_radius_ang / 10}
+            for i, t in enumerate(templates)
+        ]
+
+    return {
+        "cryomem_version": cryomem.__version__,
+        "name": name,
+        "seed": sim.config.seed,
+        "voxel_size_ang": sim.config.voxel_size_ang,
+        "shape_zyx": list(sim.config.shape_zyx),
+        "config": sim.config.model_dump(mode="json"),
+        "counts": {
+            "membranes": len(phantom.membranes),
+            "membrane_proteins": len(phantom.membrane_proteins),
+            "cytosolic_proteins": len(phantom.cytosolic_proteins),
+            "filaments": len(phantom.filaments),
+        },
+        "volume_fraction": {n: labels[i] / n_voxels for i, n in enumerate(("background", "membrane", "membrane_protein", "cytosolic_protein", "filament"))},
+        "membrane_area_um2": total_area,
+        "concentration_per_um2": len(phantom.membrane_proteins) / total_area if total_area else 0.0,
+        "membranes": membranes,
+        "membrane_protein_classes": classes(sim.membrane_templates),
+        "cytosolic_classes": classes(sim.cytosolic_templates),
+        "filaments": phantom.filaments,
+        "tilt_series": {
+            "angles_deg": np.asarray(sim.tilt_series.angles_deg).round(4).tolist(),
+            "shifts_yx_px": np.asarray(sim.tilt_series.shifts_yx_px).round(4).tolist(),
+        },
+        "timings_s": {k: round(v, 3) for k, v in sim.timings_s.items()},
+        "files": files,
+    }
+
+
+def write_simulated_tomogram(
+    sim: SimulatedTomogram, folder: Path, name: str, *, save_density: bool = False, save_tilt_series: bool = False
+) -> dict[str, str]:
+    """Write tomogram, labels, instances, meshes, STAR tables, JSON and preview into ``folder``.
+
+    Returns the written files by role, relative to ``folder``.
+    """
+    folder = Path(folder)
+    s = sim.config.voxel_size_ang
+    shape = sim.config.shape_zyx
+    phantom = sim.phantom
+    files = {
+        "tomogram": f"{name}.mrc",
+        "labels": f"{name}_labels.mrc",
+        "membrane_instances": f"{name}_membranes.mrc",
+        "membrane_proteins": f"{name}_membrane_proteins.star",
+        "cytosolic_proteins": f"{name}_cytosolic_proteins.star",
+        "meshes": f"{name}_meshes",
+        "ground_truth": f"{name}_ground_truth.json",
+        "preview": f"{name}_preview.png",
+    }
+    labels = phantom.semantic_labels()
+    write_mrc(folder / files["tomogram"], sim.tomogram_zyx, voxel_size_ang=s)
+    write_mrc(folder / files["labels"], labels, voxel_size_ang=s)
+    write_mrc(folder / files["membrane_instances"], phantom.membrane_ids_zyx, voxel_size_ang=s)
+    for key, objects in (("membrane_proteins", phantom.membrane_proteins), ("cytosolic_proteins", phantom.cytosolic_proteins)):
+        write_particles_star(folder / files[key], particles_table(objects, name), voxel_size_ang=s, shape_zyx=shape)
+    (folder / files["meshes"]).mkdir(exist_ok=True)
+    for m in phantom.membranes:
+        _, normals = m.shape.project(m.vertices_xyz_ang)
+        mesh = Mesh(m.vertices_xyz_ang, m.faces, normals, {})
+        write_mesh(folder / files["meshes"] / f"{name}_mb{m.membrane_id:03d}.obj", mesh)
+    if save_density:
+        files["density"] = f"{name}_density.mrc"
+        write_mrc(folder / files["density"], phantom.density_zyx, voxel_size_ang=s)
+    if save_tilt_series:
+        files["tilt_series"] = f"{name}_tilt_series.mrc"
+        files["tilt_angles"] = f"{name}.tlt"
+        write_mrc(folder / files["tilt_series"], sim.tilt_series.images, voxel_size_ang=s)
+        with atomic_write_path(folder / files["tilt_angles"]) as tmp:
+            Path(tmp).write_text("".join(f"{a:.2f}\n" for a in sim.tilt_series.angles_deg))
+    write_preview(folder / files["preview"], sim.tomogram_zyx, labels, s, title=name)
+    summary = ground_truth_summary(sim, name, files)
+    with atomic_write_path(folder / files["ground_truth"]) as tmp:
+        Path(tmp).write_text(json.dumps(summary, indent=2, default=_json_default))
+    return files
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def simulate_to_folder(
+    config: SimulationConfig,
+    out_dir: Path,
+    *,
+    name: str = "tomo",
+    overwrite: bool = False,
+    save_density: bool = False,
+    save_tilt_series: bool = False,
+    progress: Progress | None = None,
+) -> tuple[Path, dict[str, str], SimulatedTomogram]:
+    """Simulate one tomogram and write it into a new folder ``out_dir``, atomically.
+
+    The folder appears only when every file is written; a failure leaves nothing behind.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
+        raise FileExistsError(f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite")
+    sim = simulate_tomogram(config, progress)
+    with atomic_directory(out_dir, overwrite=True) as tmp:
+        files = write_simulated_tomogram(
+            sim, Path(tmp), name, save_density=save_density, save_tilt_series=save_tilt_series
+        )
+    return out_dir, files, sim
