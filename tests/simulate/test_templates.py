@@ -59,7 +59,7 @@ def test_measured_radii_match_density(voxel_size_ang):
     for t in _all_templates(voxel_size_ang):
         off, dens = _offsets_zyx_ang(t)
         inside = off[dens > t.threshold]
-        assert t.threshold == pytest.approx(0.5 * float(dens.max()), abs=0.05)
+        assert t.threshold == 0.5 < float(dens.max())  # the smooth edge's mid level
         assert t.radius_ang == pytest.approx(np.linalg.norm(inside, axis=1).max())
         assert t.inplane_radius_ang == pytest.approx(np.hypot(inside[:, 1], inside[:, 2]).max())
         assert t.z_extent_ang == pytest.approx((inside[:, 0].min(), inside[:, 0].max()))
@@ -121,7 +121,8 @@ def test_membrane_domains_sit_on_their_stated_side():
     assert 85.0 <= psii.inplane_radius_ang <= 105.0
     idx = np.argwhere(psii.mask_zyx)
     ext_zyx = (idx.max(axis=0) - idx.min(axis=0) + 1) * psii.voxel_size_ang
-    assert ext_zyx[2] == pytest.approx(200.0, abs=16.0) and ext_zyx[1] == pytest.approx(96.0, abs=16.0)
+    assert ext_zyx[2] == pytest.approx(200.0, abs=16.0)
+    assert ext_zyx[1] == pytest.approx(100.0, abs=16.0)
     # receptor: large extracellular domain on +z, small cap on -z
     rec = t["receptor_ecd"]
     assert _mass_beyond(rec, z_lo=35.0) > 5 * _mass_beyond(rec, z_hi=-35.0) > 0

@@ -37,7 +37,7 @@ def tomogram(
     voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å (default 10)."),
     seed: int | None = typer.Option(None, help="Random seed; the same seed gives identical files (default 0)."),
     membranes: str | None = typer.Option(None, help="Membrane mix as kind=weight, kinds: sphere, ellipsoid, torus, sheet, stack, double."),
-    membrane_occupancy: float | None = typer.Option(None, help="Target fraction of the volume that is membrane (default 0.02)."),
+    membrane_occupancy: float | None = typer.Option(None, help="Target fraction of the volume that is membrane (default 0.04)."),
     protein_occupancy: float | None = typer.Option(None, help="Target fraction of membrane area covered by membrane proteins (default 0.15)."),
     protein_concentration: float | None = typer.Option(None, help="Target membrane proteins per µm² (overrides --protein-occupancy)."),
     clustered_fraction: float | None = typer.Option(None, help="Fraction of membrane proteins placed in clusters (default 0.3)."),

@@ -117,7 +117,8 @@ def zyx_index_to_xyz_ang(
         Points, Å, xyz.
     """
     indices = _points(indices_zyx, "indices_zyx")
-    return indices[..., ::-1] * _positive_size(voxel_size_ang) + _points(origin_xyz_ang, "origin")
+    origin = _points(origin_xyz_ang, "origin_xyz_ang")
+    return indices[..., ::-1] * _positive_size(voxel_size_ang) + origin
 
 
 def xyz_ang_to_zyx_index(
@@ -154,7 +155,7 @@ def xyz_ang_to_xyz_px(
         Pixel coordinates, xyz (as STAR ``rlnCoordinateX/Y/Z``).
     """
     points = _points(points_xyz_ang, "points_xyz_ang")
-    return (points - _points(origin_xyz_ang, "origin")) / _positive_size(voxel_size_ang)
+    return (points - _points(origin_xyz_ang, "origin_xyz_ang")) / _positive_size(voxel_size_ang)
 
 
 def xyz_px_to_xyz_ang(
@@ -164,7 +165,7 @@ def xyz_px_to_xyz_ang(
 ) -> NDArray[np.float64]:
     """Pixel coordinates xyz -> physical points, Å, xyz. Inverse of :func:`xyz_ang_to_xyz_px`."""
     points = _points(points_xyz_px, "points_xyz_px")
-    return points * _positive_size(voxel_size_ang) + _points(origin_xyz_ang, "origin")
+    return points * _positive_size(voxel_size_ang) + _points(origin_xyz_ang, "origin_xyz_ang")
 
 
 def xyz_px_to_centered_ang(
@@ -254,13 +255,17 @@ def matrix_to_euler_zyz_deg(matrices: ArrayLike) -> NDArray[np.float64]:
     sin_tilt = np.hypot(r[..., 0, 2], r[..., 1, 2])
     tilt = np.arctan2(sin_tilt, r[..., 2, 2])
     pole = sin_tilt < _POLE_TOLERANCE
-    rot = np.where(pole, np.arctan2(-r[..., 0, 1], r[..., 1, 1]), np.arctan2(r[..., 1, 2], r[..., 0, 2]))
+    rot = np.where(
+        pole, np.arctan2(-r[..., 0, 1], r[..., 1, 1]), np.arctan2(r[..., 1, 2], r[..., 0, 2])
+    )
     rest = _rotation_z(-rot) @ r  # = Ry(tilt) Rz(psi); its middle row is (sin psi, cos psi, 0)
     psi = np.arctan2(rest[..., 1, 0], rest[..., 1, 1])
     return np.degrees(np.stack([rot, tilt, psi], axis=-1))
 
 
-def normals_to_euler_zyz_deg(normals_xyz: ArrayLike, inplane_deg: ArrayLike = 0.0) -> NDArray[np.float64]:
+def normals_to_euler_zyz_deg(
+    normals_xyz: ArrayLike, inplane_deg: ArrayLike = 0.0
+) -> NDArray[np.float64]:
     """Euler angles whose particle z axis is the given normal, spun by ``inplane_deg`` about it.
 
     Parameters

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import mrcfile
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from cryomem.io._atomic import atomic_write_path
 from cryomem.io._conventions import validate_voxel_size_ang
@@ -19,10 +19,15 @@ __all__ = ["MrcHeader", "Volume", "read_mrc", "read_mrc_header", "write_mrc"]
 
 MMAP_THRESHOLD_BYTES = 512 * 1024**2
 _ANISOTROPY_RTOL = 1e-3
-_KEPT_DTYPES = {np.dtype(t) for t in (np.float32, np.float16, np.int8, np.int16, np.uint16)}
-# Integer storage, smallest first. uint8 is not among them: MRC mode 0 is signed (MRC2014)
-# but read as unsigned by IMOD, so bytes above 127 would be ambiguous across readers.
-_INTEGER_CHOICES = tuple(np.dtype(t) for t in (np.int8, np.int16, np.uint16))
+_KEPT_DTYPES = {
+    np.dtype(t) for t in (np.float32, np.float16, np.uint8, np.int8, np.int16, np.uint16)
+}
+_INTEGER_CHOICES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.int16, np.uint16))
+# MRC mode 0 (bytes) is signed in MRC2014 but unsigned in IMOD unless IMOD's header flags say
+# "signed". IMOD keeps a stamp and flags in the header's extra bytes (file offsets 152 and 156,
+# i.e. bytes 40..48 of mrcfile's ``extra2``); bit 0 of the flags means signed bytes.
+_IMOD_STAMP = 1146047817
+_IMOD_SLICE = slice(40, 48)
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +57,7 @@ class MrcHeader(NamedTuple):
     origin_xyz_ang: tuple[float, float, float]
 
 
-def _open(path: Path, *, header_only: bool = False, mmap: bool = False):  # noqa: ANN202
+def _open(path: Path, *, header_only: bool = False, mmap: bool = False):
     if not path.is_file():
         raise FileNotFoundError(f"MRC file not found: {path}")
     try:
@@ -71,7 +76,9 @@ def _axis_permutation(header: np.recarray) -> tuple[int, int, int] | None:
     return (order.index(3), order.index(2), order.index(1))
 
 
-def _header_fields(mrc: mrcfile.mrcfile.MrcFile) -> tuple[tuple[int, int, int], tuple[float, ...], tuple[float, float, float]]:
+def _header_fields(
+    mrc: mrcfile.mrcfile.MrcFile,
+) -> tuple[tuple[int, int, int], tuple[float, ...], tuple[float, float, float]]:
     header = mrc.header
     shape = (int(header.nz), int(header.ny), int(header.nx))
     perm = _axis_permutation(header)
@@ -135,7 +142,8 @@ def read_mrc(
     Returns
     -------
     Volume
-        Data in (z, y, x) order (native byte order when loaded), voxel size, origin.
+        Data in (z, y, x) order (native byte order when loaded), voxel size, origin. Mode-0
+        bytes are int8 (MRC2014) unless IMOD's header flags mark them unsigned: then uint8.
 
     Raises
     ------
@@ -163,11 +171,33 @@ def read_mrc(
             shape_found = None if data is None else data.shape
             raise ValueError(f"{path} holds data of shape {shape_found}, not a 3D volume")
         perm = _axis_permutation(mrc.header)
+        if data.dtype == np.int8 and _bytes_are_unsigned(mrc.header):
+            data = data.view(np.uint8)
     if perm is not None:
         data = data.transpose(perm)
     if not mmap:
         data = _writeable_native(data)
     return Volume(data_zyx=data, voxel_size_ang=size, origin_xyz_ang=origin)
+
+
+def _imod_words(header: np.recarray) -> np.ndarray:
+    """IMOD's (stamp, flags) words from the header, in the header's byte order."""
+    dtype = np.dtype(np.int32).newbyteorder(header.mode.dtype.byteorder)
+    return np.frombuffer(bytes(np.asarray(header.extra2))[_IMOD_SLICE], dtype=dtype)
+
+
+def _bytes_are_unsigned(header: np.recarray) -> bool:
+    """True for mode-0 files that IMOD marks as unsigned (IMOD stamp, flag bit 0 clear)."""
+    stamp, flags = (int(v) for v in _imod_words(header))
+    return stamp == _IMOD_STAMP and not flags & 1
+
+
+def _mark_byte_signedness(header: np.recarray, *, signed: bool) -> None:
+    """Stamp the header the way IMOD does, saying whether mode-0 bytes are signed."""
+    raw = bytearray(bytes(np.asarray(header.extra2)))
+    dtype = np.dtype(np.int32).newbyteorder(header.mode.dtype.byteorder)
+    raw[_IMOD_SLICE] = np.array([_IMOD_STAMP, int(signed)], dtype=dtype).tobytes()
+    header.extra2 = np.frombuffer(bytes(raw), dtype="V84")[0]
 
 
 def _writeable_native(data: np.ndarray) -> np.ndarray:
@@ -180,7 +210,7 @@ def _writeable_native(data: np.ndarray) -> np.ndarray:
     return data
 
 
-def storage_dtype(data: np.ndarray) -> np.dtype:
+def _storage_dtype(data: np.ndarray) -> np.dtype:
     """The dtype :func:`write_mrc` stores ``data`` as (see there)."""
     dtype = data.dtype
     if dtype in _KEPT_DTYPES:
@@ -189,7 +219,7 @@ def storage_dtype(data: np.ndarray) -> np.dtype:
         return np.dtype(np.float32)
     if dtype.kind in "biu":
         if data.size == 0:
-            return np.dtype(np.int8)
+            return np.dtype(np.uint8)
         low, high = int(data.min()), int(data.max())
         for choice in _INTEGER_CHOICES:
             info = np.iinfo(choice)
@@ -214,10 +244,12 @@ def write_mrc(
     path : str or os.PathLike
         Destination; its folder must exist.
     data_zyx : (nz, ny, nx) array
-        Volume in MRC order. Stored dtype: float32, float16, int8, int16, uint16 are kept;
-        other floats -> float32; other integers and bool (uint8 included) -> the smallest of
-        int8, int16, uint16 holding the value range, else float32. uint8 therefore reads back
-        as int8 (values <= 127) or uint16: MRC mode 0 is signed, IMOD reads it as unsigned.
+        Volume in MRC order. Stored dtype: float32, float16, uint8, int8, int16, uint16 are
+        kept; other floats -> float32; other integers and bool -> the smallest of uint8, int8,
+        int16, uint16 holding the value range, else float32 (exact only up to 2**24).
+        Bytes (mode 0) carry IMOD's signed/unsigned flag, so IMOD and :func:`read_mrc` read
+        uint8 back as uint8; plain MRC2014 readers (mrcfile) see int8, which is only the same
+        for values <= 127.
     voxel_size_ang : float
         Isotropic voxel size, Å (finite, > 0).
     origin_xyz_ang : (3,) floats, default (0, 0, 0)
@@ -236,11 +268,15 @@ def write_mrc(
         raise ValueError(f"data_zyx must be 3D (nz, ny, nx), got shape {data.shape}")
     origin = tuple(float(v) for v in origin_xyz_ang)
     if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
-        raise ValueError(f"origin_xyz_ang must be 3 finite numbers (Å, xyz), got {origin_xyz_ang!r}")
-    data = np.ascontiguousarray(data, dtype=storage_dtype(data))
+        raise ValueError(
+            f"origin_xyz_ang must be 3 finite numbers (Å, xyz), got {origin_xyz_ang!r}"
+        )
+    data = np.ascontiguousarray(data, dtype=_storage_dtype(data))
     path = Path(path)
     with atomic_write_path(path, overwrite=overwrite) as tmp, mrcfile.new(tmp) as mrc:
-        mrc.set_data(data)
+        mrc.set_data(data.view(np.int8) if data.dtype == np.uint8 else data)
+        if data.dtype.itemsize == 1:
+            _mark_byte_signedness(mrc.header, signed=data.dtype == np.int8)
         mrc.voxel_size = size
         mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
     return path

@@ -8,7 +8,6 @@ including the tomogram's origin), ``rot_deg, tilt_deg, psi_deg`` (RELION ZYZ),
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,17 +28,43 @@ from cryomem.io._conventions import (
 __all__ = ["PARTICLE_COLUMNS", "read_particles_star", "write_particles_star"]
 
 PARTICLE_COLUMNS = (
-    "tomo_name", "x_ang", "y_ang", "z_ang", "rot_deg", "tilt_deg", "psi_deg",
-    "class_number", "membrane_id", "score",
-)  # fmt: skip
+    "tomo_name",
+    "x_ang",
+    "y_ang",
+    "z_ang",
+    "rot_deg",
+    "tilt_deg",
+    "psi_deg",
+    "class_number",
+    "membrane_id",
+    "score",
+)
 _PX = ("rlnCoordinateX", "rlnCoordinateY", "rlnCoordinateZ")
-_CENTRED = ("rlnCenteredCoordinateXAngst", "rlnCenteredCoordinateYAngst", "rlnCenteredCoordinateZAngst")
+_CENTRED = (
+    "rlnCenteredCoordinateXAngst",
+    "rlnCenteredCoordinateYAngst",
+    "rlnCenteredCoordinateZAngst",
+)
 _SHIFT_ANG = ("rlnOriginXAngst", "rlnOriginYAngst", "rlnOriginZAngst")
 _SHIFT_PX = ("rlnOriginX", "rlnOriginY", "rlnOriginZ")
 _ANGLES = {"rot_deg": "rlnAngleRot", "tilt_deg": "rlnAngleTilt", "psi_deg": "rlnAnglePsi"}
-_PIXEL_SIZE_COLUMNS = ("rlnTomoTiltSeriesPixelSize", "rlnPixelSize", "rlnImagePixelSize", "rlnDetectorPixelSize")
+_PIXEL_SIZE_COLUMNS = (
+    "rlnTomoTiltSeriesPixelSize",
+    "rlnPixelSize",
+    "rlnImagePixelSize",
+    "rlnDetectorPixelSize",
+)
 _NAME_COLUMNS = ("rlnTomoName", "rlnMicrographName")
-_DEFAULTS = {"rot_deg": 0.0, "tilt_deg": 0.0, "psi_deg": 0.0, "class_number": 1, "membrane_id": -1, "score": np.nan}
+_MEMBRANE = "cryomemMembraneId"
+_SCORE = "cryomemScore"
+_DEFAULTS = {
+    "rot_deg": 0.0,
+    "tilt_deg": 0.0,
+    "psi_deg": 0.0,
+    "class_number": 1,
+    "membrane_id": -1,
+    "score": np.nan,
+}
 
 
 def _xyz_array(particles: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -49,7 +74,9 @@ def _xyz_array(particles: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
 def _integer_column(values: pd.Series, name: str) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     if np.any(~np.isfinite(numbers)) or np.any(numbers != np.round(numbers)):
-        raise ValueError(f"particle column {name!r} must hold integers, got {values.tolist()[:5]}...")
+        raise ValueError(
+            f"particle column {name!r} must hold integers, got {values.tolist()[:5]}..."
+        )
     return numbers.astype(np.int64)
 
 
@@ -96,7 +123,9 @@ def write_particles_star(
     size = validate_voxel_size_ang(voxel_size_ang, "voxel_size_ang", explicit=True)
     missing = [c for c in ("tomo_name", "x_ang", "y_ang", "z_ang") if c not in particles.columns]
     if missing:
-        raise ValueError(f"particles lacks required column(s) {missing}; it has {list(particles.columns)}")
+        raise ValueError(
+            f"particles lacks required column(s) {missing}; it has {list(particles.columns)}"
+        )
     table = particles.copy()
     for column, default in _DEFAULTS.items():
         if column not in table.columns:
@@ -119,11 +148,11 @@ def write_particles_star(
         star[column] = angles[:, i]
     star["rlnClassNumber"] = _integer_column(table["class_number"], "class_number")
     star["rlnTomoTiltSeriesPixelSize"] = size
-    star["cryomemMembraneId"] = _integer_column(table["membrane_id"], "membrane_id")
-    star["cryomemScore"] = pd.to_numeric(table["score"]).to_numpy(dtype=np.float64)
+    star[_MEMBRANE] = _integer_column(table["membrane_id"], "membrane_id")
+    star[_SCORE] = pd.to_numeric(table["score"]).to_numpy(dtype=np.float64)
     path = Path(path)
     with atomic_write_path(path, overwrite=overwrite) as tmp:
-        starfile.write({"particles": star}, tmp, float_format="%.6f", na_rep="nan")
+        starfile.write({"particles": star}, tmp, float_format="%.12g", na_rep="nan")
     return path
 
 
@@ -150,7 +179,11 @@ def _pixel_sizes(table: pd.DataFrame, optics: pd.DataFrame | None, path: Path) -
                 continue
             values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
             if column == "rlnDetectorPixelSize" and "rlnMagnification" in frame.columns:
-                values = values * 1e4 / pd.to_numeric(frame["rlnMagnification"]).to_numpy(dtype=np.float64)
+                values = (
+                    values
+                    * 1e4
+                    / pd.to_numeric(frame["rlnMagnification"]).to_numpy(dtype=np.float64)
+                )
             for value in np.unique(values):
                 validate_voxel_size_ang(value, f"column {column} of {path}")
             if source == "particles":
@@ -158,20 +191,34 @@ def _pixel_sizes(table: pd.DataFrame, optics: pd.DataFrame | None, path: Path) -
             if "rlnOpticsGroup" in frame.columns and "rlnOpticsGroup" in table.columns:
                 lookup = dict(zip(frame["rlnOpticsGroup"].tolist(), values, strict=True))
                 try:
-                    return np.array([lookup[g] for g in table["rlnOpticsGroup"].tolist()], dtype=np.float64)
+                    return np.array(
+                        [lookup[g] for g in table["rlnOpticsGroup"].tolist()], dtype=np.float64
+                    )
                 except KeyError as exc:
-                    raise ValueError(f"{path}: particle optics group {exc} is not in the optics block") from None
+                    raise ValueError(
+                        f"{path}: particle optics group {exc} is not in the optics block"
+                    ) from None
             if np.unique(values).size == 1:
                 return np.full(len(table), values[0])
-            raise ValueError(f"{path}: optics block has several pixel sizes but particles have no rlnOpticsGroup")
+            raise ValueError(
+                f"{path}: optics block has several pixel sizes but particles have no rlnOpticsGroup"
+            )
     return None
 
 
 def _positions_ang(
-    table: pd.DataFrame, sizes: np.ndarray, shape_zyx: Sequence[int] | None,
-    origin_xyz_ang: Sequence[float], path: Path,
-) -> np.ndarray:  # fmt: skip
+    table: pd.DataFrame,
+    sizes: np.ndarray,
+    shape_zyx: Sequence[int] | None,
+    origin_xyz_ang: Sequence[float],
+    path: Path,
+) -> np.ndarray:
     has_px = all(c in table.columns for c in _PX)
+    if not has_px and shape_zyx is None:
+        raise ValueError(
+            f"{path} has only RELION-5 centred coordinates (rlnCenteredCoordinateX/Y/ZAngst); "
+            "pass shape_zyx, the (nz, ny, nx) shape of the tomogram, to place them"
+        )
     positions = np.empty((len(table), 3))
     for size in np.unique(sizes):
         rows = sizes == size
@@ -179,11 +226,6 @@ def _positions_ang(
         if has_px:
             px = _xyz_array(part, _PX)
         else:
-            if shape_zyx is None:
-                raise ValueError(
-                    f"{path} has only RELION-5 centred coordinates (rlnCenteredCoordinateX/Y/ZAngst); "
-                    "pass shape_zyx, the (nz, ny, nx) shape of the tomogram, to place them"
-                )
             px = centered_ang_to_xyz_px(_xyz_array(part, _CENTRED), size, shape_zyx)
         if all(c in part.columns for c in _SHIFT_ANG):
             px = px - _xyz_array(part, _SHIFT_ANG) / size
@@ -242,8 +284,10 @@ def read_particles_star(
         )
     table = candidates[0].reset_index(drop=True)
     if not (all(c in table.columns for c in _PX) or all(c in table.columns for c in _CENTRED)):
-        raise ValueError(f"{path} lacks a z coordinate: 3D particles need rlnCoordinateX/Y/Z or "
-                         "rlnCenteredCoordinateX/Y/ZAngst")  # fmt: skip
+        raise ValueError(
+            f"{path} lacks a z coordinate: 3D particles need rlnCoordinateX/Y/Z or "
+            "rlnCenteredCoordinateX/Y/ZAngst"
+        )
     if voxel_size_ang is not None:
         size = validate_voxel_size_ang(voxel_size_ang, "voxel_size_ang", explicit=True)
         sizes = np.full(len(table), size)
@@ -257,18 +301,28 @@ def read_particles_star(
         sizes = found
     xyz = _positions_ang(table, sizes, shape_zyx, origin_xyz_ang, path)
     name_column = next((c for c in _NAME_COLUMNS if c in table.columns), None)
-    names = table[name_column].astype(str) if name_column else pd.Series([tomo_name or ""] * len(table))
-    out = pd.DataFrame({"tomo_name": names.to_numpy(dtype=object)})
-    out["tomo_name"] = out["tomo_name"].astype(str)
+    names = (
+        table[name_column].astype(str).tolist() if name_column else [tomo_name or ""] * len(table)
+    )
+    out = pd.DataFrame({"tomo_name": pd.Series(names, dtype=str)})
     for i, column in enumerate(("x_ang", "y_ang", "z_ang")):
         out[column] = xyz[:, i]
     for column, star_column in _ANGLES.items():
-        values = table[star_column] if star_column in table.columns else _DEFAULTS[column]
-        out[column] = pd.to_numeric(pd.Series(values, index=out.index), errors="raise").astype(np.float64)
-    for column, star_column in (("class_number", "rlnClassNumber"), ("membrane_id", "cryomemMembraneId")):
-        values = table[star_column] if star_column in table.columns else pd.Series(_DEFAULTS[column], index=out.index)
-        out[column] = _integer_column(values, star_column)
-    score_column = next((c for c in ("cryomemScore", "rlnAutopickFigureOfMerit") if c in table.columns), None)
-    score = pd.to_numeric(table[score_column], errors="coerce") if score_column else math.nan
-    out["score"] = pd.Series(score, index=out.index, dtype=np.float64)
+        out[column] = _float_column(table, star_column, _DEFAULTS[column])
+        if not np.isfinite(out[column]).all():
+            raise ValueError(f"{path}: column {star_column} has missing or non-numeric angles")
+    for column, star_column in (("class_number", "rlnClassNumber"), ("membrane_id", _MEMBRANE)):
+        if star_column in table.columns:
+            out[column] = _integer_column(table[star_column], star_column)
+        else:
+            out[column] = np.full(len(table), _DEFAULTS[column], dtype=np.int64)
+    score_column = next((c for c in (_SCORE, "rlnAutopickFigureOfMerit") if c in table.columns), "")
+    out["score"] = _float_column(table, score_column, np.nan)
     return out
+
+
+def _float_column(table: pd.DataFrame, column: str, default: float) -> np.ndarray:
+    """A numeric column as float64 (non-numbers -> NaN), or ``default`` when it is absent."""
+    if column not in table.columns:
+        return np.full(len(table), default, dtype=np.float64)
+    return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)

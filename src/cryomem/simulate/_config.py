@@ -34,7 +34,7 @@ def _check_range(value: Range, name: str, low: float, high: float) -> Range:
 class MembraneConfig(_Frozen):
     """Which membranes, how many, and their bilayer profile."""
 
-    occupancy: float = Field(0.02, ge=0.0, le=0.3, description="target fraction of the volume labelled membrane")
+    occupancy: float = Field(0.04, ge=0.0, le=0.3, description="target fraction of the volume labelled membrane")
     max_count: int = Field(40, ge=0, le=500, description="never more membranes than this")
     kinds: dict[MembraneKind, float] = Field(
         default_factory=lambda: {"sphere": 3.0, "ellipsoid": 2.0, "torus": 1.0, "sheet": 1.0, "stack": 1.0, "double": 1.0},

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cryomem.simulate._config import CytosolConfig, MembraneConfig, SimulationConfig
-from cryomem.simulate._membranes import Membrane, membrane_band, mesh_inside_volume, random_membrane_group
+from cryomem.simulate._membranes import Bilayer, Membrane, membrane_band, mesh_inside_volume, random_membrane_group, triangle_areas
+from cryomem.simulate._shapes import Shape
 from cryomem.simulate._render import rotated_template_box
 from cryomem.simulate._templates import Template
 
@@ -114,8 +115,7 @@ def insert_membranes(
     shape, s = phantom.shape_zyx, phantom.voxel_size_ang
     extent = np.array(shape[::-1], float) * s
     n_voxels = float(np.prod(shape))
-    labelled, failures, group_id = 0, 0, 0
-    min_area_ang2 = np.pi * (15.0 * 10.0) ** 2  # at least a 15 nm disc of membrane inside the volume
+    labelled, failures = 0, 0
     while labelled / n_voxels < config.occupancy and len(phantom.membranes) < config.max_count:
         if failures >= config.max_failures:
             raise SimulationError(
@@ -124,35 +124,43 @@ def insert_membranes(
                 "occupancy, use smaller membrane radii or enlarge the volume"
             )
         kind = kinds[rng.choice(len(kinds), p=weights / weights.sum())]
-        group = random_membrane_group(kind, config, extent, rng)
-        candidates = []
-        for surface, bilayer in group:
-            band = bilayer.half_label_ang + config.min_gap_nm * 10.0
-            flat, dist = membrane_band(surface, band, shape, s)
-            vertices, faces = mesh_inside_volume(surface, shape, s)
-            candidates.append((surface, bilayer, flat, dist, vertices, faces))
-        ok = all(len(c[5]) and _area(c[4], c[5]) >= min_area_ang2 for c in candidates)
-        ok = ok and not any(phantom.membrane_ids_zyx.flat[c[2]].any() for c in candidates)
-        if not ok:
-            failures += 1
-            continue
-        failures = 0
-        group_id += 1
-        for surface, bilayer, flat, dist, vertices, faces in candidates:
-            membrane_id = len(phantom.membranes) + 1
-            inside = np.abs(dist) <= bilayer.half_label_ang
-            phantom.membrane_ids_zyx.flat[flat[inside]] = membrane_id
-            labelled += int(inside.sum())
-            profile = config.density * bilayer.profile(dist)
-            phantom.density_zyx.flat[flat] = np.maximum(phantom.density_zyx.flat[flat], profile)
-            phantom.membranes.append(Membrane(membrane_id, kind, group_id, surface, bilayer, vertices, faces))
+        added = add_membrane_group(phantom, random_membrane_group(kind, config, extent, rng), kind, config)
+        failures = 0 if added else failures + 1
+        labelled += added
         if progress:
             progress("membranes", min(1.0, labelled / n_voxels / config.occupancy))
 
 
-def _area(vertices: np.ndarray, faces: np.ndarray) -> float:
-    tri = vertices[faces]
-    return float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+def add_membrane_group(
+    phantom: Phantom, group: list[tuple[Shape, Bilayer]], kind: str, config: MembraneConfig
+) -> int:
+    """Insert membranes that go together (one, a stack, a double membrane) if they all fit.
+
+    Each must keep ``config.min_gap_nm`` from every existing membrane and have at least a 15 nm
+    disc of area inside the volume. Returns the number of voxels labelled (0 if rejected).
+    """
+    shape_zyx, s = phantom.shape_zyx, phantom.voxel_size_ang
+    min_area_ang2 = np.pi * 150.0**2
+    candidates = []
+    for surface, bilayer in group:
+        flat, dist = membrane_band(surface, bilayer.half_label_ang + config.min_gap_nm * 10.0, shape_zyx, s)
+        if phantom.membrane_ids_zyx.flat[flat].any():
+            return 0
+        vertices, faces = mesh_inside_volume(surface, shape_zyx, s)
+        if len(faces) == 0 or triangle_areas(vertices, faces).sum() < min_area_ang2:
+            return 0
+        candidates.append((surface, bilayer, flat, dist, vertices, faces))
+    group_id = 1 + max((m.group_id for m in phantom.membranes), default=0)
+    labelled = 0
+    for surface, bilayer, flat, dist, vertices, faces in candidates:
+        membrane_id = len(phantom.membranes) + 1
+        inside = np.abs(dist) <= bilayer.half_label_ang
+        phantom.membrane_ids_zyx.flat[flat[inside]] = membrane_id
+        labelled += int(inside.sum())
+        profile = config.density * bilayer.profile(dist)
+        phantom.density_zyx.flat[flat] = np.maximum(phantom.density_zyx.flat[flat], profile)
+        phantom.membranes.append(Membrane(membrane_id, kind, group_id, surface, bilayer, vertices, faces))
+    return labelled
 
 
 def check_reached(what: str, achieved: float, target: float, advice: str) -> None:

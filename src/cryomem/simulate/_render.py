@@ -16,13 +16,12 @@ from cryomem.simulate._templates import Template
 
 __all__ = ["render_units", "rotated_template_box"]
 
-_SUPPORT_LEVEL = 1e-3  # fraction of the template maximum treated as empty
 _REVERSE = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # xyz <-> zyx
 _support_cache: "weakref.WeakKeyDictionary[Template, tuple]" = weakref.WeakKeyDictionary()
 
 
 def _support(template: Template) -> tuple[np.ndarray, np.ndarray, float]:
-    """Template-frame box (xyz voxels, centre and half size) and radius of the non-empty voxels.
+    """Template-frame box (xyz voxels, centre and half size) and radius of the non-zero voxels.
 
     Both are grown by one voxel: a trilinear sample is non-zero only within one voxel (per axis)
     of a non-empty voxel.
@@ -31,7 +30,7 @@ def _support(template: Template) -> tuple[np.ndarray, np.ndarray, float]:
     if cached is None:
         density = template.density_zyx
         c = density.shape[0] // 2
-        idx = np.argwhere(density > _SUPPORT_LEVEL * float(density.max()))
+        idx = np.argwhere(density != 0)
         if idx.size == 0:
             idx = np.array([[c, c, c]])
         off_xyz = (idx - c)[:, ::-1].astype(np.float64)

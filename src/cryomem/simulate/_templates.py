@@ -54,7 +54,7 @@ ACTIN_RISE_ANG = 55.0
 #: over every 180 / 26.8 * 55 Å ≈ 37 nm.
 ACTIN_TWIST_DEG = 26.8
 
-_SUPPORT_LEVEL = 1e-3  # density below this is treated as empty when trimming boxes
+_SUPPORT_LEVEL = 1e-3  # density below this (after normalising the max to 1) is set to 0
 _COM_SAMPLING_ANG = 4.0  # grid spacing used to find a cytosolic template's centre of mass
 
 
@@ -296,6 +296,7 @@ def _rasterise(
     origin = _centre_of_mass_xyz(body) if centre_on_com else np.zeros(3)
     density, _ = _body_density(body, voxel_size_ang, _edge_sigma_ang(voxel_size_ang), origin)
     density = _trim_cube(density, _SUPPORT_LEVEL, margin=1).astype(np.float32)
+    density[density < _SUPPORT_LEVEL] = 0.0  # exact zeros outside: renderers skip them
     threshold = 0.5
     radius, inplane, z_extent = _measure(density, voxel_size_ang, threshold)
     return Template(
@@ -330,7 +331,7 @@ _TM_HALF_ANG = 27.0
 
 
 def _channel_body() -> _Body:
-    """Small channel, ~6 nm wide, ~9 nm tall: TM barrel with an 7 Å pore, caps on both sides."""
+    """Small channel, ~6 nm wide, ~9 nm tall: TM barrel with a 7 Å-radius pore, caps both sides."""
     return _Body(
         parts=(
             _Cylinder((0, 0, -_TM_HALF_ANG), (0, 0, _TM_HALF_ANG), 28.0, rounding=4.0),
@@ -346,7 +347,7 @@ def _psii_dimer_body() -> _Body:
     parts = []
     for sx in (-1.0, 1.0):
         parts += [
-            _Cylinder((sx * 50.0, 0, -_TM_HALF_ANG), (sx * 50.0, 0, _TM_HALF_ANG), 48.0, 6.0),
+            _Cylinder((sx * 48.0, 0, -_TM_HALF_ANG), (sx * 48.0, 0, _TM_HALF_ANG), 50.0, 6.0),
             # small stromal (+z) protrusion
             _Ellipsoid((sx * 40.0, 0.0, 30.0), (30.0, 26.0, 9.0)),
             # lumenal oxygen-evolving-complex-like extrinsic subunits (-z)
@@ -511,17 +512,28 @@ def cytosolic_templates(voxel_size_ang: float) -> list[Template]:
 @functools.lru_cache(maxsize=16)
 def _microtubule_cached(voxel_size_ang: float) -> Template:
     angles = 2.0 * np.pi * np.arange(13) / 13.0
-    parts = tuple(_Sphere((100.0 * math.cos(a), 100.0 * math.sin(a), 0.0), 25.0) for a in angles)
+    protofilaments = [
+        _Sphere((100.0 * math.cos(a), 100.0 * math.sin(a), 0.0), 25.0) for a in angles
+    ]
+    # Neighbouring spheres barely touch (48 Å apart), which would leave holes in the wall at
+    # every protofilament seam: a thinner continuous wall (r 82..118 Å, overlapping the next
+    # unit along z) keeps the tube closed while the spheres still show as ridges.
+    wall_half = 0.5 * MICROTUBULE_RISE_ANG + 6.0
+    wall = _Cylinder((0.0, 0.0, -wall_half), (0.0, 0.0, wall_half), 118.0)
+    lumen = _Cylinder((0.0, 0.0, -60.0), (0.0, 0.0, 60.0), 82.0)
+    body = _Body(parts=(*protofilaments, wall), holes=(lumen,))
     return _rasterise(
-        "microtubule_unit", _Body(parts=parts), voxel_size_ang, "filament_unit", centre_on_com=False
+        "microtubule_unit", body, voxel_size_ang, "filament_unit", centre_on_com=False
     )
 
 
 def microtubule_unit(voxel_size_ang: float) -> Template:
     """Microtubule ring: 13 spheres (r = 25 Å) on a circle of radius 100 Å in the xy plane.
 
-    Outer diameter 25 nm, lumen diameter 15 nm. Stack copies every
-    :data:`MICROTUBULE_RISE_ANG` (40 Å) along the unit's z axis, without twist.
+    The spheres (protofilament subunits) sit on a continuous wall (radii 82-118 Å, 52 Å tall)
+    so the tube has no holes at the protofilament seams. Outer diameter 25 nm, lumen diameter
+    ~16 nm. Stack copies every :data:`MICROTUBULE_RISE_ANG` (40 Å) along the unit's z axis,
+    without twist.
     """
     return _microtubule_cached(float(voxel_size_ang))
 
@@ -651,6 +663,7 @@ def load_template_mrc(
         )
     density /= peak
     density = _trim_cube(density, 0.05 * threshold_fraction, margin=2).astype(np.float32)
+    density[density < _SUPPORT_LEVEL] = 0.0
     threshold = float(threshold_fraction)
     radius, inplane, z_extent = _measure(density, voxel_size_ang, threshold)
     return Template(

@@ -1,0 +1,96 @@
+"""Atomic writes: success replaces the target, any failure leaves nothing behind."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cryomem.io import atomic_directory, atomic_write_path, write_mrc
+
+
+def test_atomic_write_path_keeps_suffix_and_replaces_target(tmp_path: Path) -> None:
+    target = tmp_path / "result.star"
+    target.write_text("old")
+    with atomic_write_path(target) as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(".result.star.tmp-") and tmp.suffix == ".star"
+        assert not tmp.exists()
+        tmp.write_text("new")
+        assert target.read_text() == "old"  # untouched until the block succeeds
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.star"]
+
+
+def test_atomic_write_path_removes_temp_when_writer_raises(tmp_path: Path) -> None:
+    target = tmp_path / "tomo.mrc"
+    with pytest.raises(RuntimeError, match="boom"), atomic_write_path(target) as tmp:
+        tmp.write_bytes(b"half a file")
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_keeps_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    target.write_text("previous")
+    with pytest.raises(ValueError), atomic_write_path(target) as tmp:
+        tmp.write_text("partial")
+        raise ValueError("writer failed")
+    assert target.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_write_mrc_that_fails_leaves_no_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="3D"):
+        write_mrc(tmp_path / "x.mrc", np.zeros((4, 4)), voxel_size_ang=10.0)
+    with pytest.raises(ValueError, match="cannot store"):
+        write_mrc(tmp_path / "x.mrc", np.zeros((2, 2, 2), np.complex64), voxel_size_ang=10.0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_path_refuses_existing_without_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    target.write_text("x")
+    with (
+        pytest.raises(FileExistsError, match="overwrite=True"),
+        atomic_write_path(target, overwrite=False),
+    ):
+        pass
+
+
+def test_atomic_write_path_needs_existing_folder(tmp_path: Path) -> None:
+    with (
+        pytest.raises(FileNotFoundError, match="create it first"),
+        atomic_write_path(tmp_path / "no" / "a.txt"),
+    ):
+        pass
+
+
+def test_atomic_write_path_errors_when_nothing_written(tmp_path: Path) -> None:
+    with (
+        pytest.raises(FileNotFoundError, match="produced no file"),
+        atomic_write_path(tmp_path / "a.txt"),
+    ):
+        pass
+
+
+def test_atomic_directory_success_and_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with atomic_directory(target) as tmp:
+        assert tmp.is_dir() and tmp.parent == tmp_path
+        (tmp / "a.txt").write_text("a")
+    assert (target / "a.txt").read_text() == "a"
+
+    with pytest.raises(FileExistsError, match="overwrite=True"), atomic_directory(target):
+        pass
+
+    with pytest.raises(KeyError), atomic_directory(target, overwrite=True) as tmp:
+        (tmp / "b.txt").write_text("half")
+        raise KeyError("crash")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
+
+    with atomic_directory(target, overwrite=True) as tmp:
+        (tmp / "b.txt").write_text("b")
+        assert (target / "a.txt").exists()  # old folder kept until the new one is complete
+    assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
