@@ -23,11 +23,12 @@ TARGET = {
     "voxel_size_ang": 10.0,
     "seed": 1,
     "membranes": {
-        "occupancy": 0.08,
+        "occupancy": 0.1,
+        "max_failures": 1000,
         "kinds": {"sphere": 2, "ellipsoid": 1, "torus": 1, "sheet": 2, "stack": 3, "double": 1},
     },
-    "membrane_proteins": {"concentration_per_um2": 1800.0},
-    "cytosol": {"occupancy": 0.04, "microtubules": 2, "actin_filaments": 6},
+    "membrane_proteins": {"concentration_per_um2": 2000.0},
+    "cytosol": {"occupancy": 0.05, "microtubules": 2, "actin_filaments": 6},
 }
 
 
@@ -100,7 +101,7 @@ def main() -> None:
         print(f"  {'x'.join(map(str, shape)):>12}  {voxels / 1e6:6.1f} Mvox  {r['wall_s']:6.1f} s  "
               f"{r['peak_memory_mb']:7.0f} MB  stages {r['stages_s']}")
     print("\nmembrane-protein concentration (200x512x512):")
-    for conc in (250.0, 1000.0, 1800.0, 2500.0):
+    for conc in (250.0, 1000.0, 2000.0, 2500.0):
         r = _in_subprocess(_with(TARGET, membrane_proteins__concentration_per_um2=conc))
         print(f"  target {conc:6.0f}/µm²  placed {r['proteins_per_um2']:7.1f}/µm² ({r['membrane_proteins']} proteins)  "
               f"{r['wall_s']:6.1f} s  membrane proteins stage {r['stages_s']['membrane_proteins']} s")

@@ -96,3 +96,14 @@ def test_bilayer_profile_has_two_leaflets():
     peaks = d[1:-1][(profile[1:-1] > profile[:-2]) & (profile[1:-1] > profile[2:])]
     np.testing.assert_allclose(sorted(peaks), [-20.0, 20.0], atol=0.2)
     assert profile[400] < 0.1 * profile.max()
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_bounds_contain_the_whole_surface(name):
+    shape = SHAPES[name]
+    vertices, _ = oriented_mesh(shape, 10.0)
+    lo, hi = shape.bounds_ang()
+    assert np.all(vertices >= lo - 1e-6) and np.all(vertices <= hi + 1e-6)
+    # and are tight: within 2% of the surface's extent
+    np.testing.assert_allclose(lo, vertices.min(axis=0), atol=0.02 * np.ptp(vertices, axis=0).max())
+    np.testing.assert_allclose(hi, vertices.max(axis=0), atol=0.02 * np.ptp(vertices, axis=0).max())

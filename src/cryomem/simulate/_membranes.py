@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 from cryomem.simulate._config import MembraneConfig
 from cryomem.simulate._shapes import Ellipsoid, Shape, Sphere, SphericalCap, Torus, oriented_mesh
 
-_BLOCK = 8  # voxels per block edge in the coarse pass
+BLOCK = 4  # voxels per block edge of the finest block level
 
 
 @dataclass(frozen=True)
@@ -74,38 +74,75 @@ def clip_mesh_to_box(
     return vertices_xyz_ang[used], remap[faces]
 
 
-def membrane_band(
+def _offsets(n: int, step: int) -> np.ndarray:
+    """(n³, 3) corner offsets of the n³ sub-blocks of edge ``step``."""
+    return np.stack(np.meshgrid(*[np.arange(n) * step] * 3, indexing="ij"), -1).reshape(-1, 3)
+
+
+def _lipschitz(shape: Shape) -> float:
+    """Safety factor on distances: 1 where they are exact, more for the ellipsoid's approximation."""
+    return 1.5 if isinstance(shape, Ellipsoid) else 1.0
+
+
+def near_blocks(
     shape: Shape, band_ang: float, shape_zyx: tuple[int, int, int], voxel_size_ang: float
+) -> np.ndarray:
+    """Corners (zyx voxels) of the ``BLOCK``³ blocks that may hold voxels within ``band_ang``.
+
+    The volume is searched coarse to fine (16³ blocks, then their 4³ sub-blocks), each level
+    keeping only the blocks the surface can reach, so the cost follows the membrane's area.
+    """
+    lo, hi = shape.bounds_ang()
+    coarse = 4 * BLOCK
+    lo_zyx = np.maximum(np.floor((lo[::-1] - band_ang) / voxel_size_ang).astype(int), 0) // coarse * coarse
+    hi_zyx = np.minimum(np.ceil((hi[::-1] + band_ang) / voxel_size_ang).astype(int) + 1, shape_zyx)
+    if np.any(hi_zyx <= lo_zyx):
+        return np.empty((0, 3), np.int64)
+    n_blocks = -(-(hi_zyx - lo_zyx) // coarse)
+    corners = lo_zyx + np.stack(np.meshgrid(*[np.arange(n) * coarse for n in n_blocks], indexing="ij"), -1).reshape(-1, 3)
+    corners = _refine(shape, band_ang, corners, coarse, voxel_size_ang)
+    corners = (corners[:, None, :] + _offsets(4, BLOCK)[None]).reshape(-1, 3)
+    corners = corners[np.all(corners < shape_zyx, axis=1)]
+    return _refine(shape, band_ang, corners, BLOCK, voxel_size_ang)
+
+
+def _refine(shape: Shape, band_ang: float, corners: np.ndarray, size: int, voxel_size_ang: float) -> np.ndarray:
+    """Keep the blocks of edge ``size`` whose centre is close enough to the surface to hold band voxels."""
+    if len(corners) == 0:
+        return corners
+    centres = (corners + (size - 1) / 2.0)[:, ::-1] * voxel_size_ang
+    reach = _lipschitz(shape) * (band_ang + np.sqrt(3) * size * voxel_size_ang / 2.0)
+    return corners[np.abs(shape.signed_distance_ang(centres)) < reach]
+
+
+def band_in_blocks(
+    shape: Shape, band_ang: float, corners: np.ndarray, shape_zyx: tuple[int, int, int], voxel_size_ang: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Voxels within ``band_ang`` of the mid-surface.
+    """Voxels within ``band_ang`` of the mid-surface inside the given ``BLOCK``³ blocks.
 
     Returns
     -------
     flat_indices : (k,) int64 indices into the raveled (z, y, x) volume
     distance_ang : (k,) float32 signed distance to the mid-surface, Å
     """
-    lo, hi = shape.bounds_ang()
-    lo_zyx = np.maximum(np.floor((lo[::-1] - band_ang) / voxel_size_ang).astype(int), 0)
-    hi_zyx = np.minimum(np.ceil((hi[::-1] + band_ang) / voxel_size_ang).astype(int) + 1, shape_zyx)
-    if np.any(hi_zyx <= lo_zyx):
-        return np.empty(0, np.int64), np.empty(0, np.float32)
-    n_blocks = -(-(hi_zyx - lo_zyx) // _BLOCK)
-    block_zyx = np.stack(np.meshgrid(*[np.arange(n) for n in n_blocks], indexing="ij"), -1).reshape(-1, 3)
-    centres_zyx = lo_zyx + block_zyx * _BLOCK + (_BLOCK - 1) / 2.0
-    reach_ang = 1.5 * (band_ang + np.sqrt(3) * _BLOCK * voxel_size_ang / 2.0)
-    near = np.abs(shape.signed_distance_ang(centres_zyx[:, ::-1] * voxel_size_ang)) < reach_ang
-    flat_parts, dist_parts = [], []
-    offsets = np.stack(np.meshgrid(*[np.arange(_BLOCK)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    for chunk in np.array_split(block_zyx[near], max(1, int(near.sum()) // 4000 + 1)):
-        voxels = (lo_zyx + chunk[:, None, :] * _BLOCK + offsets[None]).reshape(-1, 3)
-        voxels = voxels[np.all(voxels < hi_zyx, axis=1)]
+    flat_parts, dist_parts = [np.empty(0, np.int64)], [np.empty(0, np.float32)]
+    offsets = _offsets(BLOCK, 1)
+    for chunk in np.array_split(corners, max(1, len(corners) // 8192 + 1)):
+        voxels = (chunk[:, None, :] + offsets[None]).reshape(-1, 3)
+        voxels = voxels[np.all(voxels < shape_zyx, axis=1)]
         dist = shape.signed_distance_ang(voxels[:, ::-1] * voxel_size_ang)
         keep = np.abs(dist) < band_ang
         flat_parts.append(np.ravel_multi_index(voxels[keep].T, shape_zyx))
         dist_parts.append(dist[keep].astype(np.float32))
-    if not flat_parts:
-        return np.empty(0, np.int64), np.empty(0, np.float32)
     return np.concatenate(flat_parts), np.concatenate(dist_parts)
+
+
+def membrane_band(
+    shape: Shape, band_ang: float, shape_zyx: tuple[int, int, int], voxel_size_ang: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Voxels within ``band_ang`` of the mid-surface (flat indices, signed distances in Å)."""
+    corners = near_blocks(shape, band_ang, shape_zyx, voxel_size_ang)
+    return band_in_blocks(shape, band_ang, corners, shape_zyx, voxel_size_ang)
 
 
 def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:

@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cryomem.simulate._config import CytosolConfig, MembraneConfig, SimulationConfig
-from cryomem.simulate._membranes import Bilayer, Membrane, membrane_band, mesh_inside_volume, random_membrane_group, triangle_areas
+from cryomem.simulate._membranes import (
+    BLOCK,
+    Bilayer,
+    Membrane,
+    band_in_blocks,
+    mesh_inside_volume,
+    near_blocks,
+    random_membrane_group,
+    triangle_areas,
+)
 from cryomem.simulate._shapes import Shape
 from cryomem.simulate._render import rotated_template_box
 from cryomem.simulate._templates import Template
@@ -52,6 +61,11 @@ class Phantom:
     cytosolic_proteins: list[PlacedObject] = field(default_factory=list)
     filaments: list[dict] = field(default_factory=list)
     object_labels: list[int] = field(default_factory=lambda: [LABEL_BACKGROUND])
+    membrane_blocks: np.ndarray | None = None  # bool per BLOCK³ block: holds a membrane voxel
+
+    def __post_init__(self) -> None:
+        if self.membrane_blocks is None:
+            self.membrane_blocks = np.zeros([-(-n // BLOCK) for n in self.shape_zyx], bool)
 
     @property
     def shape_zyx(self) -> tuple[int, int, int]:
@@ -143,12 +157,15 @@ def add_membrane_group(
     min_area_ang2 = np.pi * 150.0**2
     candidates = []
     for surface, bilayer in group:
-        flat, dist = membrane_band(surface, bilayer.half_label_ang + config.min_gap_nm * 10.0, shape_zyx, s)
-        if phantom.membrane_ids_zyx.flat[flat].any():
+        band = bilayer.half_label_ang + config.min_gap_nm * 10.0
+        corners = near_blocks(surface, band, shape_zyx, s)
+        busy = phantom.membrane_blocks[tuple((corners // BLOCK).T)]
+        if _touches_membrane(phantom, surface, band, corners[busy]):
             return 0
         vertices, faces = mesh_inside_volume(surface, shape_zyx, s)
         if len(faces) == 0 or triangle_areas(vertices, faces).sum() < min_area_ang2:
             return 0
+        flat, dist = band_in_blocks(surface, band, corners, shape_zyx, s)
         candidates.append((surface, bilayer, flat, dist, vertices, faces))
     group_id = 1 + max((m.group_id for m in phantom.membranes), default=0)
     labelled = 0
@@ -156,11 +173,22 @@ def add_membrane_group(
         membrane_id = len(phantom.membranes) + 1
         inside = np.abs(dist) <= bilayer.half_label_ang
         phantom.membrane_ids_zyx.flat[flat[inside]] = membrane_id
+        blocks = np.array(np.unravel_index(flat[inside], shape_zyx)) // BLOCK
+        phantom.membrane_blocks[tuple(blocks)] = True
         labelled += int(inside.sum())
         profile = config.density * bilayer.profile(dist)
         phantom.density_zyx.flat[flat] = np.maximum(phantom.density_zyx.flat[flat], profile)
         phantom.membranes.append(Membrane(membrane_id, kind, group_id, surface, bilayer, vertices, faces))
     return labelled
+
+
+def _touches_membrane(phantom: Phantom, surface: Shape, band_ang: float, busy_corners: np.ndarray) -> bool:
+    """Whether the band reaches an existing membrane voxel; looks in small batches, stops at the first."""
+    for chunk in np.array_split(busy_corners, max(1, len(busy_corners) // 256)):
+        flat, _ = band_in_blocks(surface, band_ang, chunk, phantom.shape_zyx, phantom.voxel_size_ang)
+        if phantom.membrane_ids_zyx.flat[flat].any():
+            return True
+    return False
 
 
 def check_reached(what: str, achieved: float, target: float, advice: str) -> None:

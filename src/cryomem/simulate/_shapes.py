@@ -18,8 +18,13 @@ from scipy.spatial import Delaunay
 _EPS = 1e-9
 
 
+def _norm(v: np.ndarray) -> np.ndarray:
+    """Row norms of an (n, 3) array (faster than np.linalg.norm for many short rows)."""
+    return np.sqrt(np.einsum("ij,ij->i", v, v))
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), _EPS)
+    return v / np.maximum(np.sqrt((v * v).sum(axis=-1, keepdims=True)), _EPS)
 
 
 def _icosphere_level(radius_ang: float, edge_ang: float) -> int:
@@ -38,7 +43,7 @@ class Sphere:
     radius_ang: float
 
     def signed_distance_ang(self, points_xyz_ang: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(points_xyz_ang - self.center_xyz_ang, axis=-1) - self.radius_ang
+        return _norm(points_xyz_ang - self.center_xyz_ang) - self.radius_ang
 
     def project(self, points_xyz_ang: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         normals = _unit(points_xyz_ang - self.center_xyz_ang)
@@ -65,17 +70,17 @@ class Ellipsoid:
 
     def _level_and_gradient(self, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scaled = local / self.semi_axes_ang
-        rho = np.maximum(np.linalg.norm(scaled, axis=-1), _EPS)
+        rho = np.maximum(_norm(scaled), _EPS)
         grad_local = (local / self.semi_axes_ang**2) / rho[:, None]
         return rho - 1.0, grad_local
 
     def signed_distance_ang(self, points_xyz_ang: np.ndarray) -> np.ndarray:
         level, grad = self._level_and_gradient(self._local(points_xyz_ang))
-        return level / np.maximum(np.linalg.norm(grad, axis=-1), _EPS)
+        return level / np.maximum(_norm(grad), _EPS)
 
     def project(self, points_xyz_ang: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         local = self._local(points_xyz_ang)
-        local = local / np.maximum(np.linalg.norm(local / self.semi_axes_ang, axis=-1), _EPS)[:, None]
+        local = local / np.maximum(_norm(local / self.semi_axes_ang), _EPS)[:, None]
         for _ in range(4):  # Newton steps along the gradient towards the exact zero level
             level, grad = self._level_and_gradient(local)
             local = local - (level / np.maximum((grad**2).sum(-1), _EPS))[:, None] * grad
@@ -104,14 +109,15 @@ class Torus:
     def _tube_offset(self, points_xyz_ang: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         local = (points_xyz_ang - self.center_xyz_ang) @ self.rotation
         radial = np.column_stack([local[:, 0], local[:, 1], np.zeros(len(local))])
-        radial[np.linalg.norm(radial, axis=1) < _EPS] = (1.0, 0.0, 0.0)  # on the axis every ring point is nearest
+        radial[_norm(radial) < _EPS] = (1.0, 0.0, 0.0)  # on the axis every ring point is nearest
         radial = _unit(radial)
         ring = self.major_radius_ang * radial
         return local - ring, ring
 
     def signed_distance_ang(self, points_xyz_ang: np.ndarray) -> np.ndarray:
-        offset, _ = self._tube_offset(points_xyz_ang)
-        return np.linalg.norm(offset, axis=-1) - self.minor_radius_ang
+        local = (points_xyz_ang - self.center_xyz_ang) @ self.rotation
+        rho = np.sqrt(local[:, 0] ** 2 + local[:, 1] ** 2)
+        return np.sqrt((rho - self.major_radius_ang) ** 2 + local[:, 2] ** 2) - self.minor_radius_ang
 
     def project(self, points_xyz_ang: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         offset, ring = self._tube_offset(points_xyz_ang)
@@ -120,8 +126,8 @@ class Torus:
         return self.center_xyz_ang + on_surface @ self.rotation.T, normal_local @ self.rotation.T
 
     def bounds_ang(self) -> tuple[np.ndarray, np.ndarray]:
-        r_out = self.major_radius_ang + self.minor_radius_ang
-        half = np.sqrt(((self.rotation * np.array([r_out, r_out, self.minor_radius_ang])) ** 2).sum(axis=1))
+        axis = self.rotation[:, 2]
+        half = self.major_radius_ang * np.sqrt(np.clip(1.0 - axis**2, 0.0, 1.0)) + self.minor_radius_ang
         return self.center_xyz_ang - half, self.center_xyz_ang + half
 
     def mesh(self, edge_ang: float) -> tuple[np.ndarray, np.ndarray]:
@@ -169,11 +175,15 @@ class SphericalCap:
 
     def signed_distance_ang(self, points_xyz_ang: np.ndarray) -> np.ndarray:
         rel = points_xyz_ang - self.center_xyz_ang
-        inside = self._angle(rel) <= self.half_angle_rad
-        dist = np.linalg.norm(rel, axis=-1) - self.radius_ang
-        if not inside.all():
-            outside = ~inside
-            dist[outside] = np.linalg.norm(rel[outside] - self._rim_point(rel[outside]), axis=-1)
+        r = _norm(rel)
+        height = rel @ _unit(self.axis_xyz)
+        dist = r - self.radius_ang
+        outside = height < r * np.cos(self.half_angle_rad)
+        if outside.any():  # beyond the rim: distance to the rim circle
+            rho = np.sqrt(np.maximum(r[outside] ** 2 - height[outside] ** 2, 0.0))
+            rim_rho = self.radius_ang * np.sin(self.half_angle_rad)
+            rim_height = self.radius_ang * np.cos(self.half_angle_rad)
+            dist[outside] = np.sqrt((rho - rim_rho) ** 2 + (height[outside] - rim_height) ** 2)
         return dist
 
     def project(self, points_xyz_ang: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,8 +195,16 @@ class SphericalCap:
         return self.center_xyz_ang + self.radius_ang * normals, normals
 
     def bounds_ang(self) -> tuple[np.ndarray, np.ndarray]:
-        vertices, _ = self.mesh(self.radius_ang * self.half_angle_rad / 8)
-        return vertices.min(axis=0), vertices.max(axis=0)
+        """Extremes lie on the rim or at the sphere's own extremes where those belong to the cap."""
+        frame = self._frame()
+        phi = np.linspace(0.0, 2 * np.pi, 512, endpoint=False)
+        a = self.half_angle_rad
+        rim = np.column_stack([np.sin(a) * np.cos(phi), np.sin(a) * np.sin(phi), np.full_like(phi, np.cos(a))])
+        extremes = np.concatenate([np.eye(3), -np.eye(3)])
+        on_cap = extremes @ frame[:, 2] >= np.cos(a)
+        points = self.center_xyz_ang + self.radius_ang * np.concatenate([rim @ frame.T, extremes[on_cap]])
+        pad = 1e-4 * self.radius_ang
+        return points.min(axis=0) - pad, points.max(axis=0) + pad
 
     def mesh(self, edge_ang: float) -> tuple[np.ndarray, np.ndarray]:
         """Azimuthal-equidistant disk of arc radius R·α, triangulated in the plane, mapped onto the sphere."""
