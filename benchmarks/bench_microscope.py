@@ -58,9 +58,7 @@ def stages(shape_zyx: tuple[int, int, int]) -> dict:
     projector.project(density)
     figures["project_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    series = simulate_tilt_series(
-        density, rng=np.random.default_rng(0), projector=projector, **OPTICS
-    )
+    series = simulate_tilt_series(density, rng=np.random.default_rng(0), projector=projector, **OPTICS)
     figures["project_ctf_noise_s"] = time.perf_counter() - t
     figures["ctf_noise_s"] = figures["project_ctf_noise_s"] - figures["project_s"]
     t = time.perf_counter()
@@ -97,12 +95,15 @@ def main() -> None:
     # the child runs first: a process started by a big parent inherits its ru_maxrss
     child = subprocess.run(
         [sys.executable, __file__, "--end-to-end-only", "--shape", *map(str, shape)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     figures = json.loads(child.stdout.strip().splitlines()[-1])
     figures.update(stages(shape))
     for name, value in figures.items():
         print(f"  {name:24s} {value:9.2f}")
+
 
 if __name__ == "__main__":
     main()

@@ -88,8 +88,11 @@ def main() -> None:
     result = _in_subprocess(TARGET)
     print("target case:", json.dumps(result, indent=1))
     ok = (
-        result["wall_s"] <= 90 and result["peak_memory_mb"] <= 4096 and result["membranes"] >= 8
-        and result["membrane_proteins"] >= 1500 and result["cytosolic_proteins"] >= 1000
+        result["wall_s"] <= 90
+        and result["peak_memory_mb"] <= 4096
+        and result["membranes"] >= 8
+        and result["membrane_proteins"] >= 1500
+        and result["cytosolic_proteins"] >= 1000
     )
     print(f"meets the target (<= 90 s, <= 4 GB, >= 8 membranes, >= 1500 + 1000 proteins): {ok}")
     if not args.sweep:
@@ -98,18 +101,24 @@ def main() -> None:
     for shape in ([100, 256, 256], [200, 256, 256], [200, 512, 512], [300, 512, 512]):
         r = result if shape == TARGET["shape_zyx"] else _in_subprocess(_with(TARGET, shape_zyx=shape))
         voxels = shape[0] * shape[1] * shape[2]
-        print(f"  {'x'.join(map(str, shape)):>12}  {voxels / 1e6:6.1f} Mvox  {r['wall_s']:6.1f} s  "
-              f"{r['peak_memory_mb']:7.0f} MB  stages {r['stages_s']}")
+        print(
+            f"  {'x'.join(map(str, shape)):>12}  {voxels / 1e6:6.1f} Mvox  {r['wall_s']:6.1f} s  "
+            f"{r['peak_memory_mb']:7.0f} MB  stages {r['stages_s']}"
+        )
     print("\nmembrane-protein concentration (200x512x512):")
     for conc in (250.0, 1000.0, 2000.0, 2500.0):
         r = _in_subprocess(_with(TARGET, membrane_proteins__concentration_per_um2=conc))
-        print(f"  target {conc:6.0f}/µm²  placed {r['proteins_per_um2']:7.1f}/µm² ({r['membrane_proteins']} proteins)  "
-              f"{r['wall_s']:6.1f} s  membrane proteins stage {r['stages_s']['membrane_proteins']} s")
+        print(
+            f"  target {conc:6.0f}/µm²  placed {r['proteins_per_um2']:7.1f}/µm² ({r['membrane_proteins']} proteins)  "
+            f"{r['wall_s']:6.1f} s  membrane proteins stage {r['stages_s']['membrane_proteins']} s"
+        )
     print("\ncytosolic occupancy (200x512x512):")
     for occ in (0.01, 0.04, 0.08, 0.15):
         r = _in_subprocess(_with(TARGET, cytosol__occupancy=occ))
-        print(f"  occupancy {occ:4.2f}  {r['cytosolic_proteins']:5d} proteins  {r['wall_s']:6.1f} s  "
-              f"cytosol stage {r['stages_s']['cytosolic_proteins']} s")
+        print(
+            f"  occupancy {occ:4.2f}  {r['cytosolic_proteins']:5d} proteins  {r['wall_s']:6.1f} s  "
+            f"cytosol stage {r['stages_s']['cytosolic_proteins']} s"
+        )
 
 
 if __name__ == "__main__":

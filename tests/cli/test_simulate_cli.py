@@ -38,7 +38,7 @@ def test_simulate_tomogram_writes_everything(tiny_run):
     assert tomo.voxel_size_ang == pytest.approx(10.0)
     assert abs(float(tomo.data_zyx.mean())) < 1e-3 and float(tomo.data_zyx.std()) == pytest.approx(1.0, rel=1e-3)
     labels = read_mrc(out / "t1_labels.mrc").data_zyx
-    assert labels.dtype.itemsize == 1 and set(np.unique(labels)) <= {0, 1, 2, 3, 4}
+    assert labels.dtype == np.uint8 and set(np.unique(labels)) <= {0, 1, 2, 3, 4}
     instances = read_mrc(out / "t1_membranes.mrc").data_zyx
     assert set(np.unique(instances)) == set(range(truth["counts"]["membranes"] + 1))
     np.testing.assert_array_equal(instances > 0, labels == 1)
@@ -122,8 +122,21 @@ def test_config_file_round_trip(tmp_path):
 def test_simulate_dataset_writes_patches(tmp_path):
     out = tmp_path / "data"
     result = _run(
-        "simulate", "dataset", out, "--n-tomograms", "2", "--shape", "40,64,64", "--patch-size", "32",
-        "--patches-per-tomogram", "2", "--val-fraction", "0.5", "--voxel-size-range", "12,16",
+        "simulate",
+        "dataset",
+        out,
+        "--n-tomograms",
+        "2",
+        "--shape",
+        "40,64,64",
+        "--patch-size",
+        "32",
+        "--patches-per-tomogram",
+        "2",
+        "--val-fraction",
+        "0.5",
+        "--voxel-size-range",
+        "12,16",
     )
     assert result.exit_code == 0, result.output
     for split in ("Tr", "Val"):
@@ -159,3 +172,31 @@ def test_version_and_help():
     assert _run("--version").output.startswith("cryomem ")
     result = _run("simulate", "tomogram", "--help")
     assert result.exit_code == 0 and "--voxel-size" in result.output
+
+
+def test_demo_refuses_a_file_and_a_foreign_folder(tmp_path):
+    target = tmp_path / "afile"
+    target.write_text("not a folder")
+    result = _run("demo", target)
+    assert result.exit_code == 2 and "is a file" in result.output
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("keep me")
+    result = _run("demo", foreign)
+    assert result.exit_code == 2 and "not empty" in _flat(result.output)
+    assert (foreign / "thesis.txt").read_text() == "keep me"
+
+
+def test_user_mrc_template_is_placed(tmp_path):
+    from cryomem.io import write_mrc
+    from cryomem.simulate._templates import membrane_protein_templates
+
+    density = membrane_protein_templates(10.0)[0].density_zyx
+    write_mrc(tmp_path / "mine.mrc", density, voxel_size_ang=10.0)
+    out = tmp_path / "out"
+    result = _run("simulate", "tomogram", out, *TINY, "--template", tmp_path / "mine.mrc")
+    assert result.exit_code == 0, result.output
+    truth = json.loads((out / "tomo_ground_truth.json").read_text())
+    assert truth["membrane_protein_classes"][-1]["class_number"] == 5
+    particles = read_particles_star(out / "tomo_membrane_proteins.star")
+    assert 5 in set(particles["class_number"])

@@ -56,9 +56,7 @@ def test_centered_angstrom_matches_relion5_definition() -> None:
     shape_zyx = (50, 60, 71)  # centre at N / 2 as a float: x 35.5, y 30, z 25
     centred = xyz_px_to_centered_ang([[35.5, 30.0, 25.0], [0.0, 0.0, 0.0]], 8.0, shape_zyx)
     np.testing.assert_allclose(centred, [[0.0, 0.0, 0.0], [-284.0, -240.0, -200.0]])
-    np.testing.assert_allclose(
-        centered_ang_to_xyz_px(centred, 8.0, shape_zyx), [[35.5, 30, 25], [0, 0, 0]]
-    )
+    np.testing.assert_allclose(centered_ang_to_xyz_px(centred, 8.0, shape_zyx), [[35.5, 30, 25], [0, 0, 0]])
 
 
 def test_conversions_reject_bad_input() -> None:
@@ -121,9 +119,7 @@ def test_matrix_to_euler_at_gimbal_lock_puts_spin_in_rot(tilt: float) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    normal=st.tuples(unit_component, unit_component, unit_component).filter(
-        lambda v: np.linalg.norm(v) > 1e-3
-    ),
+    normal=st.tuples(unit_component, unit_component, unit_component).filter(lambda v: np.linalg.norm(v) > 1e-3),
     inplane=st.floats(-180.0, 180.0),
 )
 def test_normals_to_euler_puts_particle_z_on_normal(normal: tuple, inplane: float) -> None:
@@ -139,9 +135,7 @@ def test_normals_to_euler_puts_particle_z_on_normal(normal: tuple, inplane: floa
     np.testing.assert_allclose(euler_zyz_deg_to_matrix(back[None])[0], matrix, atol=1e-9)
 
 
-@pytest.mark.parametrize(
-    "normal", [(0, 0, 1), (0, 0, -1), (0, 0, 5), (1e-15, 0, -1), (0, -1e-14, 1)]
-)
+@pytest.mark.parametrize("normal", [(0, 0, 1), (0, 0, -1), (0, 0, 5), (1e-15, 0, -1), (0, -1e-14, 1)])
 def test_normals_along_z_are_robust(normal: tuple) -> None:
     angles = normals_to_euler_zyz_deg([normal], [25.0])
     assert angles[0, 2] == 0.0 and angles[0, 0] == 25.0
@@ -155,9 +149,7 @@ def test_inplane_rotation_spins_about_the_normal() -> None:
     m90 = euler_zyz_deg_to_matrix(normals_to_euler_zyz_deg(normal, 90.0))[0]
     spin = m90 @ m0.T  # a rotation about the normal by 90 degrees
     axis = Rotation.from_matrix(spin).as_rotvec()
-    np.testing.assert_allclose(
-        np.abs(axis), np.abs(normal[0]) / np.linalg.norm(normal) * np.pi / 2, atol=1e-12
-    )
+    np.testing.assert_allclose(np.abs(axis), np.abs(normal[0]) / np.linalg.norm(normal) * np.pi / 2, atol=1e-12)
 
 
 def test_zero_normal_is_rejected() -> None:

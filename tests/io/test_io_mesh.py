@@ -31,9 +31,7 @@ def _mesh(n: int = 40, m: int = 60) -> Mesh:
 
 
 def _assert_geometry(read: Mesh, mesh: Mesh, normals: bool = True) -> None:
-    np.testing.assert_array_equal(
-        read.vertices_xyz_ang, mesh.vertices_xyz_ang
-    )  # order kept exactly
+    np.testing.assert_array_equal(read.vertices_xyz_ang, mesh.vertices_xyz_ang)  # order kept exactly
     np.testing.assert_array_equal(read.faces, mesh.faces)
     assert read.faces.dtype == np.int64 and read.vertices_xyz_ang.dtype == np.float64
     if normals:
@@ -59,9 +57,7 @@ def test_round_trip_with_point_data(tmp_path: Path, suffix: str) -> None:
 def test_round_trip_geometry(tmp_path: Path, suffix: str, with_normals: bool) -> None:
     full = _mesh()
     mesh = Mesh(full.vertices_xyz_ang, full.faces, full.normals_xyz if with_normals else None)
-    _assert_geometry(
-        read_mesh(write_mesh(tmp_path / f"m{suffix}", mesh)), mesh, normals=with_normals
-    )
+    _assert_geometry(read_mesh(write_mesh(tmp_path / f"m{suffix}", mesh)), mesh, normals=with_normals)
 
 
 @pytest.mark.parametrize("suffix", [".obj", ".ply", ".vtp"])
@@ -78,9 +74,7 @@ def test_obj_refuses_point_data(tmp_path: Path) -> None:
 
 
 def test_suffix_and_missing_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(
-        ValueError, match=r"unsupported mesh suffix '.stl'; use one of .obj, .ply, .vtp"
-    ):
+    with pytest.raises(ValueError, match=r"unsupported mesh suffix '.stl'; use one of .obj, .ply, .vtp"):
         write_mesh(tmp_path / "m.stl", _mesh())
     with pytest.raises(ValueError, match="unsupported mesh suffix"):
         read_mesh(tmp_path / "m.off")
@@ -246,12 +240,8 @@ def test_reads_binary_with_separately_encoded_header(tmp_path: Path) -> None:
         base64.b64encode(np.array([points.nbytes], "<u8").tobytes()).decode()
         + base64.b64encode(points.astype("<f8").tobytes()).decode()
     )
-    conn = base64.b64encode(
-        np.array([12], "<u8").tobytes() + np.array([0, 1, 2], "<i4").tobytes()
-    ).decode()
-    offs = base64.b64encode(
-        np.array([4], "<u8").tobytes() + np.array([3], "<i4").tobytes()
-    ).decode()
+    conn = base64.b64encode(np.array([12], "<u8").tobytes() + np.array([0, 1, 2], "<i4").tobytes()).decode()
+    offs = base64.b64encode(np.array([4], "<u8").tobytes() + np.array([3], "<i4").tobytes()).decode()
     (tmp_path / "s.vtp").write_text(
         '<VTKFile type="PolyData" version="1.0" byte_order="LittleEndian" header_type="UInt64">'
         '<PolyData><Piece NumberOfPoints="3" NumberOfPolys="1"><Points>'
@@ -269,9 +259,7 @@ def test_reads_binary_with_separately_encoded_header(tmp_path: Path) -> None:
 def test_vtp_header_is_binary_uint64(tmp_path: Path) -> None:
     write_mesh(tmp_path / "m.vtp", _mesh())
     text = (tmp_path / "m.vtp").read_text()
-    assert (
-        'header_type="UInt64"' in text and 'format="binary"' in text and 'Normals="Normals"' in text
-    )
+    assert 'header_type="UInt64"' in text and 'format="binary"' in text and 'Normals="Normals"' in text
     assert 'Name="features"' in text and 'NumberOfComponents="5"' in text
 
 

@@ -9,9 +9,7 @@ import pytest
 from cryomem.io import read_mrc, read_mrc_header, write_mrc
 
 
-def _raw_mrc(
-    path: Path, data: np.ndarray, voxel: tuple[float, float, float] | float | None
-) -> None:
+def _raw_mrc(path: Path, data: np.ndarray, voxel: tuple[float, float, float] | float | None) -> None:
     """An MRC written with plain mrcfile, as other programs would."""
     with mrcfile.new(path, overwrite=True) as mrc:
         mrc.set_data(data)
@@ -21,9 +19,7 @@ def _raw_mrc(
 
 def test_round_trip_keeps_data_voxel_size_and_origin(tmp_path: Path) -> None:
     data = np.random.default_rng(0).normal(size=(4, 5, 6)).astype(np.float32)
-    path = write_mrc(
-        tmp_path / "t.mrc", data, voxel_size_ang=13.7, origin_xyz_ang=(10.0, -5.0, 2.5)
-    )
+    path = write_mrc(tmp_path / "t.mrc", data, voxel_size_ang=13.7, origin_xyz_ang=(10.0, -5.0, 2.5))
     volume = read_mrc(path)
     np.testing.assert_array_equal(volume.data_zyx, data)
     assert volume.voxel_size_ang == pytest.approx(13.7, rel=1e-6)
@@ -71,9 +67,7 @@ def test_voxel_size_override_beats_header(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("voxel", [None, 1.0])
-def test_header_without_voxel_size_is_an_error_naming_the_fix(
-    tmp_path: Path, voxel: float | None
-) -> None:
+def test_header_without_voxel_size_is_an_error_naming_the_fix(tmp_path: Path, voxel: float | None) -> None:
     _raw_mrc(tmp_path / "t.mrc", np.zeros((3, 3, 3), np.float32), voxel)
     with pytest.raises(ValueError, match="t.mrc.*no voxel size; pass --voxel-size"):
         read_mrc(tmp_path / "t.mrc")

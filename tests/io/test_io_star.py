@@ -61,9 +61,7 @@ def test_round_trip_with_origin(tmp_path: Path) -> None:
 
 
 def test_written_columns_follow_relion5(tmp_path: Path) -> None:
-    particles = pd.DataFrame(
-        {"tomo_name": ["TS_1"], "x_ang": [100.0], "y_ang": [40.0], "z_ang": [20.0]}
-    )
+    particles = pd.DataFrame({"tomo_name": ["TS_1"], "x_ang": [100.0], "y_ang": [40.0], "z_ang": [20.0]})
     write_particles_star(tmp_path / "p.star", particles, voxel_size_ang=10.0, shape_zyx=(8, 10, 30))
     blocks = starfile.read(tmp_path / "p.star", always_dict=True)
     assert list(blocks) == ["particles"]
@@ -111,18 +109,12 @@ def test_empty_table_round_trips(tmp_path: Path) -> None:
 )
 def test_round_trip_property(xyz: list, size: float, origin: tuple) -> None:
     points = np.array(xyz)
-    particles = pd.DataFrame(
-        {"tomo_name": "t", "x_ang": points[:, 0], "y_ang": points[:, 1], "z_ang": points[:, 2]}
-    )
+    particles = pd.DataFrame({"tomo_name": "t", "x_ang": points[:, 0], "y_ang": points[:, 1], "z_ang": points[:, 2]})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "p.star"
-        write_particles_star(
-            path, particles, voxel_size_ang=size, shape_zyx=(500, 500, 500), origin_xyz_ang=origin
-        )
+        write_particles_star(path, particles, voxel_size_ang=size, shape_zyx=(500, 500, 500), origin_xyz_ang=origin)
         read = read_particles_star(path, origin_xyz_ang=origin)
-        centred_only = read_particles_star(
-            _drop_pixels(path), shape_zyx=(500, 500, 500), origin_xyz_ang=origin
-        )
+        centred_only = read_particles_star(_drop_pixels(path), shape_zyx=(500, 500, 500), origin_xyz_ang=origin)
     np.testing.assert_allclose(read[["x_ang", "y_ang", "z_ang"]], points, atol=1e-7)
     np.testing.assert_allclose(centred_only[["x_ang", "y_ang", "z_ang"]], points, atol=1e-7)
 
@@ -138,9 +130,7 @@ def _drop_pixels(path: Path) -> Path:
     return out
 
 
-def _surforama_file(
-    path: Path, normals_xyz: np.ndarray, ups_xyz: np.ndarray, points_xyz_px: np.ndarray
-) -> None:
+def _surforama_file(path: Path, normals_xyz: np.ndarray, ups_xyz: np.ndarray, points_xyz_px: np.ndarray) -> None:
     """A file as Surforama writes it: one DataFrame via starfile, pixel xyz, ZYZ angles.
 
     Surforama builds each particle frame with columns (up x normal, up, normal) in xyz and
@@ -198,9 +188,7 @@ def test_reads_relion4_pixel_file_with_optics_and_shifts(tmp_path: Path) -> None
     starfile.write({"optics": optics, "particles": particles}, tmp_path / "r4.star")
     read = read_particles_star(tmp_path / "r4.star")
     # position = coordinate * pixel size - origin shift (RELION convention)
-    np.testing.assert_allclose(
-        read[["x_ang", "y_ang", "z_ang"]], [[45.0, 0.0, 10.0], [100.0, 10.0, 40.0]]
-    )
+    np.testing.assert_allclose(read[["x_ang", "y_ang", "z_ang"]], [[45.0, 0.0, 10.0], [100.0, 10.0, 40.0]])
     assert read["tilt_deg"].tolist() == [90.0, 45.0] and read["rot_deg"].tolist() == [0.0, 0.0]
     assert read["class_number"].tolist() == [2, 3] and read["score"].tolist() == [0.25, 0.75]
 
@@ -241,9 +229,7 @@ def test_bad_star_files(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="missing.star"):
         read_particles_star(tmp_path / "missing.star")
     starfile.write({"optics": pd.DataFrame({"rlnImagePixelSize": [3.0]})}, tmp_path / "none.star")
-    with pytest.raises(
-        ValueError, match="none.star has no particle coordinates.*blocks: \\['optics'\\]"
-    ):
+    with pytest.raises(ValueError, match="none.star has no particle coordinates.*blocks: \\['optics'\\]"):
         read_particles_star(tmp_path / "none.star")
     (tmp_path / "junk.star").write_text("this is not a star file\n")
     with pytest.raises(ValueError, match="junk.star has no particle coordinates"):

@@ -20,9 +20,7 @@ from cryomem.simulate._templates import ACTIN_RISE_ANG, ACTIN_TWIST_DEG, MICROTU
 def test_units_are_one_rise_apart_with_proper_rotations(kind):
     rng = np.random.default_rng(0)
     start = np.array([100.0, -50.0, 20.0])
-    centres, rots = filament_units(
-        kind, start, [1.0, 2.0, 0.5], 4000.0, persistence_length_ang=2000.0, rng=rng
-    )
+    centres, rots = filament_units(kind, start, [1.0, 2.0, 0.5], 4000.0, persistence_length_ang=2000.0, rng=rng)
     rise = filament_rise_ang(kind)
     n = int(round(4000.0 / rise))
     assert centres.shape == (n, 3) and rots.shape == (n, 3, 3)
@@ -45,9 +43,7 @@ def test_tangent_correlation_decays_with_the_persistence_length(kind):
     corr = np.zeros(len(lags))
     n_chains = 150
     for _ in range(n_chains):
-        _, rots = filament_units(
-            kind, np.zeros(3), [0, 0, 1], 60 * rise, persistence_length_ang=p, rng=rng
-        )
+        _, rots = filament_units(kind, np.zeros(3), [0, 0, 1], 60 * rise, persistence_length_ang=p, rng=rng)
         t = rots[:, :, 2]
         for j, k in enumerate(lags):
             corr[j] += np.mean(np.sum(t[:-k] * t[k:], axis=1))
@@ -58,11 +54,9 @@ def test_tangent_correlation_decays_with_the_persistence_length(kind):
 
 def test_microtubule_frame_does_not_twist_and_actin_twists():
     rng = np.random.default_rng(1)
-    _, mt = filament_units("microtubule", np.zeros(3), [0, 0, 1], 2000.0,
-                           persistence_length_ang=np.inf, rng=rng)
+    _, mt = filament_units("microtubule", np.zeros(3), [0, 0, 1], 2000.0, persistence_length_ang=np.inf, rng=rng)
     assert np.allclose(mt, mt[0], atol=1e-12)  # straight, no twist: identical frames
-    _, act = filament_units("actin", np.zeros(3), [0, 0, 1], 2000.0,
-                            persistence_length_ang=np.inf, rng=rng)
+    _, act = filament_units("actin", np.zeros(3), [0, 0, 1], 2000.0, persistence_length_ang=np.inf, rng=rng)
     assert np.allclose(act[:, :, 2], [0, 0, 1])
     x = act[:, :, 0]
     angles = np.degrees(np.arctan2(np.cross(x[:-1], x[1:])[:, 2], np.sum(x[:-1] * x[1:], axis=1)))
@@ -72,8 +66,7 @@ def test_microtubule_frame_does_not_twist_and_actin_twists():
 def test_bending_carries_no_twist():
     # parallel transport: the frame's change about the tangent is second order in the bend
     rng = np.random.default_rng(5)
-    _, rots = filament_units("microtubule", np.zeros(3), [0, 1, 0], 20000.0,
-                             persistence_length_ang=5000.0, rng=rng)
+    _, rots = filament_units("microtubule", np.zeros(3), [0, 1, 0], 20000.0, persistence_length_ang=5000.0, rng=rng)
     rel = rots[:-1].transpose(0, 2, 1) @ rots[1:]  # R_i^T R_{i+1}, in the unit frame
     twist = np.arctan2(rel[:, 1, 0] - rel[:, 0, 1], rel[:, 0, 0] + rel[:, 1, 1])
     assert np.abs(twist).max() < 1e-12
@@ -90,8 +83,7 @@ def test_defaults_and_constants():
     assert filament_rise_ang("actin") == ACTIN_RISE_ANG
     assert MICROTUBULE_PERSISTENCE_ANG > ACTIN_PERSISTENCE_ANG >= 1e4
     # default persistence: a 1 µm actin filament stays nearly straight
-    centres, _ = filament_units("actin", np.zeros(3), [0, 0, 1], 10000.0,
-                                rng=np.random.default_rng(2))
+    centres, _ = filament_units("actin", np.zeros(3), [0, 0, 1], 10000.0, rng=np.random.default_rng(2))
     end_to_end = np.linalg.norm(centres[-1] - centres[0])
     assert end_to_end > 0.9 * (len(centres) - 1) * ACTIN_RISE_ANG
     assert filament_unit_template("microtubule", 10.0).name == "microtubule_unit"
@@ -115,8 +107,9 @@ def test_rendered_microtubule_is_a_continuous_hollow_tube():
     unit = filament_unit_template("microtubule", vs)
     shape = (40, 40, 80)
     start_xyz = np.array([100.0, 200.0, 200.0])
-    centres, rots = filament_units("microtubule", start_xyz, [1, 0, 0], 600.0,
-                                   persistence_length_ang=np.inf, rng=np.random.default_rng(0))
+    centres, rots = filament_units(
+        "microtubule", start_xyz, [1, 0, 0], 600.0, persistence_length_ang=np.inf, rng=np.random.default_rng(0)
+    )
     vol = np.zeros(shape, np.float32)
     drawn = render_units(vol, unit, rots, centres[:, ::-1] / vs, labels_zyx=None)
     assert drawn == len(centres)

@@ -30,10 +30,16 @@ def projector() -> TiltProjector:
 
 
 def _simulate(density, projector, **kwargs):
-    args = dict(
-        voxel_size_ang=VOXEL_ANG, defocus_ang=DEFOCUS_ANG, snr=1.0,
-        rng=np.random.default_rng(0), projector=projector,
-    ) | kwargs
+    args = (
+        dict(
+            voxel_size_ang=VOXEL_ANG,
+            defocus_ang=DEFOCUS_ANG,
+            snr=1.0,
+            rng=np.random.default_rng(0),
+            projector=projector,
+        )
+        | kwargs
+    )
     return simulate_tilt_series(density, **args)
 
 
@@ -46,8 +52,13 @@ def _ctf_filtered_projections(density, projector):
 @pytest.mark.parametrize("phase_flip", [True, False])
 def test_dense_object_is_dark_in_the_normalised_tomogram(ball, phase_flip):
     tomogram, series = image_tomogram(
-        ball, voxel_size_ang=VOXEL_ANG, defocus_ang=DEFOCUS_ANG, snr=1.0,
-        misalignment_px=1.0, phase_flip=phase_flip, rng=np.random.default_rng(0),
+        ball,
+        voxel_size_ang=VOXEL_ANG,
+        defocus_ang=DEFOCUS_ANG,
+        snr=1.0,
+        misalignment_px=1.0,
+        phase_flip=phase_flip,
+        rng=np.random.default_rng(0),
     )
     assert tomogram.shape == ball.shape and tomogram.dtype == np.float32
     assert tomogram.mean() == pytest.approx(0, abs=1e-4)
@@ -70,17 +81,13 @@ def test_measured_snr_of_each_tilt_is_the_requested_one(ball, projector):
 def test_shift_and_phase_flip_keep_the_snr(ball, projector):
     plain = _simulate(ball, projector, snr=0.5, phase_flip=False)
     flipped = _simulate(ball, projector, snr=0.5, phase_flip=True, misalignment_px=2.0)
-    np.testing.assert_allclose(
-        flipped.images.var(axis=(1, 2)), plain.images.var(axis=(1, 2)), rtol=0.02
-    )
+    np.testing.assert_allclose(flipped.images.var(axis=(1, 2)), plain.images.var(axis=(1, 2)), rtol=0.02)
 
 
 def test_phase_flipping_turns_the_ctf_into_minus_its_modulus(ball, projector):
     series = _simulate(ball, projector, snr=1e8, phase_flip=True)
     clean, ctf = _ctf_filtered_projections(ball, projector)
-    expected = scipy.fft.irfft2(
-        -np.abs(ctf) * scipy.fft.rfft2(projector.project(ball)), s=SHAPE_ZYX[1:]
-    )
+    expected = scipy.fft.irfft2(-np.abs(ctf) * scipy.fft.rfft2(projector.project(ball)), s=SHAPE_ZYX[1:])
     np.testing.assert_allclose(series.images, expected, atol=1e-3 * np.abs(expected).max())
     # flipped: every frequency of the ball's image is dark; unflipped: some bands are bright
     assert np.abs(series.images - clean).max() > 0.05 * np.abs(clean).max()
@@ -93,9 +100,7 @@ def test_misalignment_moves_image_content_by_the_recorded_shift(ball, projector)
     for i in (0, 20, 40):
         # scipy.ndimage.fourier_shift moves content by +shift
         expected = scipy.fft.irfft2(
-            scipy.ndimage.fourier_shift(
-                scipy.fft.rfft2(aligned.images[i]), moved.shifts_yx_px[i], n=SHAPE_ZYX[2]
-            ),
+            scipy.ndimage.fourier_shift(scipy.fft.rfft2(aligned.images[i]), moved.shifts_yx_px[i], n=SHAPE_ZYX[2]),
             s=SHAPE_ZYX[1:],
         )
         scale = np.abs(expected).max()
@@ -106,11 +111,14 @@ def test_misalignment_grows_with_tilt_as_documented():
     sigma = misalignment_sigma_px([0.0, 30.0, -60.0, 60.0], 2.0)
     np.testing.assert_allclose(sigma, [1.0, 1.0 + np.sin(np.pi / 6) / np.sin(np.pi / 3), 2.0, 2.0])
     tiny = np.ones((2, 4, 4), np.float32)
-    draws = np.stack([
-        _simulate(tiny, None, misalignment_px=1.0, rng=np.random.default_rng(seed),
-                  angles_deg=[-60.0, 0.0, 60.0]).shifts_yx_px
-        for seed in range(300)
-    ])  # (seed, tilt, yx)
+    draws = np.stack(
+        [
+            _simulate(
+                tiny, None, misalignment_px=1.0, rng=np.random.default_rng(seed), angles_deg=[-60.0, 0.0, 60.0]
+            ).shifts_yx_px
+            for seed in range(300)
+        ]
+    )  # (seed, tilt, yx)
     spread = draws.std(axis=(0, 2))
     assert spread[1] == pytest.approx(0.5, rel=0.15)
     assert spread[0] == pytest.approx(1.0, rel=0.15) and spread[2] == pytest.approx(1.0, rel=0.15)
@@ -147,8 +155,7 @@ def test_defocus_per_tilt_is_accepted_and_recorded(ball, projector):
     ],
 )
 def test_bad_imaging_inputs_name_the_parameter(ball, kwargs, name):
-    args = dict(voxel_size_ang=VOXEL_ANG, defocus_ang=DEFOCUS_ANG, snr=1.0,
-                rng=np.random.default_rng(0)) | kwargs
+    args = dict(voxel_size_ang=VOXEL_ANG, defocus_ang=DEFOCUS_ANG, snr=1.0, rng=np.random.default_rng(0)) | kwargs
     with pytest.raises(ValueError, match=name):
         image_tomogram(ball, **args)
 
@@ -156,9 +163,20 @@ def test_bad_imaging_inputs_name_the_parameter(ball, kwargs, name):
 def test_non_3d_density_is_refused(projector):
     for call in (image_tomogram, simulate_tilt_series):
         with pytest.raises(ValueError, match="density_zyx"):
-            call(np.zeros((48, 64), np.float32), voxel_size_ang=VOXEL_ANG,
-                 defocus_ang=DEFOCUS_ANG, snr=1.0, rng=np.random.default_rng(0))
+            call(
+                np.zeros((48, 64), np.float32),
+                voxel_size_ang=VOXEL_ANG,
+                defocus_ang=DEFOCUS_ANG,
+                snr=1.0,
+                rng=np.random.default_rng(0),
+            )
     with pytest.raises(ValueError, match="angles_deg"):
-        simulate_tilt_series(np.zeros(SHAPE_ZYX, np.float32), voxel_size_ang=VOXEL_ANG,
-                             defocus_ang=DEFOCUS_ANG, snr=1.0, rng=np.random.default_rng(0),
-                             projector=projector, angles_deg=[0.0])
+        simulate_tilt_series(
+            np.zeros(SHAPE_ZYX, np.float32),
+            voxel_size_ang=VOXEL_ANG,
+            defocus_ang=DEFOCUS_ANG,
+            snr=1.0,
+            rng=np.random.default_rng(0),
+            projector=projector,
+            angles_deg=[0.0],
+        )

@@ -70,7 +70,9 @@ def test_no_two_objects_overlap(crowded):
     for kind, objects in (("membrane", phantom.membrane_proteins), ("cytosolic", phantom.cytosolic_proteins)):
         for obj in objects:
             template = templates[kind][obj.class_number - 1]
-            box = rotated_template_box(template, obj.rotation, obj.center_xyz_ang[::-1] / phantom.voxel_size_ang, phantom.shape_zyx)
+            box = rotated_template_box(
+                template, obj.rotation, obj.center_xyz_ang[::-1] / phantom.voxel_size_ang, phantom.shape_zyx
+            )
             slices, _, mask = box
             count[slices] += mask
             # a protein never reaches into a membrane other than its own
@@ -90,7 +92,11 @@ def test_occupancies_reached(crowded):
 
 
 def test_same_seed_same_arrays_different_seed_different():
-    base = {"shape_zyx": (40, 64, 64), "membranes": {"radius_nm": (20, 30)}, "cytosol": {"microtubules": 0, "actin_filaments": 1}}
+    base = {
+        "shape_zyx": (40, 64, 64),
+        "membranes": {"radius_nm": (20, 30)},
+        "cytosol": {"microtubules": 0, "actin_filaments": 1},
+    }
     a = simulate_tomogram(SimulationConfig.model_validate({**base, "seed": 5}))
     b = simulate_tomogram(SimulationConfig.model_validate({**base, "seed": 5}))
     c = simulate_tomogram(SimulationConfig.model_validate({**base, "seed": 6}))
@@ -99,3 +105,37 @@ def test_same_seed_same_arrays_different_seed_different():
     np.testing.assert_array_equal(a.tilt_series.images, b.tilt_series.images)
     assert not np.array_equal(a.tomogram_zyx, c.tomogram_zyx)
     assert not np.array_equal(a.phantom.membrane_ids_zyx, c.phantom.membrane_ids_zyx)
+
+
+def test_psii_like_concentration_is_reached():
+    config = SimulationConfig.model_validate(
+        {
+            "shape_zyx": (64, 128, 128),
+            "seed": 4,
+            "membranes": {"occupancy": 0.05, "kinds": {"sheet": 1, "stack": 1}},
+            "membrane_proteins": {"concentration_per_um2": 1800.0, "clustered_fraction": 0.0},
+            "cytosol": {"occupancy": 0.0, "microtubules": 0, "actin_filaments": 0},
+        }
+    )
+    phantom = simulate_tomogram(config).phantom
+    area_um2 = sum(m.area_ang2 for m in phantom.membranes) / 1e8
+    assert len(phantom.membrane_proteins) / area_um2 == pytest.approx(1800.0, rel=0.03)
+
+
+def test_clustered_proteins_have_close_neighbours():
+    def nearest_mean(clustered_fraction):
+        config = SimulationConfig.model_validate(
+            {
+                "shape_zyx": (64, 128, 128),
+                "seed": 8,
+                "membranes": {"occupancy": 0.04, "kinds": {"sheet": 1}},
+                "membrane_proteins": {"concentration_per_um2": 300.0, "clustered_fraction": clustered_fraction},
+                "cytosol": {"occupancy": 0.0, "microtubules": 0, "actin_filaments": 0},
+            }
+        )
+        centres = np.array([p.center_xyz_ang for p in simulate_tomogram(config).phantom.membrane_proteins])
+        distances = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+        np.fill_diagonal(distances, np.inf)
+        return distances.min(axis=1).mean()
+
+    assert nearest_mean(1.0) < 0.7 * nearest_mean(0.0)

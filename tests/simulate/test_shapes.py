@@ -70,7 +70,9 @@ def test_exact_distances_of_sphere_and_torus():
     p = CENTER + np.array([[300.0, 0, 0], [0, 100.0, 0]])
     np.testing.assert_allclose(SHAPES["sphere"].signed_distance_ang(p), [50.0, -150.0])
     torus = Torus(np.zeros(3), 200.0, 50.0, np.eye(3))
-    np.testing.assert_allclose(torus.signed_distance_ang(np.array([[200.0, 0, 0], [0, 300.0, 0], [0, 0, 0]])), [-50.0, 50.0, 150.0])
+    np.testing.assert_allclose(
+        torus.signed_distance_ang(np.array([[200.0, 0, 0], [0, 300.0, 0], [0, 0, 0]])), [-50.0, 50.0, 150.0]
+    )
 
 
 def test_sphere_band_volume_matches_shell():

@@ -48,8 +48,14 @@ def test_boxes_are_odd_cubes_with_float32_density(voxel_size_ang):
         assert 0.75 < t.density_zyx.max() <= 1.0 + 1e-6, t.name
         assert t.density_zyx.min() >= 0.0
         # trimmed to the object plus a small margin: faces nearly empty, object fills the box
-        faces = [t.density_zyx[0], t.density_zyx[-1], t.density_zyx[:, 0], t.density_zyx[:, -1],
-                 t.density_zyx[:, :, 0], t.density_zyx[:, :, -1]]
+        faces = [
+            t.density_zyx[0],
+            t.density_zyx[-1],
+            t.density_zyx[:, 0],
+            t.density_zyx[:, -1],
+            t.density_zyx[:, :, 0],
+            t.density_zyx[:, :, -1],
+        ]
         assert max(float(f.max()) for f in faces) < 0.01, t.name
         assert t.radius_ang <= (n // 2) * voxel_size_ang * np.sqrt(3)
 

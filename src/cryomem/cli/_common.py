@@ -35,7 +35,9 @@ def one_line_errors(command: F) -> F:
             console.print(f"[bold red]error:[/] {_message(err)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as err:
-            console.print(f"[bold red]error:[/] {err.strerror or err} ({err.filename or 'file system'})", highlight=False)
+            console.print(
+                f"[bold red]error:[/] {err.strerror or err} ({err.filename or 'file system'})", highlight=False
+            )
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -79,8 +81,12 @@ class StageProgress:
 
     def __init__(self) -> None:
         self._progress = Progress(
-            TextColumn("{task.description:<32}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
-            console=console, transient=False,
+            TextColumn("{task.description:<32}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         )
         self._tasks: dict[str, int] = {}
 

@@ -31,18 +31,34 @@ def print_summary(folder: Path, files: dict[str, str], sim) -> None:
 @one_line_errors
 def tomogram(
     out_dir: Path = typer.Argument(..., help="New folder for the tomogram and its ground truth."),
-    config_file: Path | None = typer.Option(None, "--config", help="YAML file with any settings (see `cryomem simulate config`)."),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="YAML file with any settings (see `cryomem simulate config`)."
+    ),
     name: str = typer.Option("tomo", help="File name stem of every output."),
     shape: str | None = typer.Option(None, help="Volume shape in voxels as z,y,x (default 96,256,256)."),
     voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å (default 10)."),
     seed: int | None = typer.Option(None, help="Random seed; the same seed gives identical files (default 0)."),
-    membranes: str | None = typer.Option(None, help="Membrane mix as kind=weight, kinds: sphere, ellipsoid, torus, sheet, stack, double."),
-    membrane_occupancy: float | None = typer.Option(None, help="Target fraction of the volume that is membrane (default 0.04)."),
-    protein_occupancy: float | None = typer.Option(None, help="Target fraction of membrane area covered by membrane proteins (default 0.15)."),
-    protein_concentration: float | None = typer.Option(None, help="Target membrane proteins per µm² (overrides --protein-occupancy)."),
-    clustered_fraction: float | None = typer.Option(None, help="Fraction of membrane proteins placed in clusters (default 0.3)."),
-    template: list[Path] | None = typer.Option(None, help="MRC template of a membrane protein (z = membrane normal); repeatable."),
-    cytosolic_occupancy: float | None = typer.Option(None, help="Target volume fraction of cytosolic proteins (default 0.03)."),
+    membranes: str | None = typer.Option(
+        None, help="Membrane mix as kind=weight, kinds: sphere, ellipsoid, torus, sheet, stack, double."
+    ),
+    membrane_occupancy: float | None = typer.Option(
+        None, help="Target fraction of the volume that is membrane (default 0.04)."
+    ),
+    protein_occupancy: float | None = typer.Option(
+        None, help="Target fraction of membrane area covered by membrane proteins (default 0.15)."
+    ),
+    protein_concentration: float | None = typer.Option(
+        None, help="Target membrane proteins per µm² (overrides --protein-occupancy)."
+    ),
+    clustered_fraction: float | None = typer.Option(
+        None, help="Fraction of membrane proteins placed in clusters (default 0.3)."
+    ),
+    template: list[Path] | None = typer.Option(
+        None, help="MRC template of a membrane protein (z = membrane normal); repeatable."
+    ),
+    cytosolic_occupancy: float | None = typer.Option(
+        None, help="Target volume fraction of cytosolic proteins (default 0.03)."
+    ),
     microtubules: int | None = typer.Option(None, help="Number of microtubules (default 1)."),
     actin: int | None = typer.Option(None, help="Number of actin filaments (default 3)."),
     snr: float | None = typer.Option(None, help="Signal-to-noise ratio of each tilt image (default 0.5)."),
@@ -52,8 +68,12 @@ def tomogram(
     voltage: float | None = typer.Option(None, help="Acceleration voltage in kV (default 300)."),
     cs: float | None = typer.Option(None, help="Spherical aberration in mm (default 2.7)."),
     amplitude_contrast: float | None = typer.Option(None, help="Amplitude contrast fraction (default 0.07)."),
-    phase_flip: bool | None = typer.Option(None, "--phase-flip/--no-phase-flip", help="Correct the CTF by phase flipping (default on)."),
-    misalignment: float | None = typer.Option(None, help="Per-tilt random shift, standard deviation in pixels (default 0.5)."),
+    phase_flip: bool | None = typer.Option(
+        None, "--phase-flip/--no-phase-flip", help="Correct the CTF by phase flipping (default on)."
+    ),
+    misalignment: float | None = typer.Option(
+        None, help="Per-tilt random shift, standard deviation in pixels (default 0.5)."
+    ),
     save_density: bool = typer.Option(False, help="Also write the noise-free density."),
     save_tilt_series: bool = typer.Option(False, help="Also write the tilt series (MRC stack) and its .tlt angles."),
     overwrite: bool = typer.Option(False, help="Replace OUT_DIR if it exists."),
@@ -89,8 +109,13 @@ def tomogram(
     config = load_config(config_file, **overrides) if config_file else merge_config(SimulationConfig(), **overrides)
     with StageProgress() as progress:
         folder, files, sim = simulate_to_folder(
-            config, out_dir, name=name, overwrite=overwrite, save_density=save_density,
-            save_tilt_series=save_tilt_series, progress=progress,
+            config,
+            out_dir,
+            name=name,
+            overwrite=overwrite,
+            save_density=save_density,
+            save_tilt_series=save_tilt_series,
+            progress=progress,
         )
     print_summary(folder, files, sim)
 
@@ -99,7 +124,9 @@ def tomogram(
 @one_line_errors
 def dataset(
     out_dir: Path = typer.Argument(..., help="New folder for imagesTr/labelsTr/imagesVal/labelsVal."),
-    config_file: Path | None = typer.Option(None, "--config", help="YAML file with dataset settings (see `cryomem simulate config --dataset`)."),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="YAML file with dataset settings (see `cryomem simulate config --dataset`)."
+    ),
     n_tomograms: int | None = typer.Option(None, help="Number of tomograms to simulate (default 8)."),
     shape: str | None = typer.Option(None, help="Tomogram shape in voxels as z,y,x (default 96,192,192)."),
     patch_size: int | None = typer.Option(None, help="Edge of the cubic training patches in voxels (default 64)."),
@@ -141,12 +168,15 @@ def dataset(
 
     with Progress(console=console) as bar:
         task = bar.add_task("simulating tomograms", total=config.n_tomograms)
-        summary = simulate_dataset(config, out_dir, overwrite=overwrite, progress=lambda done, total: bar.update(task, completed=done))
+        summary = simulate_dataset(
+            config, out_dir, overwrite=overwrite, progress=lambda done, total: bar.update(task, completed=done)
+        )
     n_train = sum(len(t["patches"]) for t in summary["tomograms"] if t["split"] == "training")
     n_val = sum(len(t["patches"]) for t in summary["tomograms"] if t["split"] == "validation")
     console.print(
         f"[bold green]done[/]: {config.n_tomograms} tomograms, {n_train} training and {n_val} validation patches "
-        f"of {config.patch_size}³ voxels in {out_dir}/ (imagesTr, labelsTr, imagesVal, labelsVal, previews, dataset.json)",
+        f"of {config.patch_size}³ voxels in {out_dir}/ "
+        "(imagesTr, labelsTr, imagesVal, labelsVal, previews, dataset.json)",
         highlight=False,
     )
 

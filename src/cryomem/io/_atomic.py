@@ -24,9 +24,7 @@ def _sibling_name(target: Path, kind: str, *, keep_suffix: bool) -> Path:
 
 def _check_parent(target: Path) -> None:
     if not target.parent.is_dir():
-        raise FileNotFoundError(
-            f"cannot write {target}: folder {target.parent} does not exist; create it first"
-        )
+        raise FileNotFoundError(f"cannot write {target}: folder {target.parent} does not exist; create it first")
 
 
 def _fsync_path(path: Path) -> None:
@@ -133,9 +131,7 @@ def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -
 
     def refuse_existing() -> None:
         if not overwrite and (target.exists() or target.is_symlink()):
-            raise FileExistsError(
-                f"{target} already exists; remove it or pass overwrite=True to replace it"
-            )
+            raise FileExistsError(f"{target} already exists; remove it or pass overwrite=True to replace it")
 
     refuse_existing()
     tmp = _sibling_name(target, "tmp", keep_suffix=False)

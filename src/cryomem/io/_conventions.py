@@ -61,8 +61,7 @@ def validate_voxel_size_ang(value: object, source: str, *, explicit: bool = Fals
         size = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError(
-            f"voxel size from {source} is {value!r}, not a number; pass --voxel-size "
-            "(voxel_size_ang=...) in Å"
+            f"voxel size from {source} is {value!r}, not a number; pass --voxel-size (voxel_size_ang=...) in Å"
         ) from None
     if not explicit and (size == 0.0 or math.isclose(size, 1.0, rel_tol=0.0, abs_tol=1e-6)):
         raise ValueError(
@@ -255,17 +254,13 @@ def matrix_to_euler_zyz_deg(matrices: ArrayLike) -> NDArray[np.float64]:
     sin_tilt = np.hypot(r[..., 0, 2], r[..., 1, 2])
     tilt = np.arctan2(sin_tilt, r[..., 2, 2])
     pole = sin_tilt < _POLE_TOLERANCE
-    rot = np.where(
-        pole, np.arctan2(-r[..., 0, 1], r[..., 1, 1]), np.arctan2(r[..., 1, 2], r[..., 0, 2])
-    )
+    rot = np.where(pole, np.arctan2(-r[..., 0, 1], r[..., 1, 1]), np.arctan2(r[..., 1, 2], r[..., 0, 2]))
     rest = _rotation_z(-rot) @ r  # = Ry(tilt) Rz(psi); its middle row is (sin psi, cos psi, 0)
     psi = np.arctan2(rest[..., 1, 0], rest[..., 1, 1])
     return np.degrees(np.stack([rot, tilt, psi], axis=-1))
 
 
-def normals_to_euler_zyz_deg(
-    normals_xyz: ArrayLike, inplane_deg: ArrayLike = 0.0
-) -> NDArray[np.float64]:
+def normals_to_euler_zyz_deg(normals_xyz: ArrayLike, inplane_deg: ArrayLike = 0.0) -> NDArray[np.float64]:
     """Euler angles whose particle z axis is the given normal, spun by ``inplane_deg`` about it.
 
     Parameters

@@ -87,14 +87,9 @@ class MembraneSurface:
 
 def _array(value: object, name: str, shape: tuple[int | None, ...], dtype: type) -> np.ndarray:
     array = np.asarray(value)
-    ok = array.ndim == len(shape) and all(
-        s is None or s == a for s, a in zip(shape, array.shape, strict=False)
-    )
+    ok = array.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, array.shape, strict=False))
     if not ok:
-        sizes = [
-            "n" if s is None and i == 0 else "k" if s is None else str(s)
-            for i, s in enumerate(shape)
-        ]
+        sizes = ["n" if s is None and i == 0 else "k" if s is None else str(s) for i, s in enumerate(shape)]
         wanted = f"({sizes[0]},)" if len(sizes) == 1 else "(" + ", ".join(sizes) + ")"
         raise ValueError(f"{name} must have shape {wanted}, got {array.shape}")
     if dtype is np.int64 and array.size and array.dtype.kind not in "iu":
@@ -112,17 +107,13 @@ def _validated(surface: MembraneSurface) -> dict[str, object]:
         np.int64,
     )
     if faces.size and (faces.min() < 0 or faces.max() >= n):
-        raise ValueError(
-            f"faces must index vertices 0..{n - 1}, found {faces.min()}..{faces.max()}"
-        )
+        raise ValueError(f"faces must index vertices 0..{n - 1}, found {faces.min()}..{faces.max()}")
     values: dict[str, object] = {
         "vertices_xyz_ang": vertices,
         "faces": faces,
         "normals_xyz": _array(surface.normals_xyz, "normals_xyz", (n, 3), np.float64),
         "membrane_id": int(surface.membrane_id),
-        "voxel_size_ang": validate_voxel_size_ang(
-            surface.voxel_size_ang, "voxel_size_ang", explicit=True
-        ),
+        "voxel_size_ang": validate_voxel_size_ang(surface.voxel_size_ang, "voxel_size_ang", explicit=True),
     }
     origin = tuple(float(v) for v in surface.origin_xyz_ang)
     if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
@@ -139,21 +130,12 @@ def _validated(surface: MembraneSurface) -> dict[str, object]:
     point_data = {}
     for name, array in surface.point_data.items():
         array = np.asarray(array)
-        if (
-            not isinstance(name, str)
-            or not name
-            or "/" in name
-            or array.ndim < 1
-            or len(array) != n
-        ):
+        if not isinstance(name, str) or not name or "/" in name or array.ndim < 1 or len(array) != n:
             raise ValueError(
-                f"point_data[{name!r}] must be named (no '/') with first dimension {n}, "
-                f"got shape {array.shape}"
+                f"point_data[{name!r}] must be named (no '/') with first dimension {n}, got shape {array.shape}"
             )
         if array.dtype.kind not in "biuf":
-            raise ValueError(
-                f"point_data[{name!r}] must be numeric or bool, got dtype {array.dtype}"
-            )
+            raise ValueError(f"point_data[{name!r}] must be numeric or bool, got dtype {array.dtype}")
         point_data[name] = array
     values["point_data"] = point_data
     for key, value in surface.attrs.items():
@@ -163,9 +145,7 @@ def _validated(surface: MembraneSurface) -> dict[str, object]:
     return values
 
 
-def write_membrane_h5(
-    path: str | os.PathLike[str], surface: MembraneSurface, *, overwrite: bool = True
-) -> Path:
+def write_membrane_h5(path: str | os.PathLike[str], surface: MembraneSurface, *, overwrite: bool = True) -> Path:
     """Write a membrane surface to an HDF5 container atomically.
 
     Parameters

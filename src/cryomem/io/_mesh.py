@@ -55,36 +55,23 @@ class Mesh:
     def __post_init__(self) -> None:
         vertices = np.asarray(self.vertices_xyz_ang, dtype=np.float64)
         if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.isfinite(vertices).all():
-            raise ValueError(
-                f"vertices_xyz_ang must be finite with shape (n, 3), got {vertices.shape}"
-            )
+            raise ValueError(f"vertices_xyz_ang must be finite with shape (n, 3), got {vertices.shape}")
         faces = np.asarray(self.faces)
         faces = faces.reshape(0, 3) if faces.size == 0 else faces
         if faces.ndim != 2 or faces.shape[1] != 3 or (faces.size and faces.dtype.kind not in "iu"):
-            raise ValueError(
-                f"faces must be integers with shape (m, 3), got {faces.shape} {faces.dtype}"
-            )
+            raise ValueError(f"faces must be integers with shape (m, 3), got {faces.shape} {faces.dtype}")
         faces = faces.astype(np.int64)
         if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
-            raise ValueError(
-                f"faces index vertices 0..{len(vertices) - 1}, found {faces.min()}..{faces.max()}"
-            )
+            raise ValueError(f"faces index vertices 0..{len(vertices) - 1}, found {faces.min()}..{faces.max()}")
         normals = self.normals_xyz
         if normals is not None:
             normals = np.asarray(normals, dtype=np.float64)
             if normals.shape != vertices.shape:
-                raise ValueError(
-                    f"normals_xyz must have shape {vertices.shape}, got {normals.shape}"
-                )
+                raise ValueError(f"normals_xyz must have shape {vertices.shape}, got {normals.shape}")
         point_data = {}
         for name, values in self.point_data.items():
             values = np.asarray(values)
-            if (
-                not isinstance(name, str)
-                or not name
-                or values.ndim not in (1, 2)
-                or len(values) != len(vertices)
-            ):
+            if not isinstance(name, str) or not name or values.ndim not in (1, 2) or len(values) != len(vertices):
                 raise ValueError(
                     f"point_data[{name!r}] must be a named ({len(vertices)},) or "
                     f"({len(vertices)}, k) array, got shape {values.shape}"
@@ -99,9 +86,7 @@ class Mesh:
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in MESH_SUFFIXES:
-        raise ValueError(
-            f"{path}: unsupported mesh suffix {suffix!r}; use one of {', '.join(MESH_SUFFIXES)}"
-        )
+        raise ValueError(f"{path}: unsupported mesh suffix {suffix!r}; use one of {', '.join(MESH_SUFFIXES)}")
     return suffix
 
 
@@ -210,9 +195,7 @@ def _read_obj(path: Path) -> Mesh:
     return Mesh(vertex_array, faces, _obj_normals(vertex_array, normals, corners_v, corners_n))
 
 
-def _obj_normals(
-    vertices: np.ndarray, normals: list, corners_v: list, corners_n: list
-) -> np.ndarray | None:
+def _obj_normals(vertices: np.ndarray, normals: list, corners_v: list, corners_n: list) -> np.ndarray | None:
     """Per-vertex normals if the file defines them unambiguously, else None."""
     if not normals:
         return None
@@ -285,9 +268,7 @@ def _read_ply(path: Path) -> Mesh:
     vertices = np.column_stack([np.asarray(data[n], dtype=np.float64) for n in "xyz"])
     normals = None
     if {"nx", "ny", "nz"} <= set(names):
-        normals = np.column_stack(
-            [np.asarray(data[n], dtype=np.float64) for n in ("nx", "ny", "nz")]
-        )
+        normals = np.column_stack([np.asarray(data[n], dtype=np.float64) for n in ("nx", "ny", "nz")])
     extra = [n for n in names if n not in ("x", "y", "z", "nx", "ny", "nz")]
     faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64)
     return Mesh(vertices, faces, normals, _group_components(extra, data))

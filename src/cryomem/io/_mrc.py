@@ -19,9 +19,7 @@ __all__ = ["MrcHeader", "Volume", "read_mrc", "read_mrc_header", "write_mrc"]
 
 MMAP_THRESHOLD_BYTES = 512 * 1024**2
 _ANISOTROPY_RTOL = 1e-3
-_KEPT_DTYPES = {
-    np.dtype(t) for t in (np.float32, np.float16, np.uint8, np.int8, np.int16, np.uint16)
-}
+_KEPT_DTYPES = {np.dtype(t) for t in (np.float32, np.float16, np.uint8, np.int8, np.int16, np.uint16)}
 _INTEGER_CHOICES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.int16, np.uint16))
 # MRC mode 0 (bytes) is signed in MRC2014 but unsigned in IMOD unless IMOD's header flags say
 # "signed". IMOD keeps a stamp and flags in the header's extra bytes (file offsets 152 and 156,
@@ -124,9 +122,7 @@ def _header_voxel_size(voxel_xyz: tuple[float, ...], path: Path) -> float:
     return size
 
 
-def read_mrc(
-    path: str | os.PathLike[str], *, voxel_size_ang: float | None = None, mmap: bool | None = None
-) -> Volume:
+def read_mrc(path: str | os.PathLike[str], *, voxel_size_ang: float | None = None, mmap: bool | None = None) -> Volume:
     """Read a 3D MRC volume.
 
     Parameters
@@ -268,9 +264,7 @@ def write_mrc(
         raise ValueError(f"data_zyx must be 3D (nz, ny, nx), got shape {data.shape}")
     origin = tuple(float(v) for v in origin_xyz_ang)
     if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
-        raise ValueError(
-            f"origin_xyz_ang must be 3 finite numbers (Å, xyz), got {origin_xyz_ang!r}"
-        )
+        raise ValueError(f"origin_xyz_ang must be 3 finite numbers (Å, xyz), got {origin_xyz_ang!r}")
     data = np.ascontiguousarray(data, dtype=_storage_dtype(data))
     path = Path(path)
     with atomic_write_path(path, overwrite=overwrite) as tmp, mrcfile.new(tmp) as mrc:

@@ -74,9 +74,7 @@ def _xyz_array(particles: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
 def _integer_column(values: pd.Series, name: str) -> np.ndarray:
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     if np.any(~np.isfinite(numbers)) or np.any(numbers != np.round(numbers)):
-        raise ValueError(
-            f"particle column {name!r} must hold integers, got {values.tolist()[:5]}..."
-        )
+        raise ValueError(f"particle column {name!r} must hold integers, got {values.tolist()[:5]}...")
     return numbers.astype(np.int64)
 
 
@@ -123,9 +121,7 @@ def write_particles_star(
     size = validate_voxel_size_ang(voxel_size_ang, "voxel_size_ang", explicit=True)
     missing = [c for c in ("tomo_name", "x_ang", "y_ang", "z_ang") if c not in particles.columns]
     if missing:
-        raise ValueError(
-            f"particles lacks required column(s) {missing}; it has {list(particles.columns)}"
-        )
+        raise ValueError(f"particles lacks required column(s) {missing}; it has {list(particles.columns)}")
     table = particles.copy()
     for column, default in _DEFAULTS.items():
         if column not in table.columns:
@@ -179,11 +175,7 @@ def _pixel_sizes(table: pd.DataFrame, optics: pd.DataFrame | None, path: Path) -
                 continue
             values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
             if column == "rlnDetectorPixelSize" and "rlnMagnification" in frame.columns:
-                values = (
-                    values
-                    * 1e4
-                    / pd.to_numeric(frame["rlnMagnification"]).to_numpy(dtype=np.float64)
-                )
+                values = values * 1e4 / pd.to_numeric(frame["rlnMagnification"]).to_numpy(dtype=np.float64)
             for value in np.unique(values):
                 validate_voxel_size_ang(value, f"column {column} of {path}")
             if source == "particles":
@@ -191,18 +183,12 @@ def _pixel_sizes(table: pd.DataFrame, optics: pd.DataFrame | None, path: Path) -
             if "rlnOpticsGroup" in frame.columns and "rlnOpticsGroup" in table.columns:
                 lookup = dict(zip(frame["rlnOpticsGroup"].tolist(), values, strict=True))
                 try:
-                    return np.array(
-                        [lookup[g] for g in table["rlnOpticsGroup"].tolist()], dtype=np.float64
-                    )
+                    return np.array([lookup[g] for g in table["rlnOpticsGroup"].tolist()], dtype=np.float64)
                 except KeyError as exc:
-                    raise ValueError(
-                        f"{path}: particle optics group {exc} is not in the optics block"
-                    ) from None
+                    raise ValueError(f"{path}: particle optics group {exc} is not in the optics block") from None
             if np.unique(values).size == 1:
                 return np.full(len(table), values[0])
-            raise ValueError(
-                f"{path}: optics block has several pixel sizes but particles have no rlnOpticsGroup"
-            )
+            raise ValueError(f"{path}: optics block has several pixel sizes but particles have no rlnOpticsGroup")
     return None
 
 
@@ -285,8 +271,7 @@ def read_particles_star(
     table = candidates[0].reset_index(drop=True)
     if not (all(c in table.columns for c in _PX) or all(c in table.columns for c in _CENTRED)):
         raise ValueError(
-            f"{path} lacks a z coordinate: 3D particles need rlnCoordinateX/Y/Z or "
-            "rlnCenteredCoordinateX/Y/ZAngst"
+            f"{path} lacks a z coordinate: 3D particles need rlnCoordinateX/Y/Z or rlnCenteredCoordinateX/Y/ZAngst"
         )
     if voxel_size_ang is not None:
         size = validate_voxel_size_ang(voxel_size_ang, "voxel_size_ang", explicit=True)
@@ -301,9 +286,7 @@ def read_particles_star(
         sizes = found
     xyz = _positions_ang(table, sizes, shape_zyx, origin_xyz_ang, path)
     name_column = next((c for c in _NAME_COLUMNS if c in table.columns), None)
-    names = (
-        table[name_column].astype(str).tolist() if name_column else [tomo_name or ""] * len(table)
-    )
+    names = table[name_column].astype(str).tolist() if name_column else [tomo_name or ""] * len(table)
     out = pd.DataFrame({"tomo_name": pd.Series(names, dtype=str)})
     for i, column in enumerate(("x_ang", "y_ang", "z_ang")):
         out[column] = xyz[:, i]

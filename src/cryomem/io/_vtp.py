@@ -82,9 +82,7 @@ def write_vtp_arrays(
     """
     if normals_xyz is not None and "Normals" in point_data:
         raise ValueError("point_data name 'Normals' is reserved for the mesh normals; rename it")
-    root = ET.Element(
-        "VTKFile", type="PolyData", version="1.0", byte_order="LittleEndian", header_type="UInt64"
-    )
+    root = ET.Element("VTKFile", type="PolyData", version="1.0", byte_order="LittleEndian", header_type="UInt64")
     piece = ET.SubElement(
         ET.SubElement(root, "PolyData"),
         "Piece",
@@ -190,9 +188,7 @@ class _Decoder:
     def array(self, element: ET.Element) -> np.ndarray:
         vtk_type = element.get("type", "")
         if vtk_type not in _VTK_TYPES:
-            raise ValueError(
-                f"{self.path}: DataArray {element.get('Name')!r} has type {vtk_type!r}"
-            )
+            raise ValueError(f"{self.path}: DataArray {element.get('Name')!r} has type {vtk_type!r}")
         dtype = np.dtype(_VTK_TYPES[vtk_type]).newbyteorder(self.order)
         if element.get("format", "ascii") == "ascii":
             values = np.array((element.text or "").split(), dtype=dtype.newbyteorder("="))
@@ -250,9 +246,7 @@ def read_vtp_arrays(path: Path) -> MeshArrays:
         pts = np.zeros((0, 3)) if points is None else decoder.array(points).reshape(-1, 3)
         polys = {a.get("Name"): decoder.array(a) for a in piece.findall("Polys/DataArray")}
         if "connectivity" in polys:
-            tris = _triangles(
-                polys["connectivity"].astype(np.int64), polys["offsets"].astype(np.int64)
-            )
+            tris = _triangles(polys["connectivity"].astype(np.int64), polys["offsets"].astype(np.int64))
             faces.append(tris + n_before)
         arrays = piece.find("PointData")
         arrays_list = [] if arrays is None else arrays.findall("DataArray")

@@ -37,7 +37,14 @@ class MembraneConfig(_Frozen):
     occupancy: float = Field(0.04, ge=0.0, le=0.3, description="target fraction of the volume labelled membrane")
     max_count: int = Field(40, ge=0, le=500, description="never more membranes than this")
     kinds: dict[MembraneKind, float] = Field(
-        default_factory=lambda: {"sphere": 3.0, "ellipsoid": 2.0, "torus": 1.0, "sheet": 1.0, "stack": 1.0, "double": 1.0},
+        default_factory=lambda: {
+            "sphere": 3.0,
+            "ellipsoid": 2.0,
+            "torus": 1.0,
+            "sheet": 1.0,
+            "stack": 1.0,
+            "double": 1.0,
+        },
         description="relative weight of each membrane kind",
     )
     radius_nm: Range = Field((25.0, 110.0), description="vesicle radius / ellipsoid semi-axis / torus major radius")
@@ -146,6 +153,11 @@ class SimulationConfig(_Frozen):
             raise ValueError(
                 f"the volume ({' x '.join(f'{e:.0f}' for e in extent_nm)} nm) is smaller than one membrane with its "
                 "surroundings; enlarge shape_zyx or voxel_size_ang"
+            )
+        if self.cytosol.occupancy > 0 and self.membranes.occupancy + self.cytosol.occupancy > 0.5:
+            raise ValueError(
+                f"membrane occupancy {self.membranes.occupancy:g} plus cytosolic occupancy "
+                f"{self.cytosol.occupancy:g} exceeds half the volume and cannot fit; lower one of them"
             )
         if self.microscope.tilt_min_deg >= self.microscope.tilt_max_deg:
             raise ValueError("microscope.tilt_min_deg must be below tilt_max_deg")

@@ -32,8 +32,7 @@ def electron_wavelength_ang(voltage_kv: float) -> float:
         raise ValueError(f"voltage_kv must be > 0, got {voltage_kv}; typical values are 200 or 300")
     energy_j = _ELEMENTARY_CHARGE_C * voltage_kv * 1e3
     momentum = np.sqrt(
-        2 * _ELECTRON_MASS_KG * energy_j
-        * (1 + energy_j / (2 * _ELECTRON_MASS_KG * _LIGHT_SPEED_M_S**2))
+        2 * _ELECTRON_MASS_KG * energy_j * (1 + energy_j / (2 * _ELECTRON_MASS_KG * _LIGHT_SPEED_M_S**2))
     )
     return float(_PLANCK_J_S / momentum * 1e10)
 
@@ -78,9 +77,7 @@ def ctf_2d(
     if not cs_mm >= 0:
         raise ValueError(f"cs_mm must be >= 0 mm, got {cs_mm}; typical is 2.7")
     if not 0 <= amplitude_contrast <= 1:
-        raise ValueError(
-            f"amplitude_contrast must be in [0, 1], got {amplitude_contrast}; typical is 0.07"
-        )
+        raise ValueError(f"amplitude_contrast must be in [0, 1], got {amplitude_contrast}; typical is 0.07")
     wavelength = electron_wavelength_ang(voltage_kv)
     ny, nx = int(shape_yx[0]), int(shape_yx[1])
     ky = np.fft.fftfreq(ny, d=voxel_size_ang)  # 1/Å

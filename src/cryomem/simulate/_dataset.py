@@ -121,7 +121,9 @@ def patch_origins(
     origins = []
     for _ in range(config.patches_per_tomogram):
         if len(membrane_voxels) and rng.random() < config.membrane_patch_fraction:
-            centre = np.array(np.unravel_index(membrane_voxels[rng.integers(len(membrane_voxels))], membrane_mask_zyx.shape))
+            centre = np.array(
+                np.unravel_index(membrane_voxels[rng.integers(len(membrane_voxels))], membrane_mask_zyx.shape)
+            )
             corner = np.clip(centre - size // 2, 0, limits)
         else:
             corner = np.array([rng.integers(0, lim + 1) for lim in limits])
@@ -138,7 +140,9 @@ def simulate_dataset(
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        raise FileExistsError(f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite")
+        raise FileExistsError(
+            f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite"
+        )
     order = np.random.default_rng(config.seed).permutation(config.n_tomograms)
     n_val = int(round(config.val_fraction * config.n_tomograms))
     validation = set(order[:n_val].tolist())
@@ -170,10 +174,22 @@ def simulate_dataset(
                     border[b:-b, b:-b, b:-b] = False
                     patch_labels[border] = LABEL_IGNORE
                 file_name = f"{name}_p{p:02d}.mrc"
-                write_mrc(tmp / f"images{split}" / file_name, sim.tomogram_zyx[window], voxel_size_ang=sim_config.voxel_size_ang)
+                write_mrc(
+                    tmp / f"images{split}" / file_name,
+                    sim.tomogram_zyx[window],
+                    voxel_size_ang=sim_config.voxel_size_ang,
+                )
                 write_mrc(tmp / f"labels{split}" / file_name, patch_labels, voxel_size_ang=sim_config.voxel_size_ang)
-                patches.append({"file": file_name, "origin_zyx": [z, y, x], "membrane_fraction": float((patch_labels == 1).mean())})
-            write_preview(tmp / "previews" / f"{name}.png", sim.tomogram_zyx, sim.phantom.semantic_labels(), sim_config.voxel_size_ang, name)
+                patches.append(
+                    {"file": file_name, "origin_zyx": [z, y, x], "membrane_fraction": float((patch_labels == 1).mean())}
+                )
+            write_preview(
+                tmp / "previews" / f"{name}.png",
+                sim.tomogram_zyx,
+                sim.phantom.semantic_labels(),
+                sim_config.voxel_size_ang,
+                name,
+            )
             if config.keep_tomograms:
                 folder = tmp / "tomograms" / name
                 folder.mkdir(parents=True)

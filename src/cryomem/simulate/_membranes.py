@@ -34,9 +34,9 @@ class Bilayer:
     def profile(self, distance_ang: np.ndarray) -> np.ndarray:
         """Density (peak 1) at signed distance from the mid-surface: two Gaussian leaflets."""
         half, two_var = 0.5 * self.thickness_ang, 2.0 * self.leaflet_sigma_ang**2
-        return (np.exp(-((distance_ang - half) ** 2) / two_var) + np.exp(-((distance_ang + half) ** 2) / two_var)).astype(
-            np.float32
-        )
+        return (
+            np.exp(-((distance_ang - half) ** 2) / two_var) + np.exp(-((distance_ang + half) ** 2) / two_var)
+        ).astype(np.float32)
 
 
 @dataclass
@@ -84,9 +84,7 @@ def _lipschitz(shape: Shape) -> float:
     return 1.5 if isinstance(shape, Ellipsoid) else 1.0
 
 
-def near_blocks(
-    shape: Shape, band_ang: float, shape_zyx: tuple[int, int, int], voxel_size_ang: float
-) -> np.ndarray:
+def near_blocks(shape: Shape, band_ang: float, shape_zyx: tuple[int, int, int], voxel_size_ang: float) -> np.ndarray:
     """Corners (zyx voxels) of the ``BLOCK``³ blocks that may hold voxels within ``band_ang``.
 
     The volume is searched coarse to fine (16³ blocks, then their 4³ sub-blocks), each level
@@ -99,7 +97,9 @@ def near_blocks(
     if np.any(hi_zyx <= lo_zyx):
         return np.empty((0, 3), np.int64)
     n_blocks = -(-(hi_zyx - lo_zyx) // coarse)
-    corners = lo_zyx + np.stack(np.meshgrid(*[np.arange(n) * coarse for n in n_blocks], indexing="ij"), -1).reshape(-1, 3)
+    corners = lo_zyx + np.stack(np.meshgrid(*[np.arange(n) * coarse for n in n_blocks], indexing="ij"), -1).reshape(
+        -1, 3
+    )
     corners = _refine(shape, band_ang, corners, coarse, voxel_size_ang)
     corners = (corners[:, None, :] + _offsets(4, BLOCK)[None]).reshape(-1, 3)
     corners = corners[np.all(corners < shape_zyx, axis=1)]

@@ -68,9 +68,7 @@ class TiltSeries:
     phase_flipped: bool
 
 
-def misalignment_sigma_px(
-    angles_deg: Sequence[float] | np.ndarray, misalignment_px: float
-) -> np.ndarray:
+def misalignment_sigma_px(angles_deg: Sequence[float] | np.ndarray, misalignment_px: float) -> np.ndarray:
     """Standard deviation of the random shift of each tilt (in y and in x), pixels.
 
     A sinusoidal model that penalises high tilts, after PolNet:
@@ -82,9 +80,7 @@ def misalignment_sigma_px(
     sigma_px : (n_tilts,) float64 array, pixels
     """
     if not misalignment_px >= 0:
-        raise ValueError(
-            f"misalignment_px must be >= 0 pixels, got {misalignment_px}; use 0 for none"
-        )
+        raise ValueError(f"misalignment_px must be >= 0 pixels, got {misalignment_px}; use 0 for none")
     theta = np.deg2rad(np.asarray(angles_deg, dtype=np.float64))
     return misalignment_px * (0.5 + 0.5 * np.abs(np.sin(theta)) / np.sin(np.pi / 3))
 
@@ -111,31 +107,30 @@ def _check_imaging_inputs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cheap checks before any projection; returns (angles_deg, defocus_ang per tilt)."""
     if np.ndim(density_zyx) != 3:
-        raise ValueError(
-            f"density_zyx must be a 3D (z, y, x) array, got {np.ndim(density_zyx)} dimensions"
-        )
+        raise ValueError(f"density_zyx must be a 3D (z, y, x) array, got {np.ndim(density_zyx)} dimensions")
     if not snr > 0:
         raise ValueError(f"snr must be > 0, got {snr}; e.g. 0.1 for realistic data")
     if projector is not None:
         angles = projector.angles_deg
         if angles_deg is not None and not np.array_equal(np.asarray(angles_deg), angles):
-            raise ValueError(
-                "angles_deg differs from projector.angles_deg; pass only one or make them match"
-            )
+            raise ValueError("angles_deg differs from projector.angles_deg; pass only one or make them match")
     elif angles_deg is None:
         angles = tilt_angles_deg()
     else:
         angles = validate_angles_deg(angles_deg)
     if np.ndim(defocus_ang) != 0 and np.size(defocus_ang) != angles.size:
         raise ValueError(
-            f"defocus_ang must be one value or one per tilt ({angles.size}), "
-            f"got {np.size(defocus_ang)} values"
+            f"defocus_ang must be one value or one per tilt ({angles.size}), got {np.size(defocus_ang)} values"
         )
     defoci = np.broadcast_to(np.asarray(defocus_ang, dtype=np.float64), angles.shape).copy()
     for defocus in np.unique(defoci).tolist():  # checks the optics on a 1-pixel grid
         ctf_2d(
-            (1, 1), voxel_size_ang=voxel_size_ang, defocus_ang=defocus,
-            voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast,
+            (1, 1),
+            voxel_size_ang=voxel_size_ang,
+            defocus_ang=defocus,
+            voltage_kv=voltage_kv,
+            cs_mm=cs_mm,
+            amplitude_contrast=amplitude_contrast,
         )
     misalignment_sigma_px(angles[:1], misalignment_px)
     return angles, defoci
@@ -195,21 +190,30 @@ def simulate_tilt_series(
     TiltSeries
     """
     angles, defoci = _check_imaging_inputs(
-        density_zyx, voxel_size_ang=voxel_size_ang, defocus_ang=defocus_ang, snr=snr,
-        misalignment_px=misalignment_px, angles_deg=angles_deg, projector=projector,
-        voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast,
+        density_zyx,
+        voxel_size_ang=voxel_size_ang,
+        defocus_ang=defocus_ang,
+        snr=snr,
+        misalignment_px=misalignment_px,
+        angles_deg=angles_deg,
+        projector=projector,
+        voltage_kv=voltage_kv,
+        cs_mm=cs_mm,
+        amplitude_contrast=amplitude_contrast,
     )
     nz, ny, nx = density_zyx.shape
     if projector is None:
         projector = TiltProjector((nz, nx), angles)
     images = projector.project(density_zyx)  # becomes the output, tilt by tilt
-    shifts = rng.standard_normal((angles.size, 2)) * misalignment_sigma_px(
-        angles, misalignment_px
-    )[:, None]
+    shifts = rng.standard_normal((angles.size, 2)) * misalignment_sigma_px(angles, misalignment_px)[:, None]
     ctfs = {
         defocus: ctf_2d(
-            (ny, nx), voxel_size_ang=voxel_size_ang, defocus_ang=defocus,
-            voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast,
+            (ny, nx),
+            voxel_size_ang=voxel_size_ang,
+            defocus_ang=defocus,
+            voltage_kv=voltage_kv,
+            cs_mm=cs_mm,
+            amplitude_contrast=amplitude_contrast,
         )
         for defocus in np.unique(defoci).tolist()
     }
@@ -277,20 +281,38 @@ def image_tomogram(
     tilt_series : TiltSeries
     """
     angles, _ = _check_imaging_inputs(
-        density_zyx, voxel_size_ang=voxel_size_ang, defocus_ang=defocus_ang, snr=snr,
-        misalignment_px=misalignment_px, angles_deg=angles_deg, projector=None,
-        voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast,
+        density_zyx,
+        voxel_size_ang=voxel_size_ang,
+        defocus_ang=defocus_ang,
+        snr=snr,
+        misalignment_px=misalignment_px,
+        angles_deg=angles_deg,
+        projector=None,
+        voltage_kv=voltage_kv,
+        cs_mm=cs_mm,
+        amplitude_contrast=amplitude_contrast,
     )
     wbp_filter(2, lowpass_fraction=lowpass_fraction)  # validate before the heavy work
     nz, _, nx = density_zyx.shape
     projector = TiltProjector((nz, nx), angles)
     series = simulate_tilt_series(
-        density_zyx, voxel_size_ang=voxel_size_ang, defocus_ang=defocus_ang, snr=snr,
-        rng=rng, voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast,
-        misalignment_px=misalignment_px, phase_flip=phase_flip, projector=projector,
+        density_zyx,
+        voxel_size_ang=voxel_size_ang,
+        defocus_ang=defocus_ang,
+        snr=snr,
+        rng=rng,
+        voltage_kv=voltage_kv,
+        cs_mm=cs_mm,
+        amplitude_contrast=amplitude_contrast,
+        misalignment_px=misalignment_px,
+        phase_flip=phase_flip,
+        projector=projector,
     )
     tomogram = reconstruct_wbp(
-        series.images, angles, thickness_z=nz, projector=projector,
+        series.images,
+        angles,
+        thickness_z=nz,
+        projector=projector,
         lowpass_fraction=lowpass_fraction,
     )
     _normalise_inplace(tomogram)

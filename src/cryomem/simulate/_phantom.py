@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
-from cryomem.simulate._config import CytosolConfig, MembraneConfig, SimulationConfig
+from cryomem.simulate._config import MembraneConfig
 from cryomem.simulate._membranes import (
     BLOCK,
     Bilayer,
@@ -24,8 +25,8 @@ from cryomem.simulate._membranes import (
     random_membrane_group,
     triangle_areas,
 )
-from cryomem.simulate._shapes import Shape
 from cryomem.simulate._render import rotated_template_box
+from cryomem.simulate._shapes import Shape
 from cryomem.simulate._templates import Template
 
 Progress = Callable[[str, float], None]
@@ -145,9 +146,7 @@ def insert_membranes(
             progress("membranes", min(1.0, labelled / n_voxels / config.occupancy))
 
 
-def add_membrane_group(
-    phantom: Phantom, group: list[tuple[Shape, Bilayer]], kind: str, config: MembraneConfig
-) -> int:
+def add_membrane_group(phantom: Phantom, group: list[tuple[Shape, Bilayer]], kind: str, config: MembraneConfig) -> int:
     """Insert membranes that go together (one, a stack, a double membrane) if they all fit.
 
     Each must keep ``config.min_gap_nm`` from every existing membrane and have at least a 15 nm
@@ -201,16 +200,4 @@ def check_reached(what: str, achieved: float, target: float, advice: str) -> Non
 
 def random_rotations(n: int, rng: np.random.Generator) -> np.ndarray:
     """(n, 3, 3) rotations uniform on SO(3)."""
-    from scipy.spatial.transform import Rotation
-
     return Rotation.random(n, random_state=rng).as_matrix().reshape(n, 3, 3)
-
-
-def validate_for_volume(config: SimulationConfig) -> None:
-    """Cheap checks that need more than one config field."""
-    cytosol: CytosolConfig = config.cytosol
-    if cytosol.occupancy > 0 and config.membranes.occupancy + cytosol.occupancy > 0.5:
-        raise SimulationError(
-            f"membrane occupancy {config.membranes.occupancy:g} plus cytosolic occupancy {cytosol.occupancy:g} "
-            "exceeds half the volume and cannot fit; lower one of them"
-        )

@@ -26,18 +26,16 @@ def write_preview(
     path: Path, tomogram_zyx: np.ndarray, labels_zyx: np.ndarray | None, voxel_size_ang: float, title: str = ""
 ) -> Path:
     """Write a PNG with the central slices of the tomogram (top) and labels over it (bottom)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     tomo = central_slices(tomogram_zyx)
     labels = central_slices(labels_zyx) if labels_zyx is not None else None
     rows = 2 if labels is not None else 1
     widths = [tomo["xy"].shape[1], tomo["xz"].shape[1], tomo["yz"].shape[1]]
-    fig, axes = plt.subplots(rows, 3, figsize=(15, 5.2 * rows), gridspec_kw={"width_ratios": widths}, squeeze=False)
+    fig = Figure(figsize=(15, 5.2 * rows))
+    axes = fig.subplots(rows, 3, gridspec_kw={"width_ratios": widths}, squeeze=False)
     lo, hi = np.percentile(tomo["xy"], [1, 99])
     cmap = ListedColormap(LABEL_COLOURS)
     for col, name in enumerate(("xy", "xz", "yz")):
@@ -58,5 +56,4 @@ def write_preview(
     path = Path(path)
     with atomic_write_path(path) as tmp:
         fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
     return path

@@ -81,12 +81,14 @@ def insert_membrane_proteins(
         area = float(areas.sum())
         cdf = np.cumsum(areas) / area
         if config.concentration_per_um2 is not None:
-            target, per_protein = config.concentration_per_um2 * area / _UM2_IN_ANG2, None
+            target, per_protein = float(round(config.concentration_per_um2 * area / _UM2_IN_ANG2)), None
         else:
             target, per_protein = config.occupancy * area, footprints
         placed, failures = 0.0, 0
         while placed < target and failures < config.max_failures:
-            chain = int(rng.integers(config.cluster_size[0], config.cluster_size[1] + 1)) if rng.random() < p_cluster else 1
+            chain = (
+                int(rng.integers(config.cluster_size[0], config.cluster_size[1] + 1)) if rng.random() < p_cluster else 1
+            )
             previous: PlacedObject | None = None
             for _ in range(chain):
                 if placed >= target:
@@ -163,26 +165,20 @@ def insert_cytosolic_proteins(
     occupied, failures = 0.0, 0
     while occupied / n_voxels < config.occupancy and failures < config.max_failures:
         k = int(rng.integers(len(templates)))
-        chain = int(rng.integers(config.ribosome_cluster_size[0], config.ribosome_cluster_size[1] + 1)) if clustered[k] else 1
-        center = rng.uniform(0.0, 1.0, 3) * extent
-        placed_any = False
+        chain = (
+            int(rng.integers(config.ribosome_cluster_size[0], config.ribosome_cluster_size[1] + 1))
+            if clustered[k]
+            else 1
+        )
+        previous = None
         for _ in range(chain):
-            object_id = 0
-            for attempt in range(8 if placed_any else 1):
-                if placed_any:
-                    direction = rng.normal(size=3)
-                    candidate = previous + 2 * templates[k].radius_ang * rng.uniform(0.75, 0.95) * direction / np.linalg.norm(direction)
-                else:
-                    candidate = center
-                rotation = random_rotations(1, rng)[0]
-                object_id = phantom.try_insert(templates[k], rotation, candidate, LABEL_CYTOSOLIC)
-                if object_id:
-                    break
-            if not object_id:
+            placed = _try_cytosolic(phantom, templates[k], previous, extent, rng)
+            if placed is None:
                 break
-            placed_any, previous = True, candidate
-            phantom.cytosolic_proteins.append(PlacedObject(object_id, k + 1, candidate, rotation))
+            phantom.cytosolic_proteins.append(PlacedObject(placed[0], k + 1, placed[1], placed[2]))
             occupied += volumes[k]
+            previous = placed[1]
+        placed_any = previous is not None
         failures = 0 if placed_any else failures + 1
         if progress:
             progress("cytosolic proteins", min(1.0, occupied / n_voxels / config.occupancy))
@@ -192,6 +188,31 @@ def insert_cytosolic_proteins(
         config.occupancy,
         "lower the cytosolic occupancy or the membrane occupancy",
     )
+
+
+def _try_cytosolic(
+    phantom: Phantom,
+    template: Template,
+    previous: np.ndarray | None,
+    extent_xyz_ang: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """Place one cytosolic protein anywhere, or (SAWLC) about one diameter from ``previous``.
+
+    Returns (object id, centre xyz Å, rotation) or None when it did not fit.
+    """
+    for _ in range(1 if previous is None else 8):
+        if previous is None:
+            candidate = rng.uniform(0.0, 1.0, 3) * extent_xyz_ang
+        else:
+            direction = rng.normal(size=3)
+            step = 2 * template.radius_ang * rng.uniform(0.75, 0.95)
+            candidate = previous + step * direction / np.linalg.norm(direction)
+        rotation = random_rotations(1, rng)[0]
+        object_id = phantom.try_insert(template, rotation, candidate, LABEL_CYTOSOLIC)
+        if object_id:
+            return object_id, candidate, rotation
+    return None
 
 
 def insert_filaments(

@@ -17,7 +17,7 @@ from cryomem.simulate._templates import Template
 __all__ = ["render_units", "rotated_template_box"]
 
 _REVERSE = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # xyz <-> zyx
-_support_cache: "weakref.WeakKeyDictionary[Template, tuple]" = weakref.WeakKeyDictionary()
+_support_cache: weakref.WeakKeyDictionary[Template, tuple] = weakref.WeakKeyDictionary()
 
 
 def _support(template: Template) -> tuple[np.ndarray, np.ndarray, float]:
@@ -74,8 +74,7 @@ def rotated_template_box(
     centre = np.asarray(center_zyx_vox, dtype=np.float64)
     if rotation.shape != (3, 3) or centre.shape != (3,):
         raise ValueError(
-            f"rotation_xyz must be (3, 3) and center_zyx_vox (3,), got {rotation.shape} and "
-            f"{centre.shape}"
+            f"rotation_xyz must be (3, 3) and center_zyx_vox (3,), got {rotation.shape} and {centre.shape}"
         )
     box_centre_xyz, box_half_xyz, radius = _support(template)
     # Axis-aligned bounds of the rotated support, intersected with its bounding sphere.
@@ -152,13 +151,10 @@ def render_units(
     centres = np.asarray(centers_zyx_vox, dtype=np.float64).reshape(-1, 3)
     if len(rotations) != len(centres):
         raise ValueError(
-            f"rotations_xyz and centers_zyx_vox must have the same length, got "
-            f"{len(rotations)} and {len(centres)}"
+            f"rotations_xyz and centers_zyx_vox must have the same length, got {len(rotations)} and {len(centres)}"
         )
     if labels_zyx is not None and labels_zyx.shape != volume_zyx.shape:
-        raise ValueError(
-            f"labels_zyx shape {labels_zyx.shape} differs from volume shape {volume_zyx.shape}"
-        )
+        raise ValueError(f"labels_zyx shape {labels_zyx.shape} differs from volume shape {volume_zyx.shape}")
     drawn = 0
     for rotation, centre in zip(rotations, centres):
         box = rotated_template_box(template, rotation, centre, volume_zyx.shape)

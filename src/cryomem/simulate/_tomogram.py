@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from cryomem.simulate._config import SimulationConfig
 from cryomem.simulate._microscope import TiltSeries, image_tomogram, tilt_angles_deg
-from cryomem.simulate._phantom import Phantom, Progress, SimulationError, empty_phantom, insert_membranes, validate_for_volume
+from cryomem.simulate._phantom import Phantom, Progress, SimulationError, empty_phantom, insert_membranes
 from cryomem.simulate._proteins import insert_cytosolic_proteins, insert_filaments, insert_membrane_proteins
 from cryomem.simulate._templates import (
     Template,
@@ -36,7 +35,6 @@ class SimulatedTomogram:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-@lru_cache(maxsize=8)
 def _procedural(voxel_size_ang: float) -> tuple[tuple[Template, ...], tuple[Template, ...], dict[str, Template]]:
     units = {"microtubule": microtubule_unit(voxel_size_ang), "actin": actin_unit(voxel_size_ang)}
     return tuple(membrane_protein_templates(voxel_size_ang)), tuple(cytosolic_templates(voxel_size_ang)), units
@@ -59,7 +57,9 @@ def resolve_templates(config: SimulationConfig) -> tuple[list[Template], list[Te
             raise FileNotFoundError(f"template file {path} does not exist; check the path given as a template")
     membrane, cytosolic, units = _procedural(config.voxel_size_ang)
     membrane_list = _select(membrane, config.membrane_proteins.classes, "membrane protein")
-    membrane_list += [load_template_mrc(p, config.voxel_size_ang, kind="membrane") for p in config.membrane_proteins.template_files]
+    membrane_list += [
+        load_template_mrc(p, config.voxel_size_ang, kind="membrane") for p in config.membrane_proteins.template_files
+    ]
     return membrane_list, _select(cytosolic, config.cytosol.classes, "cytosolic"), units
 
 
@@ -76,7 +76,6 @@ def simulate_tomogram(config: SimulationConfig, progress: Progress | None = None
     FileNotFoundError
         A user template file is missing.
     """
-    validate_for_volume(config)
     membrane_templates, cyto_templates, units = resolve_templates(config)
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)]
     timings: dict[str, float] = {}

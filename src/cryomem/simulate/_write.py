@@ -9,11 +9,19 @@ import numpy as np
 import pandas as pd
 
 import cryomem
-from cryomem.io import Mesh, atomic_directory, atomic_write_path, matrix_to_euler_zyz_deg, write_mesh, write_mrc, write_particles_star
+from cryomem.io import (
+    Mesh,
+    atomic_directory,
+    atomic_write_path,
+    matrix_to_euler_zyz_deg,
+    write_mesh,
+    write_mrc,
+    write_particles_star,
+)
+from cryomem.simulate._config import SimulationConfig
 from cryomem.simulate._phantom import PlacedObject, Progress
 from cryomem.simulate._preview import write_preview
 from cryomem.simulate._shapes import shape_parameters
-from cryomem.simulate._config import SimulationConfig
 from cryomem.simulate._tomogram import SimulatedTomogram, simulate_tomogram
 
 _UM2_IN_ANG2 = 1e8
@@ -72,7 +80,12 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
 
     def classes(templates):
         return [
-            {"class_number": i + 1, "name": t.name, "radius_nm": t.radius_ang / 10, "inplane_radius_nm": t.inplane_radius_ang / 10}
+            {
+                "class_number": i + 1,
+                "name": t.name,
+                "radius_nm": t.radius_ang / 10,
+                "inplane_radius_nm": t.inplane_radius_ang / 10,
+            }
             for i, t in enumerate(templates)
         ]
 
@@ -89,7 +102,10 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
             "cytosolic_proteins": len(phantom.cytosolic_proteins),
             "filaments": len(phantom.filaments),
         },
-        "volume_fraction": {n: labels[i] / n_voxels for i, n in enumerate(("background", "membrane", "membrane_protein", "cytosolic_protein", "filament"))},
+        "volume_fraction": {
+            n: labels[i] / n_voxels
+            for i, n in enumerate(("background", "membrane", "membrane_protein", "cytosolic_protein", "filament"))
+        },
         "membrane_area_um2": total_area,
         "concentration_per_um2": len(phantom.membrane_proteins) / total_area if total_area else 0.0,
         "membranes": membranes,
@@ -130,7 +146,10 @@ def write_simulated_tomogram(
     write_mrc(folder / files["tomogram"], sim.tomogram_zyx, voxel_size_ang=s)
     write_mrc(folder / files["labels"], labels, voxel_size_ang=s)
     write_mrc(folder / files["membrane_instances"], phantom.membrane_ids_zyx, voxel_size_ang=s)
-    for key, objects in (("membrane_proteins", phantom.membrane_proteins), ("cytosolic_proteins", phantom.cytosolic_proteins)):
+    for key, objects in (
+        ("membrane_proteins", phantom.membrane_proteins),
+        ("cytosolic_proteins", phantom.cytosolic_proteins),
+    ):
         write_particles_star(folder / files[key], particles_table(objects, name), voxel_size_ang=s, shape_zyx=shape)
     (folder / files["meshes"]).mkdir(exist_ok=True)
     for m in phantom.membranes:
@@ -179,7 +198,9 @@ def simulate_to_folder(
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        raise FileExistsError(f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite")
+        raise FileExistsError(
+            f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite"
+        )
     sim = simulate_tomogram(config, progress)
     with atomic_directory(out_dir, overwrite=True) as tmp:
         files = write_simulated_tomogram(
