@@ -38,9 +38,9 @@ class SimulationError(ValueError):
     """A request the simulator cannot satisfy (the message says what to change)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PlacedObject:
-    """One inserted protein (or filament unit chain, for filaments)."""
+    """One inserted protein: where, how rotated, which class, on which membrane."""
 
     object_id: int
     class_number: int  # 1-based index into the template list of its kind
