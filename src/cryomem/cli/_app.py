@@ -6,6 +6,7 @@ import typer
 
 import cryomem
 from cryomem.cli._demo import demo
+from cryomem.cli._segment import segment_app
 from cryomem.cli._simulate import simulate_app
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(segment_app, name="segment")
 app.command("demo")(demo)
 
 

@@ -1,0 +1,42 @@
+"""Membrane segmentation (``cryomem segment``): a 3D U-Net, its training, inference and metrics.
+
+The method is MemBrain-seg's (MemBrain v2 paper, Methods): an nnU-Net-style U-Net with deep
+supervision, BCE + Dice (+ Surface-Dice) losses masked by the ignore label, heavy augmentation
+including Fourier amplitude and missing-wedge augmentations, Gaussian-weighted sliding-window
+inference with optional 8-fold flip test-time augmentation, and a shipped default model.
+"""
+
+from cryomem.segment._augment import AugmentationConfig, augment
+from cryomem.segment._evaluate import evaluate_segmentation, write_evaluation_csv
+from cryomem.segment._inference import predict_probabilities, segment_file, select_device
+from cryomem.segment._instances import connected_instances
+from cryomem.segment._losses import SegmentationLoss
+from cryomem.segment._metrics import dice, surface_dice
+from cryomem.segment._model_file import DEFAULT_MODEL_PATH, load_model, read_model_card, save_model
+from cryomem.segment._skeleton import skeletonize_membranes
+from cryomem.segment._train import TrainConfig, train
+from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
+
+__all__ = [
+    "DEFAULT_MODEL_PATH",
+    "AugmentationConfig",
+    "SegmentationLoss",
+    "TrainConfig",
+    "UNet3D",
+    "UNetConfig",
+    "augment",
+    "connected_instances",
+    "dice",
+    "evaluate_segmentation",
+    "load_model",
+    "parameter_count",
+    "predict_probabilities",
+    "read_model_card",
+    "save_model",
+    "segment_file",
+    "select_device",
+    "skeletonize_membranes",
+    "surface_dice",
+    "train",
+    "write_evaluation_csv",
+]

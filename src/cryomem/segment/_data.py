@@ -1,0 +1,113 @@
+"""Training data: image/label patch pairs, rescaled to the model's voxel size on the fly.
+
+A data folder holds ``imagesTr/labelsTr/imagesVal/labelsVal`` with the same file name for an image
+and its label (MRC, or NIfTI when nibabel is installed). Labels are 0 background, 1 membrane,
+2 ignore. Patches keep their own voxel size on disk; each training sample is a random crop whose
+physical size equals the model's patch, resampled to the model's voxel size (image trilinear,
+labels nearest) — exactly what inference does to a tomogram.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cryomem.io import read_mrc
+
+IMAGE_SUFFIXES = (".mrc", ".rec", ".map", ".nii", ".nii.gz")
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One image/label pair at its own voxel size."""
+
+    name: str
+    image_zyx: np.ndarray  # float32
+    label_zyx: np.ndarray  # uint8: 0 background, 1 membrane, 2 ignore
+    voxel_size_ang: float
+
+
+def _read_volume(path: Path) -> tuple[np.ndarray, float]:
+    if path.name.endswith((".nii", ".nii.gz")):
+        try:
+            import nibabel
+        except ImportError:
+            raise ValueError(f"{path} is NIfTI; install nibabel (pip install nibabel) or convert it to MRC") from None
+        image = nibabel.load(str(path))
+        data = np.asarray(image.dataobj).transpose(2, 1, 0)  # NIfTI is (x, y, z)
+        return data, float(image.header.get_zooms()[0])
+    volume = read_mrc(path)
+    return np.asarray(volume.data_zyx), volume.voxel_size_ang
+
+
+def _stem(path: Path) -> str:
+    return path.name.removesuffix(".gz").rsplit(".", 1)[0]
+
+
+def load_split(data_dir: Path | str, split: str) -> list[Patch]:
+    """Read every pair of ``images{split}``/``labels{split}`` (split ``Tr`` or ``Val``)."""
+    data_dir = Path(data_dir)
+    images_dir, labels_dir = data_dir / f"images{split}", data_dir / f"labels{split}"
+    if not images_dir.is_dir() or not labels_dir.is_dir():
+        raise FileNotFoundError(
+            f"{data_dir} needs images{split}/ and labels{split}/ folders (see `cryomem simulate dataset`)"
+        )
+    images = {_stem(p): p for p in sorted(images_dir.iterdir()) if p.name.endswith(IMAGE_SUFFIXES)}
+    labels = {_stem(p): p for p in sorted(labels_dir.iterdir()) if p.name.endswith(IMAGE_SUFFIXES)}
+    if set(images) != set(labels):
+        missing = sorted(set(images) ^ set(labels))[:3]
+        raise ValueError(
+            f"images{split} and labels{split} in {data_dir} do not pair up (e.g. {missing}); fix the names"
+        )
+    patches = []
+    for name in sorted(images):
+        image, voxel = _read_volume(images[name])
+        label, _ = _read_volume(labels[name])
+        if image.shape != label.shape:
+            raise ValueError(f"{name}: image {image.shape} and label {label.shape} differ in shape")
+        if not np.isin(np.unique(label), (0, 1, 2)).all():
+            raise ValueError(f"{labels[name]} holds values other than 0, 1, 2 (background, membrane, ignore)")
+        patches.append(Patch(name, image.astype(np.float32), label.astype(np.uint8), voxel))
+    return patches
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """Per-patch normalisation: zero mean, unit standard deviation."""
+    image = image.astype(np.float32, copy=False)
+    return (image - image.mean()) / max(float(image.std()), 1e-6)
+
+
+def resample_pair(
+    image: np.ndarray, label: np.ndarray, out_shape: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resample an image (trilinear) and its label (nearest) to ``out_shape``."""
+    if image.shape == tuple(out_shape):
+        return image, label
+    img = F.interpolate(torch.from_numpy(np.ascontiguousarray(image))[None, None], size=out_shape, mode="trilinear")
+    lab = F.interpolate(torch.from_numpy(label.astype(np.float32))[None, None], size=out_shape, mode="nearest")
+    return img[0, 0].numpy(), lab[0, 0].numpy().astype(np.uint8)
+
+
+def random_crop(
+    patch: Patch, patch_size: int, model_voxel_size_ang: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random crop of the model's physical patch size, resampled to ``patch_size``³ voxels."""
+    extent = int(round(patch_size * model_voxel_size_ang / patch.voxel_size_ang))
+    extent = max(2, min(extent, *patch.image_zyx.shape))
+    corner = [int(rng.integers(0, n - extent + 1)) for n in patch.image_zyx.shape]
+    window = tuple(slice(c, c + extent) for c in corner)
+    return resample_pair(patch.image_zyx[window], patch.label_zyx[window], (patch_size,) * 3)
+
+
+def whole_patch(patch: Patch, model_voxel_size_ang: float, divisor: int) -> tuple[np.ndarray, np.ndarray]:
+    """The whole patch at the model's voxel size, cropped centrally to multiples of ``divisor``."""
+    scale = patch.voxel_size_ang / model_voxel_size_ang
+    shape = [max(divisor, int(round(n * scale)) // divisor * divisor) for n in patch.image_zyx.shape]
+    full = [max(s, int(round(n * scale))) for s, n in zip(shape, patch.image_zyx.shape)]
+    image, label = resample_pair(patch.image_zyx, patch.label_zyx, tuple(full))
+    window = tuple(slice((f - s) // 2, (f - s) // 2 + s) for f, s in zip(full, shape))
+    return image[window], label[window]

@@ -1,0 +1,496 @@
+"""Membrane probabilities of a whole tomogram: sliding windows, on-the-fly rescaling, flip TTA.
+
+Each window is cut from the tomogram at its own voxel size with the model window's physical
+extent, resampled to the model's voxel size on the device, normalised, predicted under the 8
+axis flips (each undone before the probabilities are averaged), resampled back and blended with
+a Gaussian importance map (:class:`cryomem.segment._windows.Blender`). The whole tomogram is
+never rescaled, copied to float32 or loaded when memory-mapped.
+
+Host memory: input + output (float16) + a float32 ring one window thick -- at most 2.5x the
+input in float32, with or without TTA (the flips are averaged on the device per window).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cryomem.io import atomic_write_path, read_mrc, write_mrc
+from cryomem.segment._instances import connected_instances
+from cryomem.segment._rescale import resample_window
+from cryomem.segment._windows import Blender, WindowPlan, available_memory_bytes, plan_windows
+
+__all__ = ["TTA_FLIPS", "flip_statistics", "predict_probabilities", "segment_file", "select_device"]
+
+Progress = Callable[[str, float], None]
+# Dims of a (batch, channel, z, y, x) tensor flipped by each of the 8 test-time augmentations.
+TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4))
+_STD_FLOOR = 1e-6  # per-window normalisation, as in training (segment._data.normalise)
+_RAM_FRACTION = 0.7  # output + ring go to scratch files when they need more of the available memory
+_CHUNK_VOXELS = 8 * 1024**2  # NaN check and thresholding run in slabs of about this size
+
+
+def select_device(name: str | torch.device = "auto") -> torch.device:
+    """The torch device to run on: ``"auto"`` picks CUDA, then Apple MPS, then the CPU.
+
+    Parameters
+    ----------
+    name : str or torch.device, default "auto"
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or the requested device is not available on this machine.
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    text = str(name).strip().lower()
+    cuda_ok = torch.cuda.is_available()
+    mps_ok = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    if text == "auto":
+        return torch.device("cuda" if cuda_ok else "mps" if mps_ok else "cpu")
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {name!r}") from None
+    if device.type == "cuda" and not (cuda_ok and (device.index or 0) < torch.cuda.device_count()):
+        raise ValueError(f"device {name!r} is not available (CUDA GPUs found: {torch.cuda.device_count()}); use 'auto'")
+    if device.type == "mps" and not mps_ok:
+        raise ValueError(f"device {name!r} is not available on this machine; use 'auto' or 'cpu'")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {name!r}")
+    return device
+
+
+def _model_device_and_dtype(
+    model: torch.nn.Module, device: str | torch.device | None
+) -> tuple[torch.device, torch.dtype]:
+    param = next(iter(model.parameters()), None)
+    if device is None:
+        target = param.device if param is not None else torch.device("cpu")
+    else:
+        target = select_device(device)
+        model.to(target)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    return target, dtype
+
+
+@contextlib.contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _read_window(volume: np.ndarray, plan: WindowPlan, starts: tuple[int, int, int]) -> np.ndarray:
+    """The window at ``starts`` as float32, reflected where it reaches past the tomogram."""
+    index = tuple(slice(s, s + a.valid(s)) for a, s in zip(plan.axes, starts))
+    block = np.array(volume[index], dtype=np.float32)  # a copy of this window only (memmap-friendly)
+    if volume.dtype.kind == "f" and not np.isfinite(block).all():
+        raise ValueError(
+            f"volume_zyx holds NaN or infinite values in the window starting at (z, y, x) = {starts}; "
+            "replace them (e.g. with the mean) before segmenting"
+        )
+    pad = [(0, a.extent - n) for a, n in zip(plan.axes, block.shape)]
+    if any(after for _, after in pad):
+        block = np.pad(block, pad, mode="reflect" if min(block.shape) > 1 else "edge")
+    return block
+
+
+def _normalise(batch: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit standard deviation per window (as the training crops)."""
+    dims = tuple(range(1, batch.ndim))
+    mean = batch.mean(dim=dims, keepdim=True)
+    std = batch.std(dim=dims, keepdim=True, correction=0).clamp_min(_STD_FLOOR)
+    return (batch - mean) / std
+
+
+def _flip(x: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
+    return x.flip(dims) if dims else x
+
+
+def _forward(model: torch.nn.Module, inputs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    inputs = inputs.to(dtype)
+    out = model(inputs)
+    if not isinstance(out, torch.Tensor) or out.shape != inputs.shape:
+        found = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"the model returned {found} for an input of shape {tuple(inputs.shape)}; it must return one "
+            "logit channel of the input's shape (batch, 1, z, y, x)"
+        )
+    return out.float()
+
+
+def flip_statistics(
+    model: torch.nn.Module,
+    batch: torch.Tensor,
+    flips: tuple[tuple[int, ...], ...] = TTA_FLIPS,
+    *,
+    batch_size: int = 2,
+    spread: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Mean (and variance) over ``flips`` of the sigmoid probabilities, every flip undone first.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Returns logits of its input's shape.
+    batch : (n, 1, z, y, x) tensor
+        Network-ready windows.
+    flips : tuple of dim tuples, default all 8 (``TTA_FLIPS``)
+        Dims of ``batch`` to flip; ``()`` is the identity.
+    batch_size : int, default 2
+        Network inputs per forward call; windows and flips are batched together.
+    spread : bool, default False
+        Also return the (population) variance over the flips.
+    dtype : torch.dtype, default float32
+        Dtype fed to the model (that of its parameters).
+
+    Returns
+    -------
+    mean : (n, 1, z, y, x) float32 tensor
+        Average of ``sigmoid(flip(model(flip(batch, f)), f))`` over ``f`` in ``flips``.
+    variance : same shape, or None
+        Computed in one pass (Welford), so only two window-sized accumulators are held.
+
+    Notes
+    -----
+    With ``flips=((),)`` the mean is exactly ``sigmoid(model(batch))``.
+    """
+    n = batch.shape[0]
+    pairs = [(k, j) for k in range(len(flips)) for j in range(n)]  # flip-major: every window sees flips in order
+    mean = torch.zeros(batch.shape, dtype=torch.float32, device=batch.device)
+    m2 = torch.zeros_like(mean) if spread else None
+    for first in range(0, len(pairs), batch_size):
+        chunk = pairs[first : first + batch_size]
+        inputs = torch.cat([_flip(batch[j : j + 1], flips[k]) for k, j in chunk])
+        probabilities = torch.sigmoid(_forward(model, inputs, dtype))
+        for (k, j), p in zip(chunk, probabilities):
+            p = _flip(p[None], flips[k])
+            if m2 is None:
+                mean[j : j + 1] += p
+                continue
+            delta = p - mean[j : j + 1]
+            mean[j : j + 1] += delta / (k + 1)
+            m2[j : j + 1] += delta * (p - mean[j : j + 1])
+    if m2 is None:
+        return mean / len(flips), None
+    return mean, m2 / len(flips)
+
+
+def _check_options(volume: np.ndarray, batch_size: int, dtype: np.dtype, uncertainty: bool, tta: bool) -> None:
+    if not isinstance(volume, np.ndarray) or volume.ndim != 3:
+        shape = getattr(volume, "shape", type(volume).__name__)
+        raise ValueError(f"volume_zyx must be a 3D (z, y, x) numpy array or memmap, got {shape}")
+    if volume.dtype.kind not in "fiub":
+        raise ValueError(f"volume_zyx has dtype {volume.dtype}; give real numbers")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1 network input, got {batch_size}")
+    if dtype not in (np.dtype(np.float16), np.dtype(np.float32)):
+        raise ValueError(f"dtype must be float16 or float32, got {dtype}")
+    if uncertainty and not tta:
+        raise ValueError("uncertainty is the spread of the 8 flip predictions: it needs tta=True")
+
+
+def predict_probabilities(
+    volume_zyx: np.ndarray,
+    model: torch.nn.Module,
+    *,
+    input_voxel_size_ang: float,
+    model_voxel_size_ang: float,
+    window: int,
+    divisor: int,
+    overlap: float = 0.25,
+    tta: bool = True,
+    batch_size: int = 2,
+    device: str | torch.device | None = None,
+    normalize: bool = True,
+    uncertainty: bool = False,
+    dtype: type | np.dtype = np.float16,
+    use_disk: bool | None = None,
+    scratch_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Membrane probability of every voxel by Gaussian-blended sliding windows.
+
+    Parameters
+    ----------
+    volume_zyx : (nz, ny, nx) array or memmap
+        Tomogram (any real dtype). A memmap is read one window at a time.
+    model : torch.nn.Module
+        ``model(x)`` maps float (B, 1, z, y, x) to logits of the same shape. Run in eval mode
+        (its previous mode restored afterwards) under ``torch.inference_mode``.
+    input_voxel_size_ang, model_voxel_size_ang : float
+        Voxel sizes of the tomogram and of the model, Å.
+    window : int
+        Window side the model sees, model voxels; a multiple of ``divisor``. Along an axis
+        shorter than a window it shrinks to the smallest multiple of ``divisor`` that covers it.
+    divisor : int
+        Network input sides must be multiples of this.
+    overlap : float, default 0.25
+        Minimum fraction of a window shared with each neighbour, in [0, 1).
+    tta : bool, default True
+        Average the probabilities of the 8 flips over the three axes; False: identity only (8x
+        fewer network calls).
+    batch_size : int, default 2
+        Network inputs per forward call (windows x flips are batched together).
+    device : str or torch.device, optional
+        Default: where the model's parameters are. Otherwise ``select_device(device)`` and the
+        model is MOVED there (``model.to`` acts in place).
+    normalize : bool, default True
+        Zero mean, unit standard deviation per window after rescaling (as in training).
+    uncertainty : bool, default False
+        Also return the standard deviation of the 8 flip probabilities (needs ``tta``),
+        Gaussian-blended like the mean (as the root of the blended variance).
+    dtype : float16 or float32, default float16
+        Output dtype of the probabilities.
+    use_disk : bool, optional
+        Keep output(s) and ring in memory-mapped scratch files (unlinked at once, freed with the
+        array). Default: only when they need more than 70% of the available memory.
+    scratch_dir : path, optional
+        Folder for those scratch files (default: the system temporary folder).
+    progress : callable(stage: str, fraction: float), optional
+        Called after every batch of windows with stage ``"membrane prediction"``.
+
+    Returns
+    -------
+    (nz, ny, nx) array, or (probabilities, std) if ``uncertainty``
+        Probabilities in [0, 1] (``dtype``); std float16. ``np.memmap`` when on disk.
+    """
+    dtype = np.dtype(dtype)
+    _check_options(volume_zyx, batch_size, dtype, uncertainty, tta)
+    plan = plan_windows(
+        volume_zyx.shape,
+        window=window,
+        divisor=divisor,
+        input_voxel_size_ang=input_voxel_size_ang,
+        model_voxel_size_ang=model_voxel_size_ang,
+        overlap=overlap,
+    )
+    if use_disk is None:
+        free = available_memory_bytes()
+        use_disk = free is not None and Blender.bytes_needed(plan, dtype, uncertainty) > _RAM_FRACTION * free
+    scratch = Path(scratch_dir) if scratch_dir is not None else None
+    blender = Blender(plan, dtype, uncertainty, bool(use_disk), scratch)
+    target, param_dtype = _model_device_and_dtype(model, device)
+    flips = TTA_FLIPS if tta else ((),)
+    per_group = -(-int(batch_size) // len(flips))  # windows per group: ceil(batch_size / flips)
+    axis = plan.stream_axis
+    inner = [i for i in range(3) if i != axis]
+    row_starts = plan.axes[axis].starts
+    done = 0
+    with _eval_mode(model), torch.inference_mode():
+        for row, row_start in enumerate(row_starts):
+            windows = []
+            for first in plan.axes[inner[0]].starts:
+                for second in plan.axes[inner[1]].starts:
+                    starts = [row_start, row_start, row_start]
+                    starts[inner[0]], starts[inner[1]] = first, second
+                    windows.append(tuple(starts))
+            for g in range(0, len(windows), per_group):
+                group = windows[g : g + per_group]
+                batch = np.stack([_read_window(volume_zyx, plan, starts) for starts in group])[:, None]
+                x = resample_window(torch.from_numpy(batch).to(target), plan.model_window_zyx)
+                mean, variance = flip_statistics(
+                    model,
+                    _normalise(x) if normalize else x,
+                    flips,
+                    batch_size=int(batch_size),
+                    spread=uncertainty,
+                    dtype=param_dtype,
+                )
+                _blend(blender, plan, group, mean if variance is None else torch.cat([mean, variance], dim=1))
+                done += len(group)
+                if progress is not None:
+                    progress("membrane prediction", done / plan.n_windows)
+            blender.finish_rows(row_start, row_starts[row + 1] if row + 1 < len(row_starts) else plan.shape_zyx[axis])
+    return (blender.out, blender.spread) if uncertainty else blender.out
+
+
+def _blend(blender: Blender, plan: WindowPlan, group: list[tuple[int, int, int]], channels: torch.Tensor) -> None:
+    """Bring window channels (mean, variance) back to the tomogram grid, weight, crop and add."""
+    back = resample_window(channels, plan.extent_zyx)
+    for k, starts in enumerate(group):
+        weight = torch.from_numpy(plan.importance(starts)).to(back.device)
+        crop = (k, slice(None), *(slice(0, n) for n in weight.shape))
+        blender.add(starts, list((back[crop] * weight).cpu().numpy()))
+
+
+def _check_threshold(threshold: float) -> float:
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(threshold, bool) or not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"threshold is a membrane probability and must be in [0, 1], got {threshold!r}; "
+            "0.5 corresponds to MemBrain-seg's logit threshold 0"
+        )
+    return value
+
+
+def _check_finite(data: np.ndarray, path: Path) -> None:
+    if data.dtype.kind != "f":
+        return
+    plane = max(1, data.shape[1] * data.shape[2])
+    step = max(1, _CHUNK_VOXELS // plane)
+    for z0 in range(0, data.shape[0], step):
+        if not np.isfinite(data[z0 : z0 + step]).all():
+            raise ValueError(
+                f"{path} contains NaN or infinite voxel values (first in slices z >= {z0}); "
+                "replace them (e.g. with the mean) before segmenting"
+            )
+
+
+def _threshold(probabilities: np.ndarray, threshold: float) -> np.ndarray:
+    seg = np.empty(probabilities.shape, dtype=np.uint8)
+    plane = max(1, probabilities.shape[1] * probabilities.shape[2])
+    step = max(1, _CHUNK_VOXELS // plane)
+    for z0 in range(0, probabilities.shape[0], step):
+        chunk = probabilities[z0 : z0 + step].astype(np.float32)
+        np.greater(chunk, threshold, out=seg[z0 : z0 + step], casting="unsafe")
+    return seg
+
+
+def segment_file(
+    path: str | os.PathLike[str],
+    model: torch.nn.Module,
+    out_dir: str | os.PathLike[str],
+    *,
+    model_voxel_size_ang: float,
+    window: int,
+    divisor: int,
+    voxel_size_ang: float | None = None,
+    threshold: float = 0.5,
+    overlap: float = 0.25,
+    tta: bool = True,
+    batch_size: int = 2,
+    device: str | torch.device = "auto",
+    write_scores: bool = False,
+    write_instances: bool = False,
+    min_instance_voxels: int = 1000,
+    write_uncertainty: bool = False,
+    overwrite: bool = False,
+    scratch_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Path]:
+    """Segment the membranes of one MRC tomogram and write the results beside each other.
+
+    Writes ``<stem>_seg.mrc`` (uint8, 1 = membrane: probability > ``threshold``) and, when
+    asked, ``<stem>_scores.mrc`` (float16 probabilities), ``<stem>_instances.mrc`` (26-connected
+    membranes of at least ``min_instance_voxels`` voxels, 1 = largest) and
+    ``<stem>_uncertainty.mrc`` (float16 standard deviation of the 8 flip probabilities). All
+    carry the input's voxel size (or ``voxel_size_ang``) and origin, and appear together only
+    once everything succeeded (atomic writes; nothing is left behind on error).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        3D MRC tomogram. Read memory-mapped, one window at a time.
+    model : torch.nn.Module
+        Logit model, see :func:`predict_probabilities`; moved to ``device``.
+    out_dir : str or os.PathLike
+        Output folder, created if missing.
+    model_voxel_size_ang, window, divisor
+        From the model card: the model's voxel size (Å), window side and input divisor (voxels).
+    voxel_size_ang : float, optional
+        Overrides the header's voxel size (``--voxel-size``); required when the header says 0 or 1 Å.
+    threshold : float, default 0.5
+        Membrane probability in [0, 1].
+    overlap, tta, batch_size, scratch_dir, progress
+        See :func:`predict_probabilities`.
+    device : str or torch.device, default "auto"
+        See :func:`select_device`.
+    write_scores, write_instances, write_uncertainty : bool, default False
+        Which optional outputs to write (uncertainty needs ``tta``).
+    min_instance_voxels : int, default 1000
+        Smallest membrane instance kept, voxels.
+    overwrite : bool, default False
+        Replace existing outputs; otherwise they raise ``FileExistsError`` before any work.
+
+    Returns
+    -------
+    dict of str to Path
+        ``"seg"`` and, when written, ``"scores"``, ``"instances"``, ``"uncertainty"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Not a 3D MRC, unusable voxel size, threshold outside [0, 1], NaN/inf voxels, bad settings.
+    """
+    threshold = _check_threshold(threshold)
+    if int(min_instance_voxels) < 0:
+        raise ValueError(f"min_instance_voxels must be >= 0, got {min_instance_voxels}")
+    if write_uncertainty and not tta:
+        raise ValueError("write_uncertainty is the spread of the 8 flip predictions: it needs tta=True (--tta)")
+    path = Path(path)
+    volume = read_mrc(path, voxel_size_ang=voxel_size_ang, mmap=True)  # exists, 3D MRC, voxel size rule
+    plan_windows(  # window, divisor, overlap before any work
+        volume.data_zyx.shape,
+        window=window,
+        divisor=divisor,
+        input_voxel_size_ang=volume.voxel_size_ang,
+        model_voxel_size_ang=model_voxel_size_ang,
+        overlap=overlap,
+    )
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"out_dir {out_dir} exists and is not a folder")
+    wanted = {"seg": True, "scores": write_scores, "instances": write_instances, "uncertainty": write_uncertainty}
+    targets = {kind: out_dir / f"{path.stem}_{kind}.mrc" for kind, on in wanted.items() if on}
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"outputs already exist: {', '.join(existing)}; pass overwrite=True (--overwrite)")
+    _check_finite(volume.data_zyx, path)
+    target_device = select_device(device)
+
+    result = predict_probabilities(
+        volume.data_zyx,
+        model,
+        input_voxel_size_ang=volume.voxel_size_ang,
+        model_voxel_size_ang=model_voxel_size_ang,
+        window=window,
+        divisor=divisor,
+        overlap=overlap,
+        tta=tta,
+        batch_size=batch_size,
+        device=target_device,
+        uncertainty=write_uncertainty,
+        scratch_dir=scratch_dir,
+        progress=progress,
+    )
+    probabilities, spread = result if write_uncertainty else (result, None)
+    placement = {"voxel_size_ang": volume.voxel_size_ang, "origin_xyz_ang": volume.origin_xyz_ang}
+    del volume, result
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:  # every file is renamed into place only if all succeed
+        tmp = {kind: stack.enter_context(atomic_write_path(p, overwrite=overwrite)) for kind, p in targets.items()}
+        if progress is not None:
+            progress("writing segmentation", 0.0)
+        seg = _threshold(probabilities, threshold)
+        write_mrc(tmp["seg"], seg, **placement)
+        if write_scores:
+            write_mrc(tmp["scores"], probabilities, **placement)
+        del probabilities
+        if spread is not None:
+            write_mrc(tmp["uncertainty"], spread, **placement)
+            del spread
+        if write_instances:
+            if progress is not None:
+                progress("writing segmentation", 0.5)
+            write_mrc(tmp["instances"], connected_instances(seg, int(min_instance_voxels)), **placement)
+        if progress is not None:
+            progress("writing segmentation", 1.0)
+    return targets

@@ -1,0 +1,96 @@
+"""`cryomem segment` commands on tiny inputs, and their bad-input messages."""
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from cryomem.cli import app
+from cryomem.io import read_mrc, write_mrc
+from cryomem.segment import UNet3D, UNetConfig, save_model
+
+runner = CliRunner()
+
+
+def _run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _flat(text):
+    return " ".join(text.split())
+
+
+def _write_nan(path):
+    data = np.zeros((16, 16, 16), np.float32)
+    data[3, 4, 5] = np.nan
+    with pytest.warns(RuntimeWarning, match="NaN"):
+        write_mrc(path, data, voxel_size_ang=10.0)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    torch.manual_seed(0)
+    model = UNet3D(UNetConfig(base_channels=4, max_channels=8, depth=3, deep_supervision_levels=1)).eval()
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    return save_model(path, model, {"voxel_size_ang": 10.0, "inference_window": 32})
+
+
+@pytest.fixture()
+def tomogram(tmp_path):
+    data = np.random.default_rng(0).normal(size=(24, 40, 40)).astype(np.float32)
+    return write_mrc(tmp_path / "tomo.mrc", data, voxel_size_ang=12.0, origin_xyz_ang=(5.0, 6.0, 7.0))
+
+
+def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_path):
+    out = tmp_path / "out"
+    result = _run("segment", tomogram, "--model", tiny_model, "--out-dir", out, "--no-tta", "--scores", "--instances")
+    assert result.exit_code == 0, result.output
+    seg = read_mrc(out / "tomo_seg.mrc")
+    assert seg.data_zyx.shape == (24, 40, 40) and seg.data_zyx.dtype == np.uint8
+    assert seg.voxel_size_ang == pytest.approx(12.0) and seg.origin_xyz_ang == pytest.approx((5.0, 6.0, 7.0))
+    scores = read_mrc(out / "tomo_scores.mrc").data_zyx
+    assert scores.dtype == np.float16 and 0.0 <= float(scores.min()) <= float(scores.max()) <= 1.0
+    np.testing.assert_array_equal(seg.data_zyx, (scores.astype(np.float32) > 0.5).astype(np.uint8))
+    assert (out / "tomo_instances.mrc").is_file()
+
+
+@pytest.mark.parametrize(
+    "make, extra, message",
+    [
+        (lambda p: p.write_text("not an mrc"), [], "not a readable MRC"),
+        (lambda p: write_mrc(p, np.zeros((1, 16, 16), np.float32), voxel_size_ang=10.0), [], "3D"),
+        (lambda p: _write_nan(p), [], "NaN"),
+        (lambda p: write_mrc(p, np.zeros((16, 16, 16), np.float32), voxel_size_ang=1.0), [], "--voxel-size"),
+        (lambda p: write_mrc(p, np.zeros((16, 16, 16), np.float32), voxel_size_ang=10.0), ["--threshold", "1.5"],
+         "probability in [0, 1]"),
+    ],
+)
+def test_bad_tomograms_give_one_line_and_no_output(tiny_model, tmp_path, make, extra, message):
+    path = tmp_path / "bad.mrc"
+    make(path)
+    out = tmp_path / "out"
+    result = _run("segment", path, "--model", tiny_model, "--out-dir", out, "--no-tta", *extra)
+    assert result.exit_code == 2, result.output
+    assert message in _flat(result.output) and "Traceback" not in result.output
+    assert not list(out.glob("*")) if out.exists() else True
+
+
+def test_a_file_that_is_not_a_model(tomogram, tmp_path):
+    fake = tmp_path / "fake.pt"
+    fake.write_bytes(b"\x00" * 64)
+    result = _run("segment", tomogram, "--model", fake)
+    assert result.exit_code == 2 and "not a cryomem segmentation model" in _flat(result.output)
+    assert not (tmp_path / "tomo_seg.mrc").exists()
+
+
+def test_skeletonize_and_evaluate(tmp_path):
+    seg = np.zeros((20, 20, 20), np.uint8)
+    seg[7:14] = 1
+    write_mrc(tmp_path / "seg.mrc", seg, voxel_size_ang=10.0)
+    result = _run("segment", "skeletonize", tmp_path / "seg.mrc")
+    assert result.exit_code == 0, result.output
+    skeleton = read_mrc(tmp_path / "seg_skel.mrc").data_zyx
+    assert skeleton[10].all() and skeleton.sum() == 400
+    result = _run("segment", "evaluate", tmp_path / "seg.mrc", tmp_path / "seg.mrc", "--csv", tmp_path / "scores.csv")
+    assert result.exit_code == 0, result.output
+    assert "pooled" in result.output and (tmp_path / "scores.csv").is_file()

@@ -1,0 +1,56 @@
+"""The U-Net: shapes, deep supervision, fully convolutional, and its model file."""
+
+import numpy as np
+import pytest
+import torch
+
+from cryomem.segment._model_file import load_model, read_model_card, save_model
+from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
+
+SMALL = UNetConfig(base_channels=4, max_channels=16, depth=3, deep_supervision_levels=2)
+
+
+def test_training_mode_returns_every_supervised_level_full_resolution_first():
+    model = UNet3D(SMALL).train()
+    outputs = model(torch.randn(2, 1, 16, 24, 32))
+    assert [tuple(o.shape) for o in outputs] == [(2, 1, 16, 24, 32), (2, 1, 8, 12, 16)]
+
+
+def test_eval_mode_returns_full_resolution_logits_for_any_multiple_of_the_divisor():
+    model = UNet3D(SMALL).eval()
+    with torch.no_grad():
+        for shape in [(8, 8, 8), (12, 20, 28)]:
+            assert model(torch.randn(1, 1, *shape)).shape == (1, 1, *shape)
+
+
+def test_inputs_not_divisible_are_refused():
+    with pytest.raises(ValueError, match="multiples of 4"):
+        UNet3D(SMALL)(torch.randn(1, 1, 10, 8, 8))
+
+
+def test_bad_architecture_is_refused():
+    with pytest.raises(ValueError, match="deep_supervision_levels"):
+        UNetConfig(depth=3, deep_supervision_levels=3)
+
+
+def test_model_file_round_trip(tmp_path):
+    model = UNet3D(SMALL).eval()
+    path = save_model(tmp_path / "m.pt", model, {"voxel_size_ang": 12.0, "inference_window": 32})
+    loaded, card = load_model(path)
+    assert card["voxel_size_ang"] == 12.0 and card["parameter_count"] == parameter_count(model)
+    assert card["architecture"]["base_channels"] == 4 and read_model_card(path) == card
+    x = torch.randn(1, 1, 8, 8, 8)
+    with torch.no_grad():
+        np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
+    assert not loaded.training
+
+
+def test_files_that_are_not_models_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_model(tmp_path / "missing.pt")
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(ValueError, match="not a cryomem segmentation model"):
+        load_model(tmp_path / "text.pt")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a cryomem segmentation model"):
+        load_model(tmp_path / "other.pt")
