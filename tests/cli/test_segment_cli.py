@@ -61,8 +61,11 @@ def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_
         (lambda p: write_mrc(p, np.zeros((1, 16, 16), np.float32), voxel_size_ang=10.0), [], "3D"),
         (lambda p: _write_nan(p), [], "NaN"),
         (lambda p: write_mrc(p, np.zeros((16, 16, 16), np.float32), voxel_size_ang=1.0), [], "--voxel-size"),
-        (lambda p: write_mrc(p, np.zeros((16, 16, 16), np.float32), voxel_size_ang=10.0), ["--threshold", "1.5"],
-         "probability in [0, 1]"),
+        (
+            lambda p: write_mrc(p, np.zeros((16, 16, 16), np.float32), voxel_size_ang=10.0),
+            ["--threshold", "1.5"],
+            "probability in [0, 1]",
+        ),
     ],
 )
 def test_bad_tomograms_give_one_line_and_no_output(tiny_model, tmp_path, make, extra, message):
@@ -94,3 +97,67 @@ def test_skeletonize_and_evaluate(tmp_path):
     result = _run("segment", "evaluate", tmp_path / "seg.mrc", tmp_path / "seg.mrc", "--csv", tmp_path / "scores.csv")
     assert result.exit_code == 0, result.output
     assert "pooled" in result.output and (tmp_path / "scores.csv").is_file()
+
+
+def test_train_then_finetune_from_the_cli(tmp_path):
+    from cryomem.simulate import DatasetConfig, simulate_dataset
+
+    data = tmp_path / "data"
+    simulate_dataset(
+        DatasetConfig(
+            n_tomograms=2,
+            val_fraction=0.5,
+            shape_zyx=(40, 64, 64),
+            patch_size=40,
+            patches_per_tomogram=2,
+            voxel_size_ang=(10.0, 12.0),
+        ),
+        data,
+    )
+    settings = tmp_path / "train.yaml"
+    settings.write_text(
+        "base_channels: 4\nmax_channels: 8\ndepth: 3\ndeep_supervision_levels: 2\npatch_size: 32\n"
+        "inference_window: 32\niterations_per_epoch: 2\naugment: false\n"
+    )
+    result = _run("segment", "train", data, "--out", tmp_path / "run", "--config", settings, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    assert "epoch 1/1" in result.output and (tmp_path / "run" / "model.pt").is_file()
+    result = _run(
+        "segment",
+        "finetune",
+        data,
+        "--model",
+        tmp_path / "run" / "model.pt",
+        "--out",
+        tmp_path / "tuned",
+        "--epochs",
+        "1",
+    )
+    assert result.exit_code == 0, result.output
+    from cryomem.segment import read_model_card
+
+    card = read_model_card(tmp_path / "tuned" / "model.pt")
+    assert card["training"]["config"]["learning_rate"] == 1e-5
+    result = _run(
+        "segment",
+        "finetune",
+        data,
+        "--model",
+        tmp_path / "run" / "model.pt",
+        "--out",
+        tmp_path / "t2",
+        "--epochs",
+        "101",
+    )
+    assert result.exit_code == 2 and "less than or equal to 100" in _flat(result.output)
+
+
+def test_train_bad_config_file(tmp_path):
+    (tmp_path / "bad.yaml").write_text("epochs: [1\n")
+    result = _run("segment", "train", tmp_path, "--out", tmp_path / "run", "--config", tmp_path / "bad.yaml")
+    assert result.exit_code == 2 and "not valid YAML" in result.output
+
+
+def test_train_bad_data_dir(tmp_path):
+    result = _run("segment", "train", tmp_path / "nothing", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "imagesTr" in result.output

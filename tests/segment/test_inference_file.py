@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from cryomem.io import read_mrc, write_mrc
-from cryomem.segment._inference import segment_file
+from cryomem.segment._segment_file import segment_file
 
 CARD = {"model_voxel_size_ang": 12.0, "window": 16, "divisor": 8}
 ORIGIN = (100.0, -20.0, 35.5)

@@ -12,8 +12,16 @@ from cryomem.segment._train import TrainConfig, train
 from cryomem.simulate import DatasetConfig, simulate_dataset
 
 TINY_TRAINING = {
-    "base_channels": 4, "max_channels": 16, "depth": 3, "deep_supervision_levels": 2, "patch_size": 32,
-    "inference_window": 32, "batch_size": 2, "iterations_per_epoch": 8, "augment": False, "threads": 2,
+    "base_channels": 4,
+    "max_channels": 16,
+    "depth": 3,
+    "deep_supervision_levels": 2,
+    "patch_size": 32,
+    "inference_window": 32,
+    "batch_size": 2,
+    "iterations_per_epoch": 8,
+    "augment": False,
+    "threads": 2,
 }
 
 
@@ -21,8 +29,14 @@ TINY_TRAINING = {
 def tiny_dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("data") / "set"
     config = DatasetConfig(
-        n_tomograms=2, val_fraction=0.5, shape_zyx=(40, 64, 64), patch_size=40, patches_per_tomogram=3,
-        voxel_size_ang=(10.0, 12.0), snr=(2.0, 4.0), membrane_occupancy=(0.06, 0.08),
+        n_tomograms=2,
+        val_fraction=0.5,
+        shape_zyx=(40, 64, 64),
+        patch_size=40,
+        patches_per_tomogram=3,
+        voxel_size_ang=(10.0, 12.0),
+        snr=(2.0, 4.0),
+        membrane_occupancy=(0.06, 0.08),
     )
     simulate_dataset(config, out)
     return out

@@ -110,9 +110,10 @@ def train_command(
     config_file: Path | None = typer.Option(None, "--config", help="YAML with training settings."),
     epochs: int | None = typer.Option(None, help="Epochs (overrides the config)."),
     resume: bool = typer.Option(False, help="Continue from OUT/checkpoint_last.pt."),
+    init_model: Path | None = typer.Option(None, help="Start from the weights of this model file."),
 ) -> None:
     """Train a segmentation model from labelled patches (0 background, 1 membrane, 2 ignore)."""
-    _run_training(data_dir, out_dir, config_file, epochs, resume, init_model=None, finetune=False)
+    _run_training(data_dir, out_dir, config_file, epochs, resume, init_model=init_model, finetune=False)
 
 
 @segment_app.command("finetune")
@@ -129,11 +130,20 @@ def finetune_command(
     from cryomem.segment import DEFAULT_MODEL_PATH, read_model_card
 
     init = model or DEFAULT_MODEL_PATH
-    trained = read_model_card(init)["training"]["config"]
-    overrides = {"learning_rate": 1e-5, "epochs": epochs, "early_stop_tolerance": tolerance}
+    card = read_model_card(init)
+    architecture = {k: v for k, v in card["architecture"].items() if k not in ("in_channels", "out_channels")}
+    base = {
+        **card.get("training", {}).get("config", {}),
+        **architecture,
+        "voxel_size_ang": card["voxel_size_ang"],
+        "inference_window": card["inference_window"],
+        "learning_rate": 1e-5,
+        "epochs": epochs,
+        "early_stop_tolerance": tolerance,
+    }
     if surface_dice:
-        overrides["surface_dice_weight"] = 1.0
-    _run_training(data_dir, out_dir, None, None, False, init_model=init, finetune=True, base={**trained, **overrides})
+        base["surface_dice_weight"] = 1.0
+    _run_training(data_dir, out_dir, None, None, False, init_model=init, finetune=True, base=base)
 
 
 def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model, finetune, base=None) -> None:
@@ -145,7 +155,10 @@ def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model,
     if config_file is not None:
         if not config_file.is_file():
             raise FileNotFoundError(f"config file {config_file} does not exist")
-        loaded = yaml.safe_load(config_file.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(config_file.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
         if not isinstance(loaded, dict):
             raise ValueError(f"config file {config_file} must hold a mapping of settings")
         settings.update(loaded)

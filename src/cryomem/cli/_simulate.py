@@ -148,7 +148,10 @@ def dataset(
     if config_file:
         if not config_file.is_file():
             raise FileNotFoundError(f"config file {config_file} does not exist; pass an existing YAML file to --config")
-        data = yaml.safe_load(config_file.read_text()) or {}
+        try:
+            data = yaml.safe_load(config_file.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
         if not isinstance(data, dict):
             raise ValueError(f"config file {config_file} must hold a mapping of settings")
     overrides = {

@@ -8,11 +8,12 @@ inference with optional 8-fold flip test-time augmentation, and a shipped defaul
 
 from cryomem.segment._augment import AugmentationConfig, augment
 from cryomem.segment._evaluate import evaluate_segmentation, write_evaluation_csv
-from cryomem.segment._inference import predict_probabilities, segment_file, select_device
+from cryomem.segment._inference import predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
 from cryomem.segment._losses import SegmentationLoss
 from cryomem.segment._metrics import dice, surface_dice
 from cryomem.segment._model_file import DEFAULT_MODEL_PATH, load_model, read_model_card, save_model
+from cryomem.segment._segment_file import segment_file
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.segment._train import TrainConfig, train
 from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count

@@ -20,19 +20,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cryomem.io import atomic_write_path, read_mrc, write_mrc
-from cryomem.segment._instances import connected_instances
 from cryomem.segment._rescale import resample_window
 from cryomem.segment._windows import Blender, WindowPlan, available_memory_bytes, plan_windows
 
-__all__ = ["TTA_FLIPS", "flip_statistics", "predict_probabilities", "segment_file", "select_device"]
+__all__ = ["TTA_FLIPS", "flip_statistics", "predict_probabilities", "select_device"]
 
 Progress = Callable[[str, float], None]
 # Dims of a (batch, channel, z, y, x) tensor flipped by each of the 8 test-time augmentations.
 TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4))
 _STD_FLOOR = 1e-6  # per-window normalisation, as in training (segment._data.normalise)
 _RAM_FRACTION = 0.7  # output + ring go to scratch files when they need more of the available memory
-_CHUNK_VOXELS = 8 * 1024**2  # NaN check and thresholding run in slabs of about this size
 
 
 def select_device(name: str | torch.device = "auto") -> torch.device:
@@ -324,173 +321,3 @@ def _blend(blender: Blender, plan: WindowPlan, group: list[tuple[int, int, int]]
         weight = torch.from_numpy(plan.importance(starts)).to(back.device)
         crop = (k, slice(None), *(slice(0, n) for n in weight.shape))
         blender.add(starts, list((back[crop] * weight).cpu().numpy()))
-
-
-def _check_threshold(threshold: float) -> float:
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(threshold, bool) or not 0.0 <= value <= 1.0:
-        raise ValueError(
-            f"threshold is a membrane probability and must be in [0, 1], got {threshold!r}; "
-            "0.5 corresponds to MemBrain-seg's logit threshold 0"
-        )
-    return value
-
-
-def _check_finite(data: np.ndarray, path: Path) -> None:
-    if data.dtype.kind != "f":
-        return
-    plane = max(1, data.shape[1] * data.shape[2])
-    step = max(1, _CHUNK_VOXELS // plane)
-    for z0 in range(0, data.shape[0], step):
-        if not np.isfinite(data[z0 : z0 + step]).all():
-            raise ValueError(
-                f"{path} contains NaN or infinite voxel values (first in slices z >= {z0}); "
-                "replace them (e.g. with the mean) before segmenting"
-            )
-
-
-def _threshold(probabilities: np.ndarray, threshold: float) -> np.ndarray:
-    seg = np.empty(probabilities.shape, dtype=np.uint8)
-    plane = max(1, probabilities.shape[1] * probabilities.shape[2])
-    step = max(1, _CHUNK_VOXELS // plane)
-    for z0 in range(0, probabilities.shape[0], step):
-        chunk = probabilities[z0 : z0 + step].astype(np.float32)
-        np.greater(chunk, threshold, out=seg[z0 : z0 + step], casting="unsafe")
-    return seg
-
-
-def segment_file(
-    path: str | os.PathLike[str],
-    model: torch.nn.Module,
-    out_dir: str | os.PathLike[str],
-    *,
-    model_voxel_size_ang: float,
-    window: int,
-    divisor: int,
-    voxel_size_ang: float | None = None,
-    threshold: float = 0.5,
-    overlap: float = 0.25,
-    tta: bool = True,
-    batch_size: int = 2,
-    device: str | torch.device = "auto",
-    write_scores: bool = False,
-    write_instances: bool = False,
-    min_instance_voxels: int = 1000,
-    write_uncertainty: bool = False,
-    overwrite: bool = False,
-    scratch_dir: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Path]:
-    """Segment the membranes of one MRC tomogram and write the results beside each other.
-
-    Writes ``<stem>_seg.mrc`` (uint8, 1 = membrane: probability > ``threshold``) and, when
-    asked, ``<stem>_scores.mrc`` (float16 probabilities), ``<stem>_instances.mrc`` (26-connected
-    membranes of at least ``min_instance_voxels`` voxels, 1 = largest) and
-    ``<stem>_uncertainty.mrc`` (float16 standard deviation of the 8 flip probabilities). All
-    carry the input's voxel size (or ``voxel_size_ang``) and origin, and appear together only
-    once everything succeeded (atomic writes; nothing is left behind on error).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        3D MRC tomogram. Read memory-mapped, one window at a time.
-    model : torch.nn.Module
-        Logit model, see :func:`predict_probabilities`; moved to ``device``.
-    out_dir : str or os.PathLike
-        Output folder, created if missing.
-    model_voxel_size_ang, window, divisor
-        From the model card: the model's voxel size (Å), window side and input divisor (voxels).
-    voxel_size_ang : float, optional
-        Overrides the header's voxel size (``--voxel-size``); required when the header says 0 or 1 Å.
-    threshold : float, default 0.5
-        Membrane probability in [0, 1].
-    overlap, tta, batch_size, scratch_dir, progress
-        See :func:`predict_probabilities`.
-    device : str or torch.device, default "auto"
-        See :func:`select_device`.
-    write_scores, write_instances, write_uncertainty : bool, default False
-        Which optional outputs to write (uncertainty needs ``tta``).
-    min_instance_voxels : int, default 1000
-        Smallest membrane instance kept, voxels.
-    overwrite : bool, default False
-        Replace existing outputs; otherwise they raise ``FileExistsError`` before any work.
-
-    Returns
-    -------
-    dict of str to Path
-        ``"seg"`` and, when written, ``"scores"``, ``"instances"``, ``"uncertainty"``.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` does not exist.
-    ValueError
-        Not a 3D MRC, unusable voxel size, threshold outside [0, 1], NaN/inf voxels, bad settings.
-    """
-    threshold = _check_threshold(threshold)
-    if int(min_instance_voxels) < 0:
-        raise ValueError(f"min_instance_voxels must be >= 0, got {min_instance_voxels}")
-    if write_uncertainty and not tta:
-        raise ValueError("write_uncertainty is the spread of the 8 flip predictions: it needs tta=True (--tta)")
-    path = Path(path)
-    volume = read_mrc(path, voxel_size_ang=voxel_size_ang, mmap=True)  # exists, 3D MRC, voxel size rule
-    plan_windows(  # window, divisor, overlap before any work
-        volume.data_zyx.shape,
-        window=window,
-        divisor=divisor,
-        input_voxel_size_ang=volume.voxel_size_ang,
-        model_voxel_size_ang=model_voxel_size_ang,
-        overlap=overlap,
-    )
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"out_dir {out_dir} exists and is not a folder")
-    wanted = {"seg": True, "scores": write_scores, "instances": write_instances, "uncertainty": write_uncertainty}
-    targets = {kind: out_dir / f"{path.stem}_{kind}.mrc" for kind, on in wanted.items() if on}
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(f"outputs already exist: {', '.join(existing)}; pass overwrite=True (--overwrite)")
-    _check_finite(volume.data_zyx, path)
-    target_device = select_device(device)
-
-    result = predict_probabilities(
-        volume.data_zyx,
-        model,
-        input_voxel_size_ang=volume.voxel_size_ang,
-        model_voxel_size_ang=model_voxel_size_ang,
-        window=window,
-        divisor=divisor,
-        overlap=overlap,
-        tta=tta,
-        batch_size=batch_size,
-        device=target_device,
-        uncertainty=write_uncertainty,
-        scratch_dir=scratch_dir,
-        progress=progress,
-    )
-    probabilities, spread = result if write_uncertainty else (result, None)
-    placement = {"voxel_size_ang": volume.voxel_size_ang, "origin_xyz_ang": volume.origin_xyz_ang}
-    del volume, result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:  # every file is renamed into place only if all succeed
-        tmp = {kind: stack.enter_context(atomic_write_path(p, overwrite=overwrite)) for kind, p in targets.items()}
-        if progress is not None:
-            progress("writing segmentation", 0.0)
-        seg = _threshold(probabilities, threshold)
-        write_mrc(tmp["seg"], seg, **placement)
-        if write_scores:
-            write_mrc(tmp["scores"], probabilities, **placement)
-        del probabilities
-        if spread is not None:
-            write_mrc(tmp["uncertainty"], spread, **placement)
-            del spread
-        if write_instances:
-            if progress is not None:
-                progress("writing segmentation", 0.5)
-            write_mrc(tmp["instances"], connected_instances(seg, int(min_instance_voxels)), **placement)
-        if progress is not None:
-            progress("writing segmentation", 1.0)
-    return targets

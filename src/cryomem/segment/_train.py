@@ -118,7 +118,8 @@ def train(
     """Train (or fine-tune from ``init_model``) and return the path of the best model file.
 
     ``out_dir`` receives ``checkpoint_last.pt`` (resumable), ``training_log.csv``,
-    ``learning_curves.png``, ``train_config.json`` and ``model.pt`` (best validation Surface-Dice).
+    ``learning_curves.png``, ``train_config.json``, ``model.pt`` (best validation Surface-Dice) and
+    ``model_final.pt`` (the weights after the last epoch).
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     train_patches, val_patches = load_split(data_dir, "Tr"), load_split(data_dir, "Val")
@@ -203,6 +204,8 @@ def train(
         if baseline and config.early_stop_tolerance is not None and "val_dice" in row:
             if row["val_dice"] < baseline["dice"] - config.early_stop_tolerance:
                 break
+    final = _card(config, data_dir, train_patches, val_patches, history[-1], init_card)
+    save_model(out_dir / "model_final.pt", model, final)
     return out_dir / "model.pt"
 
 
