@@ -14,7 +14,7 @@ simulate_app = typer.Typer(help="Synthetic tomograms with exact ground truth.", 
 def print_summary(folder: Path, files: dict[str, str], sim) -> None:
     """What was simulated and where it went."""
     phantom = sim.phantom
-    area_um2 = sum(m.area_ang2 for m in phantom.membranes) / 1e8
+    area_um2 = sum(m.area_um2 for m in phantom.membranes)
     console.print(
         f"[bold green]done[/] in {sim.timings_s['total']:.1f} s: {len(phantom.membranes)} membranes "
         f"({area_um2:.3f} µm² inside the volume), {len(phantom.membrane_proteins)} membrane proteins "

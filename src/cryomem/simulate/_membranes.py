@@ -16,6 +16,7 @@ from scipy.spatial.transform import Rotation
 from cryomem.simulate._config import MembraneConfig
 from cryomem.simulate._shapes import Ellipsoid, Shape, Sphere, SphericalCap, Torus, oriented_mesh
 
+ANG2_PER_UM2 = 1e8  # one µm² in Å²
 BLOCK = 4  # voxels per block edge of the finest block level
 
 
@@ -53,7 +54,12 @@ class Membrane:
 
     @property
     def area_ang2(self) -> float:
+        """Area of the mid-surface inside the volume, Å²."""
         return float(triangle_areas(self.vertices_xyz_ang, self.faces).sum())
+
+    @property
+    def area_um2(self) -> float:
+        return self.area_ang2 / ANG2_PER_UM2
 
 
 def triangle_areas(vertices_xyz_ang: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from cryomem.io import euler_zyz_deg_to_matrix, normals_to_euler_zyz_deg
 from cryomem.simulate._config import CytosolConfig, MembraneProteinConfig
 from cryomem.simulate._filaments import filament_units
-from cryomem.simulate._membranes import Membrane, triangle_areas
+from cryomem.simulate._membranes import ANG2_PER_UM2, Membrane, triangle_areas
 from cryomem.simulate._phantom import (
     LABEL_CYTOSOLIC,
     LABEL_FILAMENT,
@@ -25,8 +25,6 @@ from cryomem.simulate._phantom import (
 )
 from cryomem.simulate._render import rotated_template_box
 from cryomem.simulate._templates import Template
-
-_UM2_IN_ANG2 = 1e8
 
 
 def _membrane_pose(
@@ -81,7 +79,7 @@ def insert_membrane_proteins(
         area = float(areas.sum())
         cdf = np.cumsum(areas) / area
         if config.concentration_per_um2 is not None:
-            target, per_protein = float(round(config.concentration_per_um2 * area / _UM2_IN_ANG2)), None
+            target, per_protein = float(round(config.concentration_per_um2 * area / ANG2_PER_UM2)), None
         else:
             target, per_protein = config.occupancy * area, footprints
         placed, failures = 0.0, 0
@@ -111,7 +109,7 @@ def insert_membrane_proteins(
     mean_achieved = sum(a * m.area_ang2 for a, m in zip(achieved, phantom.membranes)) / total_area
     mean_wanted = sum(w * m.area_ang2 for w, m in zip(wanted, phantom.membranes)) / total_area
     unit = "proteins per µm²" if config.concentration_per_um2 is not None else "area occupancy"
-    scale = _UM2_IN_ANG2 if config.concentration_per_um2 is not None else 1.0
+    scale = ANG2_PER_UM2 if config.concentration_per_um2 is not None else 1.0
     check_reached(
         f"membrane protein {unit}",
         mean_achieved * scale,

@@ -19,12 +19,11 @@ from cryomem.io import (
     write_particles_star,
 )
 from cryomem.simulate._config import SimulationConfig
+from cryomem.simulate._membranes import ANG2_PER_UM2
 from cryomem.simulate._phantom import PlacedObject, Progress
 from cryomem.simulate._preview import write_preview
 from cryomem.simulate._shapes import shape_parameters
 from cryomem.simulate._tomogram import SimulatedTomogram, simulate_tomogram
-
-_UM2_IN_ANG2 = 1e8
 
 
 def particles_table(objects: list[PlacedObject], tomo_name: str) -> pd.DataFrame:
@@ -67,10 +66,10 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
                 "thickness_nm": round(m.bilayer.thickness_ang / 10, 4),
                 "leaflet_sigma_nm": round(m.bilayer.leaflet_sigma_ang / 10, 4),
                 "area_nm2": area / 100.0,
-                "area_um2": area / _UM2_IN_ANG2,
+                "area_um2": area / ANG2_PER_UM2,
                 "n_proteins": int(counts[m.membrane_id]),
                 "n_proteins_per_class": per_class.tolist(),
-                "concentration_per_um2": counts[m.membrane_id] / (area / _UM2_IN_ANG2),
+                "concentration_per_um2": counts[m.membrane_id] / (area / ANG2_PER_UM2),
                 "mesh": files["meshes"] + f"/{name}_mb{m.membrane_id:03d}.obj",
             }
         )
