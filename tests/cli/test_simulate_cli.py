@@ -119,6 +119,21 @@ def test_config_file_round_trip(tmp_path):
     assert result.exit_code == 2 and "membranes.occupancy" in result.output
 
 
+DATASET_ARGS = ("--n-tomograms", "2", "--shape", "40,64,64", "--patch-size", "32", "--patches-per-tomogram", "2")
+
+
+def test_dataset_workers_do_not_change_the_output(tmp_path):
+    for workers in ("1", "2"):
+        result = _run("simulate", "dataset", tmp_path / workers, *DATASET_ARGS, "--seed", "3", "--workers", workers)
+        assert result.exit_code == 0, result.output
+    one, two = (json.loads((tmp_path / w / "dataset.json").read_text()) for w in ("1", "2"))
+    assert one["tomograms"] == two["tomograms"]
+    for image in (tmp_path / "1" / "imagesTr").glob("*.mrc"):
+        np.testing.assert_array_equal(
+            read_mrc(image).data_zyx, read_mrc(tmp_path / "2" / "imagesTr" / image.name).data_zyx
+        )
+
+
 def test_simulate_dataset_writes_patches(tmp_path):
     out = tmp_path / "data"
     result = _run(

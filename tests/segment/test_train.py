@@ -75,6 +75,27 @@ def test_random_crop_covers_the_model_patch_physically():
     assert abs(int(np.argmax(full_label[0, 0])) - 60) <= 1  # the boundary keeps its physical place
 
 
+def test_random_crop_pads_a_small_patch_instead_of_stretching_it():
+    label = np.zeros((20, 20, 20), np.uint8)
+    label[:, :, 10:] = 1
+    patch = Patch("p", label.astype(np.float32), label, voxel_size_ang=10.0)
+    image, crop = random_crop(patch, 32, 10.0, np.random.default_rng(0))
+    assert image.shape == crop.shape == (32, 32, 32)
+    np.testing.assert_array_equal(crop[:20, :20, :20], label)  # same scale: not zoomed
+    assert np.all(crop[20:] == 2) and np.all(crop[:, :, 20:] == 2)  # padding is ignored
+
+
+def test_loader_workers_train_and_are_seeded_per_epoch(tiny_dataset, tmp_path):
+    config = TrainConfig.model_validate({**TINY_TRAINING, "epochs": 2, "iterations_per_epoch": 4, "loader_workers": 2})
+    train(tiny_dataset, tmp_path / "a", config)
+    train(tiny_dataset, tmp_path / "b", config)
+    with open(tmp_path / "a" / "training_log.csv") as a, open(tmp_path / "b" / "training_log.csv") as b:
+        losses_a = [float(r["train_loss"]) for r in csv.DictReader(a)]
+        losses_b = [float(r["train_loss"]) for r in csv.DictReader(b)]
+    assert len(losses_a) == 2
+    np.testing.assert_allclose(losses_a, losses_b, rtol=1e-4)  # same seed, same batches
+
+
 def test_short_training_run_lowers_the_loss(tiny_dataset, tmp_path):
     config = TrainConfig.model_validate({**TINY_TRAINING, "epochs": 4})
     path = train(tiny_dataset, tmp_path / "run", config)

@@ -8,6 +8,7 @@ import cryomem
 from cryomem.cli._demo import demo
 from cryomem.cli._segment import segment_app
 from cryomem.cli._simulate import simulate_app
+from cryomem.cli._surface import surface
 
 app = typer.Typer(
     name="cryomem",
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(segment_app, name="segment")
+app.command("surface")(surface)
 app.command("demo")(demo)
 
 

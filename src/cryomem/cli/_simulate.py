@@ -136,6 +136,7 @@ def dataset(
     snr_range: str | None = typer.Option(None, help="SNRs drawn from min,max (default 0.15,1.5)."),
     seed: int | None = typer.Option(None, help="Random seed of the whole dataset (default 0)."),
     keep_tomograms: bool = typer.Option(False, help="Also keep every full tomogram with its ground truth."),
+    workers: int = typer.Option(1, min=1, help="Tomograms simulated in parallel processes (output is the same)."),
     overwrite: bool = typer.Option(False, help="Replace OUT_DIR if it exists."),
 ) -> None:
     """Simulate a segmentation training set (labels 0 background, 1 membrane, 2 ignore)."""
@@ -172,7 +173,11 @@ def dataset(
     with Progress(console=console) as bar:
         task = bar.add_task("simulating tomograms", total=config.n_tomograms)
         summary = simulate_dataset(
-            config, out_dir, overwrite=overwrite, progress=lambda done, total: bar.update(task, completed=done)
+            config,
+            out_dir,
+            overwrite=overwrite,
+            workers=workers,
+            progress=lambda done, total: bar.update(task, completed=done),
         )
     n_train = sum(len(t["patches"]) for t in summary["tomograms"] if t["split"] == "training")
     n_val = sum(len(t["patches"]) for t in summary["tomograms"] if t["split"] == "validation")

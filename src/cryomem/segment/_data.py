@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from cryomem.io import read_mrc
+from cryomem.segment._augment_spatial import IGNORE
 
 IMAGE_SUFFIXES = (".mrc", ".rec", ".map", ".nii", ".nii.gz")
 
@@ -95,12 +96,24 @@ def resample_pair(
 def random_crop(
     patch: Patch, patch_size: int, model_voxel_size_ang: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A random crop of the model's physical patch size, resampled to ``patch_size``³ voxels."""
-    extent = int(round(patch_size * model_voxel_size_ang / patch.voxel_size_ang))
-    extent = max(2, min(extent, *patch.image_zyx.shape))
-    corner = [int(rng.integers(0, n - extent + 1)) for n in patch.image_zyx.shape]
-    window = tuple(slice(c, c + extent) for c in corner)
-    return resample_pair(patch.image_zyx[window], patch.label_zyx[window], (patch_size,) * 3)
+    """A random crop of the model's physical patch size, resampled to ``patch_size``³ voxels.
+
+    Where the patch is smaller than that physical size, the crop keeps its scale and is padded
+    (image with its mean, label with ignore) rather than stretched.
+    """
+    scale = patch.voxel_size_ang / model_voxel_size_ang
+    extent = [min(max(2, int(round(patch_size / scale))), n) for n in patch.image_zyx.shape]
+    corner = [int(rng.integers(0, n - e + 1)) for n, e in zip(patch.image_zyx.shape, extent)]
+    window = tuple(slice(c, c + e) for c, e in zip(corner, extent))
+    shape = tuple(min(patch_size, max(1, int(round(e * scale)))) for e in extent)
+    image, label = resample_pair(patch.image_zyx[window], patch.label_zyx[window], shape)
+    if shape == (patch_size,) * 3:
+        return image, label
+    pad = [(0, patch_size - n) for n in shape]
+    return (
+        np.pad(image, pad, constant_values=float(image.mean())),
+        np.pad(label, pad, constant_values=IGNORE),
+    )
 
 
 def whole_patch(patch: Patch, model_voxel_size_ang: float, divisor: int) -> tuple[np.ndarray, np.ndarray]:

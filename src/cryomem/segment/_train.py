@@ -55,6 +55,9 @@ class TrainConfig(BaseModel):
     max_validation_patches: int | None = Field(16, ge=1, description="validate on the first N validation patches")
     seed: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
+    loader_workers: int = Field(
+        0, ge=0, le=64, description="processes preparing augmented batches (0: in the training process)"
+    )
     early_stop_tolerance: float | None = Field(
         None, ge=0.0, le=1.0, description="fine-tuning: stop when validation Dice falls this far below the start"
     )
@@ -87,6 +90,32 @@ def _batch(
         images.append(normalise(image))
         labels.append(label)
     return torch.from_numpy(np.stack(images)[:, None]), torch.from_numpy(np.stack(labels)[:, None])
+
+
+class _BatchStream(torch.utils.data.IterableDataset):
+    """``n_batches`` augmented batches, shared out among DataLoader workers, each with its own seed."""
+
+    def __init__(self, patches, config: TrainConfig, augmentation, seed_words: list[int], n_batches: int) -> None:
+        self.patches, self.config, self.augmentation = patches, config, augmentation
+        self.seed_words, self.n_batches = seed_words, n_batches
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
+        torch.set_num_threads(1)
+        rng = np.random.default_rng(np.random.SeedSequence([*self.seed_words, worker]))
+        for _ in range(worker, self.n_batches, n_workers):
+            yield _batch(self.patches, self.config, rng, self.augmentation)
+
+
+def _epoch_batches(patches, config: TrainConfig, rng: np.random.Generator, augmentation, epoch: int, device):
+    """The epoch's batches: made here from ``rng``, or by ``config.loader_workers`` processes seeded by epoch."""
+    if config.loader_workers == 0:
+        return (_batch(patches, config, rng, augmentation) for _ in range(config.iterations_per_epoch))
+    stream = _BatchStream(patches, config, augmentation, [config.seed, epoch], config.iterations_per_epoch)
+    return torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=config.loader_workers, pin_memory=device.type == "cuda", prefetch_factor=4
+    )
 
 
 @torch.no_grad()
@@ -158,18 +187,19 @@ def train(
         tmp.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
     total_iterations = config.epochs * config.iterations_per_epoch
     use_amp = device.type == "cuda"
+    torch.backends.cudnn.benchmark = use_amp  # fixed crop shapes: let cuDNN pick its fastest kernels
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     model.train()
     for epoch in range(start_epoch, config.epochs):
         started, losses = time.perf_counter(), []
-        for it in range(config.iterations_per_epoch):
+        batches = _epoch_batches(train_patches, config, rng, augmentation, epoch, device)
+        for it, (images, labels) in enumerate(batches):
             step = epoch * config.iterations_per_epoch + it
             lr = config.learning_rate * (1.0 - step / total_iterations) ** config.poly_exponent
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            images, labels = _batch(train_patches, config, rng, augmentation)
             with torch.autocast(device.type, enabled=use_amp):
-                loss = loss_fn(model(images.to(device)), labels.to(device))
+                loss = loss_fn(model(images.to(device, non_blocking=True)), labels.to(device, non_blocking=True))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

@@ -132,17 +132,26 @@ def patch_origins(
 
 
 def simulate_dataset(
-    config: DatasetConfig, out_dir: Path, *, overwrite: bool = False, progress: Callable[[int, int], None] | None = None
+    config: DatasetConfig,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Simulate ``config.n_tomograms`` tomograms and write training/validation patches into ``out_dir``.
 
-    The folder appears only when complete. Returns the dataset summary (also saved as dataset.json).
+    ``workers`` > 1 simulates tomograms in that many processes; every tomogram has its own seed, so the
+    output does not depend on ``workers``. The folder appears only when complete. Returns the dataset
+    summary (also saved as dataset.json).
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
         raise FileExistsError(
             f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite"
         )
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     order = np.random.default_rng(config.seed).permutation(config.n_tomograms)
     n_val = int(round(config.val_fraction * config.n_tomograms))
     validation = set(order[:n_val].tolist())
@@ -156,61 +165,78 @@ def simulate_dataset(
         tmp = Path(tmp)
         for sub in ("imagesTr", "labelsTr", "imagesVal", "labelsVal", "previews"):
             (tmp / sub).mkdir()
-        for index in range(config.n_tomograms):
-            name = f"synth{index:04d}"
-            sim_config = tomogram_config(config, index)
-            sim = simulate_tomogram(sim_config)
-            split = "Val" if index in validation else "Tr"
-            mask = sim.phantom.membrane_ids_zyx > 0
-            labels = training_labels(mask, config.ignore_shell_voxels)
-            rng = np.random.default_rng(np.random.SeedSequence([config.seed, index, 1]))
-            patches = []
-            for p, (z, y, x) in enumerate(patch_origins(mask, config, rng)):
-                window = np.s_[z : z + config.patch_size, y : y + config.patch_size, x : x + config.patch_size]
-                patch_labels = labels[window].copy()
-                b = config.ignore_border_voxels
-                if b:
-                    border = np.ones(patch_labels.shape, bool)
-                    border[b:-b, b:-b, b:-b] = False
-                    patch_labels[border] = LABEL_IGNORE
-                file_name = f"{name}_p{p:02d}.mrc"
-                write_mrc(
-                    tmp / f"images{split}" / file_name,
-                    sim.tomogram_zyx[window],
-                    voxel_size_ang=sim_config.voxel_size_ang,
-                )
-                write_mrc(tmp / f"labels{split}" / file_name, patch_labels, voxel_size_ang=sim_config.voxel_size_ang)
-                patches.append(
-                    {"file": file_name, "origin_zyx": [z, y, x], "membrane_fraction": float((patch_labels == 1).mean())}
-                )
-            write_preview(
-                tmp / "previews" / f"{name}.png",
-                sim.tomogram_zyx,
-                sim.phantom.semantic_labels(),
-                sim_config.voxel_size_ang,
-                name,
-            )
-            if config.keep_tomograms:
-                folder = tmp / "tomograms" / name
-                folder.mkdir(parents=True)
-                write_simulated_tomogram(sim, folder, name)
-            micro = sim_config.microscope
-            summary["tomograms"].append(
-                {
-                    "name": name,
-                    "split": "validation" if split == "Val" else "training",
-                    "seed": sim_config.seed,
-                    "voxel_size_ang": sim_config.voxel_size_ang,
-                    "snr": micro.snr,
-                    "tilt_range_deg": [micro.tilt_min_deg, micro.tilt_max_deg],
-                    "defocus_um": micro.defocus_um,
-                    "membranes": len(sim.phantom.membranes),
-                    "membrane_proteins": len(sim.phantom.membrane_proteins),
-                    "cytosolic_proteins": len(sim.phantom.cytosolic_proteins),
-                    "patches": patches,
-                }
-            )
-            if progress:
-                progress(index + 1, config.n_tomograms)
+        jobs = [(config, index, index in validation, tmp) for index in range(config.n_tomograms)]
+        if workers == 1:
+            results = map(_write_tomogram_patches, *zip(*jobs))
+            entries = []
+            for done, entry in enumerate(results, start=1):
+                entries.append(entry)
+                if progress:
+                    progress(done, config.n_tomograms)
+        else:
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            from multiprocessing import get_context
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(_write_tomogram_patches, *job) for job in jobs]
+                for done, future in enumerate(as_completed(futures), start=1):
+                    future.result()
+                    if progress:
+                        progress(done, config.n_tomograms)
+            entries = [future.result() for future in futures]
+        summary["tomograms"] = entries
         (tmp / "dataset.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _write_tomogram_patches(config: DatasetConfig, index: int, is_validation: bool, tmp: Path) -> dict:
+    """Simulate tomogram ``index`` of the dataset, write its patches and preview, return its summary entry."""
+    name = f"synth{index:04d}"
+    sim_config = tomogram_config(config, index)
+    sim = simulate_tomogram(sim_config)
+    split = "Val" if is_validation else "Tr"
+    mask = sim.phantom.membrane_ids_zyx > 0
+    labels = training_labels(mask, config.ignore_shell_voxels)
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, index, 1]))
+    patches = []
+    for p, (z, y, x) in enumerate(patch_origins(mask, config, rng)):
+        window = np.s_[z : z + config.patch_size, y : y + config.patch_size, x : x + config.patch_size]
+        patch_labels = labels[window].copy()
+        b = config.ignore_border_voxels
+        if b:
+            border = np.ones(patch_labels.shape, bool)
+            border[b:-b, b:-b, b:-b] = False
+            patch_labels[border] = LABEL_IGNORE
+        file_name = f"{name}_p{p:02d}.mrc"
+        write_mrc(
+            tmp / f"images{split}" / file_name, sim.tomogram_zyx[window], voxel_size_ang=sim_config.voxel_size_ang
+        )
+        write_mrc(tmp / f"labels{split}" / file_name, patch_labels, voxel_size_ang=sim_config.voxel_size_ang)
+        patches.append(
+            {"file": file_name, "origin_zyx": [z, y, x], "membrane_fraction": float((patch_labels == 1).mean())}
+        )
+    write_preview(
+        tmp / "previews" / f"{name}.png",
+        sim.tomogram_zyx,
+        sim.phantom.semantic_labels(),
+        sim_config.voxel_size_ang,
+        name,
+    )
+    if config.keep_tomograms:
+        folder = tmp / "tomograms" / name
+        folder.mkdir(parents=True)
+        write_simulated_tomogram(sim, folder, name)
+    micro = sim_config.microscope
+    return {
+        "name": name,
+        "split": "validation" if is_validation else "training",
+        "seed": sim_config.seed,
+        "voxel_size_ang": sim_config.voxel_size_ang,
+        "snr": micro.snr,
+        "tilt_range_deg": [micro.tilt_min_deg, micro.tilt_max_deg],
+        "defocus_um": micro.defocus_um,
+        "membranes": len(sim.phantom.membranes),
+        "membrane_proteins": len(sim.phantom.membrane_proteins),
+        "cytosolic_proteins": len(sim.phantom.cytosolic_proteins),
+        "patches": patches,
+    }

@@ -1,0 +1,65 @@
+"""``cryomem surface SEG.mrc --tomogram TOMO.mrc``: one mesh with density profiles per membrane."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cryomem.cli._common import StageProgress, console, one_line_errors
+
+
+@one_line_errors
+def surface(
+    segmentation: Path = typer.Argument(..., help="Membrane segmentation (<stem>_seg.mrc) or instance map (MRC)."),
+    tomogram: Path = typer.Option(..., "--tomogram", help="The tomogram the segmentation was made from (MRC)."),
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Output folder (default: membranes/ next to the segmentation)."
+    ),
+    voxel_size: float | None = typer.Option(
+        None, "--voxel-size", help="Voxel size in Å for both files; overrides the headers."
+    ),
+    min_voxels: int = typer.Option(1000, "--min-voxels", min=1, help="Smallest membrane meshed, voxels."),
+    spacing_ang: float | None = typer.Option(
+        None, "--spacing-ang", help="Target vertex spacing in Å (default 1.5 voxels)."
+    ),
+    smoothing: float = typer.Option(
+        1.0, "--smoothing", min=0.0, help="Gaussian sigma in voxels applied to each membrane mask before meshing."
+    ),
+    overwrite: bool = typer.Option(False, help="Replace earlier surfaces of this tomogram."),
+) -> None:
+    """Mesh every membrane and sample the tomogram along the normals: writes <stem>_mb<N>.h5 and .obj."""
+    from rich.table import Table
+
+    from cryomem.geometry import face_areas, surfaces_from_files
+    from cryomem.io import read_membrane_h5
+
+    out = out_dir if out_dir is not None else segmentation.parent / "membranes"
+    with StageProgress() as progress:
+        written = surfaces_from_files(
+            segmentation,
+            tomogram,
+            out,
+            voxel_size_ang=voxel_size,
+            min_voxels=min_voxels,
+            spacing_ang=spacing_ang,
+            smoothing_sigma_vox=smoothing,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    table = Table(title=f"{tomogram.name}: membrane surfaces")
+    for column in ("membrane id", "vertices", "area µm²", "file"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    total_um2 = 0.0
+    h5_files = [p for p in written if p.suffix == ".h5"]
+    for path in h5_files:
+        mesh = read_membrane_h5(path)
+        area_um2 = float(face_areas(mesh.vertices_xyz_ang, mesh.faces).sum()) / 1e8
+        total_um2 += area_um2
+        table.add_row(str(mesh.membrane_id), str(len(mesh.vertices_xyz_ang)), f"{area_um2:.4f}", path.name)
+    console.print(table)
+    console.print(
+        f"[bold green]done[/]: {len(h5_files)} membranes ({total_um2:.4f} µm², both sides), "
+        f"{len(written)} files written to {out}/",
+        highlight=False,
+    )

@@ -1,0 +1,142 @@
+"""The ``cryomem surface`` stage over files: segmentation + tomogram MRC in, ``<stem>_mb<N>.h5/.obj`` out."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from numpy.typing import ArrayLike
+
+from cryomem.geometry._sampling import DEFAULT_FEATURE_OFFSETS_ANG
+from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_surfaces
+from cryomem.io import Mesh, read_mrc, read_mrc_header, validate_voxel_size_ang, write_membrane_h5, write_mesh
+
+__all__ = ["surface_output_paths", "surfaces_from_files"]
+
+_VOXEL_RTOL = 1e-3
+
+
+def surface_output_paths(out_dir: str | os.PathLike[str], stem: str, membrane_id: int) -> tuple[Path, Path]:
+    """``(<out_dir>/<stem>_mb<N>.h5, <out_dir>/<stem>_mb<N>.obj)`` for one membrane."""
+    base = Path(out_dir) / f"{stem}_mb{int(membrane_id)}"
+    return base.with_suffix(".h5"), base.with_suffix(".obj")
+
+
+def _existing_outputs(out_dir: Path, stem: str) -> list[Path]:
+    pattern = re.compile(re.escape(stem) + r"_mb\d+\.(h5|obj)")
+    if not out_dir.is_dir():
+        return []
+    return sorted(p for p in out_dir.iterdir() if pattern.fullmatch(p.name))
+
+
+def _voxel_size(
+    segmentation_path: Path, tomogram_path: Path, override: float | None
+) -> tuple[float, tuple[int, int, int]]:
+    """Check both headers (shape, voxel size) before any data is read; return the voxel size and shape."""
+    seg_shape, seg_raw, _ = read_mrc_header(segmentation_path)
+    tomo_shape, tomo_raw, _ = read_mrc_header(tomogram_path)
+    if tuple(seg_shape) != tuple(tomo_shape):
+        raise ValueError(
+            f"segmentation {segmentation_path.name} has shape {tuple(seg_shape)} (z, y, x) but tomogram "
+            f"{tomogram_path.name} has {tuple(tomo_shape)}; pass the segmentation made from this tomogram"
+        )
+    if override is not None:
+        return validate_voxel_size_ang(override, "--voxel-size", explicit=True), tuple(tomo_shape)
+    tomo_size = validate_voxel_size_ang(tomo_raw, f"the header of {tomogram_path.name}")
+    seg_size = validate_voxel_size_ang(seg_raw, f"the header of {segmentation_path.name}")
+    if not math.isclose(seg_size, tomo_size, rel_tol=_VOXEL_RTOL):
+        raise ValueError(
+            f"segmentation {segmentation_path.name} has voxel size {seg_size:g} Å but tomogram "
+            f"{tomogram_path.name} has {tomo_size:g} Å; pass the matching files, or --voxel-size if both "
+            "headers are wrong"
+        )
+    return tomo_size, tuple(tomo_shape)
+
+
+def surfaces_from_files(
+    segmentation_path: str | os.PathLike[str],
+    tomogram_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    voxel_size_ang: float | None = None,
+    min_voxels: int = DEFAULT_MIN_VOXELS,
+    spacing_ang: float | None = None,
+    smoothing_sigma_vox: float = 1.0,
+    offsets_ang: ArrayLike = DEFAULT_FEATURE_OFFSETS_ANG,
+    overwrite: bool = False,
+    progress: Callable[[str, float], None] | None = None,
+) -> list[Path]:
+    """Run the surface stage on files: one ``<stem>_mb<N>.h5`` and ``<stem>_mb<N>.obj`` per membrane.
+
+    Headers are checked first (same shape, same voxel size, no 0/1 Å voxel size without
+    ``voxel_size_ang``), then everything is computed, and only then written, each file atomically.
+
+    Parameters
+    ----------
+    segmentation_path : str or os.PathLike
+        Binary segmentation (``<stem>_seg.mrc``) or instance map (``<stem>_instances.mrc``).
+    tomogram_path : str or os.PathLike
+        The tomogram the segmentation was made from; ``<stem>`` is its file stem.
+    out_dir : str or os.PathLike
+        Output folder (created if missing).
+    voxel_size_ang : float, optional
+        Voxel size, Å, for both files, overriding their headers.
+    min_voxels, spacing_ang, smoothing_sigma_vox, offsets_ang
+        See :func:`membrane_surfaces`.
+    overwrite : bool, default False
+        Replace earlier outputs for this tomogram (stale ``<stem>_mb<N>`` files of membranes that no
+        longer exist are removed). If False, existing outputs are an error.
+    progress : callable(stage, fraction), optional
+        Progress reports.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Written files, ``h5`` then ``obj`` for each membrane in ascending id order.
+    """
+    segmentation_path, tomogram_path, out_dir = Path(segmentation_path), Path(tomogram_path), Path(out_dir)
+    for role, path in (("segmentation", segmentation_path), ("tomogram", tomogram_path)):
+        if not path.is_file():
+            raise FileNotFoundError(f"{role} {path} does not exist")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder with --out")
+    voxel_size, _ = _voxel_size(segmentation_path, tomogram_path, voxel_size_ang)
+    stem = tomogram_path.stem
+    existing = _existing_outputs(out_dir, stem)
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{out_dir} already holds surfaces of {stem} ({existing[0].name}); pass --overwrite to replace them"
+        )
+    labels = read_mrc(segmentation_path, voxel_size_ang=voxel_size)
+    tomogram = read_mrc(tomogram_path, voxel_size_ang=voxel_size)
+    surfaces = membrane_surfaces(
+        labels.data_zyx,
+        tomogram.data_zyx,
+        voxel_size,
+        origin_xyz_ang=tomogram.origin_xyz_ang,
+        min_voxels=min_voxels,
+        spacing_ang=spacing_ang,
+        smoothing_sigma_vox=smoothing_sigma_vox,
+        offsets_ang=offsets_ang,
+        tomogram_path=str(tomogram_path.resolve()),
+        progress=progress,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for done, surface in enumerate(surfaces):
+        h5_path, obj_path = surface_output_paths(out_dir, stem, surface.membrane_id)
+        surface = dataclasses.replace(
+            surface, attrs={**surface.attrs, "segmentation_path": str(segmentation_path.resolve())}
+        )
+        written.append(write_membrane_h5(h5_path, surface))
+        mesh = Mesh(surface.vertices_xyz_ang, surface.faces, surface.normals_xyz)
+        written.append(write_mesh(obj_path, mesh))
+        if progress is not None:
+            progress("writing surfaces", (done + 1) / len(surfaces))
+    for stale in set(existing) - set(written):
+        stale.unlink(missing_ok=True)
+    return written
