@@ -116,3 +116,29 @@ def test_training_resumes_from_its_checkpoint(tiny_dataset, tmp_path):
     train(tiny_dataset, tmp_path / "run", first.model_copy(update={"epochs": 3}), resume=True)
     with open(tmp_path / "run" / "training_log.csv") as handle:
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [1, 2, 3]
+
+
+def _ddp_worker(rank: int, world: int, port: int, data_dir, out_dir) -> None:
+    import os
+
+    os.environ.update(
+        {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1"}
+    )
+    os.environ["MASTER_PORT"] = str(port)
+    config = TrainConfig.model_validate({**TINY_TRAINING, "epochs": 2, "iterations_per_epoch": 2, "threads": 1})
+    train(data_dir, out_dir, config)
+
+
+def test_data_parallel_training_through_torch_ddp(tiny_dataset, tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mp.spawn(_ddp_worker, args=(2, port, tiny_dataset, tmp_path / "run"), nprocs=2, join=True)
+    model, card = load_model(tmp_path / "run" / "model_final.pt")
+    assert card["training"]["data_parallel_processes"] == 2 and card["training"]["epochs_done"] == 2
+    with open(tmp_path / "run" / "training_log.csv") as handle:
+        assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [1, 2]  # one log, written by rank 0

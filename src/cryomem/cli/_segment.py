@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -112,7 +113,10 @@ def train_command(
     resume: bool = typer.Option(False, help="Continue from OUT/checkpoint_last.pt."),
     init_model: Path | None = typer.Option(None, help="Start from the weights of this model file."),
 ) -> None:
-    """Train a segmentation model from labelled patches (0 background, 1 membrane, 2 ignore)."""
+    """Train a segmentation model from labelled patches (0 background, 1 membrane, 2 ignore).
+
+    Several GPUs: `torchrun --nproc_per_node N -m cryomem segment train ...` (torch DDP, one process per GPU).
+    """
     _run_training(data_dir, out_dir, config_file, epochs, resume, init_model=init_model, finetune=False)
 
 
@@ -174,6 +178,8 @@ def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model,
         )
 
     path = train(data_dir, out_dir, config, init_model=init_model, resume=resume, report=report)
+    if os.environ.get("RANK", "0") != "0":
+        return  # under torchrun only the first process reports
     console.print(f"[bold green]done[/]: {'fine-tuned' if finetune else 'trained'} model in {path}", highlight=False)
 
 

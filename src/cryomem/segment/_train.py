@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,10 +72,18 @@ class TrainConfig(BaseModel):
         )
 
 
-def _device() -> torch.device:
+def _device(local_rank: int = 0) -> torch.device:
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device("cpu")
+
+
+def _distributed_rank() -> tuple[int, int, int]:
+    """(rank, local rank, world size) under ``torchrun``; (0, 0, 1) in a plain process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 0, 1
+    return int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0")), world
 
 
 def _batch(
@@ -154,16 +163,48 @@ def train(
     val_patches = val_patches[: config.max_validation_patches]
     if not train_patches:
         raise ValueError(f"{data_dir}/imagesTr holds no patches; add training data")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    rank, local_rank, world = _distributed_rank()
+    main_process = rank == 0
+    if main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    device = _device()
+    device = _device(local_rank)
+    if world > 1:  # multi-GPU (or multi-process CPU) data parallelism through torch DDP, launched by torchrun
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return _train(
+            data_dir, out_dir, config, train_patches, val_patches, device, rank, world, init_model, resume, report
+        )
+    finally:
+        if world > 1:
+            torch.distributed.destroy_process_group()
+
+
+def _train(
+    data_dir: Path,
+    out_dir: Path,
+    config: TrainConfig,
+    train_patches: list[Patch],
+    val_patches: list[Patch],
+    device: torch.device,
+    rank: int,
+    world: int,
+    init_model: Path | str | None,
+    resume: bool,
+    report: EpochReport | None,
+) -> Path:
+    main_process = rank == 0
     if init_model is not None:
         model, init_card = load_model(init_model, device)
         model.train()
     else:
         model, init_card = UNet3D(config.architecture()).to(device), None
+    network = model
+    if world > 1:
+        ids = [device.index] if device.type == "cuda" else None
+        network = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     optimizer = torch.optim.SGD(
         model.parameters(),
         lr=config.learning_rate,
@@ -172,7 +213,7 @@ def train(
         weight_decay=config.weight_decay,
     )
     loss_fn = SegmentationLoss(surface_dice_weight=config.surface_dice_weight)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng([config.seed, rank] if world > 1 else config.seed)
     start_epoch, best, history = 0, -1.0, []
     checkpoint = out_dir / "checkpoint_last.pt"
     if resume and checkpoint.is_file():
@@ -180,11 +221,14 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
-        rng.bit_generator.state = state["rng"]
-    baseline = validate(model, val_patches, config.voxel_size_ang, device) if val_patches and init_model else None
+        if world == 1:
+            rng.bit_generator.state = state["rng"]
+    validating = bool(val_patches) and main_process
+    baseline = validate(model, val_patches, config.voxel_size_ang, device) if validating and init_model else None
     augmentation = AugmentationConfig() if config.augment else None
-    with atomic_write_path(out_dir / "train_config.json") as tmp:
-        tmp.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
+    if main_process:
+        with atomic_write_path(out_dir / "train_config.json") as tmp:
+            tmp.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
     total_iterations = config.epochs * config.iterations_per_epoch
     use_amp = device.type == "cuda"
     torch.backends.cudnn.benchmark = use_amp  # fixed crop shapes: let cuDNN pick its fastest kernels
@@ -192,14 +236,15 @@ def train(
     model.train()
     for epoch in range(start_epoch, config.epochs):
         started, losses = time.perf_counter(), []
-        batches = _epoch_batches(train_patches, config, rng, augmentation, epoch, device)
+        seed_epoch = epoch * world + rank
+        batches = _epoch_batches(train_patches, config, rng, augmentation, seed_epoch, device)
         for it, (images, labels) in enumerate(batches):
             step = epoch * config.iterations_per_epoch + it
             lr = config.learning_rate * (1.0 - step / total_iterations) ** config.poly_exponent
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with torch.autocast(device.type, enabled=use_amp):
-                loss = loss_fn(model(images.to(device, non_blocking=True)), labels.to(device, non_blocking=True))
+                loss = loss_fn(network(images.to(device, non_blocking=True)), labels.to(device, non_blocking=True))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
@@ -207,39 +252,57 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             losses.append(float(loss.detach()))
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": lr}
-        if val_patches:
-            row.update({f"val_{k}": v for k, v in validate(model, val_patches, config.voxel_size_ang, device).items()})
-        row["seconds"] = time.perf_counter() - started
-        history.append(row)
-        score = row.get("val_surface_dice", -row["train_loss"])
-        if score > best:
-            best = score
-            save_model(out_dir / "model.pt", model, _card(config, data_dir, train_patches, val_patches, row, init_card))
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "epoch": epoch + 1,
-                "best": best,
-                "history": history,
-                "rng": rng.bit_generator.state,
-            },
-            checkpoint,
-        )
-        _write_log(out_dir, history)
-        if report:
-            report(row)
-        if baseline and config.early_stop_tolerance is not None and "val_dice" in row:
-            if row["val_dice"] < baseline["dice"] - config.early_stop_tolerance:
-                break
-    final = _card(config, data_dir, train_patches, val_patches, history[-1], init_card)
-    save_model(out_dir / "model_final.pt", model, final)
+        stop = False
+        if main_process:
+            row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": lr}
+            if validating:
+                scores = validate(model, val_patches, config.voxel_size_ang, device)
+                row.update({f"val_{k}": v for k, v in scores.items()})
+            row["seconds"] = time.perf_counter() - started
+            history.append(row)
+            score = row.get("val_surface_dice", -row["train_loss"])
+            if score > best:
+                best = score
+                card = _card(config, data_dir, train_patches, val_patches, row, init_card, world)
+                save_model(out_dir / "model.pt", model, card)
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1,
+                    "best": best,
+                    "history": history,
+                    "rng": rng.bit_generator.state,
+                },
+                checkpoint,
+            )
+            _write_log(out_dir, history)
+            if report:
+                report(row)
+            if baseline and config.early_stop_tolerance is not None and "val_dice" in row:
+                stop = row["val_dice"] < baseline["dice"] - config.early_stop_tolerance
+        if world > 1:  # every process learns rank 0's early-stop decision
+            flag = torch.tensor([float(stop)], device=device)
+            torch.distributed.broadcast(flag, src=0)
+            stop = bool(flag.item())
+        if stop:
+            break
+    if main_process:
+        final = _card(config, data_dir, train_patches, val_patches, history[-1], init_card, world)
+        save_model(out_dir / "model_final.pt", model, final)
+    if world > 1:
+        torch.distributed.barrier()
     return out_dir / "model.pt"
 
 
 def _card(
-    config: TrainConfig, data_dir: Path, train: list[Patch], val: list[Patch], row: dict, init_card: dict | None
+    config: TrainConfig,
+    data_dir: Path,
+    train: list[Patch],
+    val: list[Patch],
+    row: dict,
+    init_card: dict | None,
+    processes: int = 1,
 ) -> dict:
     dataset_json = data_dir / "dataset.json"
     dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
@@ -256,6 +319,7 @@ def _card(
             "validation_patches": len(val),
             "config": config.model_dump(mode="json"),
             "epochs_done": row["epoch"],
+            "data_parallel_processes": processes,
             "fine_tuned_from": init_card.get("name") if init_card else None,
         },
         "validation": {k.removeprefix("val_"): v for k, v in row.items() if k.startswith("val_")},
