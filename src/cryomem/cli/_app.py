@@ -8,6 +8,7 @@ import cryomem
 from cryomem.cli._demo import demo
 from cryomem.cli._segment import segment_app
 from cryomem.cli._simulate import simulate_app
+from cryomem.cli._stats import stats_app
 from cryomem.cli._surface import surface
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app = typer.Typer(
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(segment_app, name="segment")
 app.command("surface")(surface)
+app.add_typer(stats_app, name="stats")
 app.command("demo")(demo)
 
 

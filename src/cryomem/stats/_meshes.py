@@ -1,0 +1,176 @@
+"""Membrane meshes for statistics: reading mesh/h5 files, naming them by tomogram and membrane id."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from cryomem.geometry import face_areas, vertex_normals
+from cryomem.io import MESH_SUFFIXES, read_membrane_h5, read_mesh, validate_voxel_size_ang
+
+__all__ = ["MEMBRANE_SUFFIXES", "MembraneMesh", "membrane_files", "read_membrane_meshes"]
+
+MEMBRANE_SUFFIXES = (".h5", *MESH_SUFFIXES)
+_NAME = re.compile(r"^(?P<tomo>.+?)_mb(?P<id>\d+)(?:_.*)?$")
+
+
+@dataclass(frozen=True, eq=False)
+class MembraneMesh:
+    """One membrane surface, in Å, named by its tomogram and membrane id.
+
+    Attributes
+    ----------
+    tomo_name : str
+        Tomogram the membrane belongs to (matched against the particles' ``tomo_name``).
+    membrane_id : int
+        Membrane id within that tomogram.
+    vertices_xyz_ang : (n, 3) float64 array
+        Vertex positions, Å, xyz.
+    faces : (m, 3) int64 array
+        Triangles, 0-based vertex indices.
+    normals_xyz : (n, 3) float64 array
+        Unit vertex normals, xyz.
+    voxel_size_ang : float or None
+        Voxel size of the source tomogram, Å, if known.
+    source : str
+        File the mesh came from (or a free label).
+    """
+
+    tomo_name: str
+    membrane_id: int
+    vertices_xyz_ang: np.ndarray
+    faces: np.ndarray
+    normals_xyz: np.ndarray
+    voxel_size_ang: float | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        vertices = np.asarray(self.vertices_xyz_ang, dtype=np.float64)
+        faces = np.asarray(self.faces, dtype=np.int64).reshape(-1, 3)
+        label = self.source or f"{self.tomo_name} membrane {self.membrane_id}"
+        if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.isfinite(vertices).all():
+            raise ValueError(f"{label}: vertices must be finite with shape (n, 3), got {vertices.shape}")
+        if len(faces) == 0 or float(face_areas(vertices, faces).sum()) <= 0.0:
+            raise ValueError(f"{label}: the membrane mesh is empty (no triangles with area); remove it from the input")
+        if faces.min() < 0 or faces.max() >= len(vertices):
+            raise ValueError(f"{label}: faces index vertices outside 0..{len(vertices) - 1}")
+        normals = self.normals_xyz
+        normals = vertex_normals(vertices, faces) if normals is None else np.asarray(normals, dtype=np.float64)
+        if normals.shape != vertices.shape:
+            raise ValueError(f"{label}: normals_xyz must have shape {vertices.shape}, got {normals.shape}")
+        object.__setattr__(self, "vertices_xyz_ang", vertices)
+        object.__setattr__(self, "faces", faces)
+        object.__setattr__(self, "normals_xyz", normals)
+        object.__setattr__(self, "membrane_id", int(self.membrane_id))
+
+    @property
+    def label(self) -> str:
+        """``<tomo>_mb<id>``, the name used in tables and output files."""
+        return f"{self.tomo_name}_mb{self.membrane_id:03d}"
+
+
+def membrane_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given, folders expanded to their ``.h5/.obj/.ply/.vtp`` files (sorted).
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist.
+    ValueError
+        No paths, an unsupported suffix, or a folder without membrane files.
+    """
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in MEMBRANE_SUFFIXES and p.is_file())
+            if not inside:
+                raise ValueError(f"folder {path} holds no membrane files ({', '.join(MEMBRANE_SUFFIXES)})")
+            found.extend(inside)
+        elif not path.exists():
+            raise FileNotFoundError(f"membrane file {path} does not exist")
+        elif path.suffix.lower() not in MEMBRANE_SUFFIXES:
+            raise ValueError(f"{path}: unsupported membrane file; use {', '.join(MEMBRANE_SUFFIXES)}")
+        else:
+            found.append(path)
+    if not found:
+        raise ValueError("no membrane files given; pass .h5/.obj/.ply/.vtp files or folders of them")
+    return found
+
+
+def _name_from_stem(stem: str, fallback_id: int) -> tuple[str, int]:
+    match = _NAME.match(stem)
+    if match:
+        return match["tomo"], int(match["id"])
+    return stem, fallback_id
+
+
+def read_membrane_meshes(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    mesh_unit: Literal["ang", "voxel"] = "ang",
+    voxel_size_ang: float | None = None,
+) -> list[MembraneMesh]:
+    """Read membrane meshes (``cryomem surface`` h5 containers or ``.obj/.ply/.vtp`` in Å).
+
+    A file named ``<tomo>_mb<N>[_anything].<suffix>`` belongs to tomogram ``<tomo>`` with membrane id
+    ``N`` (an h5 container's stored ``membrane_id`` wins); other files are named by their stem.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        Files or folders of them.
+    mesh_unit : {"ang", "voxel"}, default "ang"
+        Unit of the vertex coordinates of ``.obj/.ply/.vtp`` files. ``"voxel"`` multiplies them by
+        ``voxel_size_ang`` (h5 containers are always in Å).
+    voxel_size_ang : float, optional
+        Voxel size of the tomograms, Å; required with ``mesh_unit="voxel"``, and used to diagnose
+        meshes in voxels. h5 containers carry their own.
+
+    Returns
+    -------
+    list of MembraneMesh
+        One per file, in the order given.
+    """
+    if mesh_unit not in ("ang", "voxel"):
+        raise ValueError(f"mesh_unit must be 'ang' or 'voxel', got {mesh_unit!r}")
+    size = None if voxel_size_ang is None else validate_voxel_size_ang(voxel_size_ang, "--voxel-size", explicit=True)
+    if mesh_unit == "voxel" and size is None:
+        raise ValueError("meshes in voxels need the voxel size: pass --voxel-size (voxel_size_ang=...) in Å")
+    meshes = []
+    for index, path in enumerate(membrane_files(paths), start=1):
+        if path.suffix.lower() == ".h5":
+            surface = read_membrane_h5(path)
+            tomo, _ = _name_from_stem(path.stem, surface.membrane_id)
+            if not _NAME.match(path.stem) and surface.tomogram_path:
+                tomo = Path(surface.tomogram_path).stem
+            meshes.append(
+                MembraneMesh(
+                    tomo,
+                    surface.membrane_id,
+                    surface.vertices_xyz_ang,
+                    surface.faces,
+                    surface.normals_xyz,
+                    surface.voxel_size_ang,
+                    str(path),
+                )
+            )
+            continue
+        mesh = read_mesh(path)
+        tomo, membrane_id = _name_from_stem(path.stem, index)
+        vertices = mesh.vertices_xyz_ang * (size if mesh_unit == "voxel" else 1.0)
+        meshes.append(MembraneMesh(tomo, membrane_id, vertices, mesh.faces, mesh.normals_xyz, size, str(path)))
+    labels = [m.label for m in meshes]
+    repeated = sorted({label for label in labels if labels.count(label) > 1})
+    if repeated:
+        raise ValueError(
+            f"several membrane files have the same tomogram and membrane id ({', '.join(repeated)}); "
+            "name mesh files <tomo>_mb<N>.<suffix> with distinct N"
+        )
+    return meshes

@@ -1,0 +1,258 @@
+"""Particles on membranes: each particle snapped to its membrane's nearest vertex, plus shared caches.
+
+MemBrain v2 (Methods, "Geodesic Nearest Neighbors"): every protein centre is projected onto its
+nearest mesh vertex before geodesic distances are measured. :class:`MembraneParticles` keeps one
+:class:`cryomem.geometry.GeodesicSolver` and the distance rows it produced, so concentration,
+nearest neighbours, Ripley's functions, orientations and edges reuse one precomputation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from cryomem.geometry import GeodesicSolver, face_areas
+from cryomem.io import PARTICLE_COLUMNS
+from cryomem.stats._meshes import MembraneMesh
+
+__all__ = ["MembraneParticles", "ParticleAssignment", "assign_particles"]
+
+ANG2_PER_UM2 = 1e8
+_CACHE_BYTES = 256 * 2**20
+
+
+class MembraneParticles:
+    """A membrane mesh, the particles on it, and cached geodesic distances.
+
+    Parameters
+    ----------
+    mesh : MembraneMesh
+        The membrane.
+    particles : pandas.DataFrame
+        Standard particle table rows on this membrane plus ``particle_index`` (row in the input
+        table), ``vertex`` (nearest vertex) and ``distance_to_mesh_ang``.
+    method : {"heat", "exact"}, default "heat"
+        Geodesic method (see :class:`cryomem.geometry.GeodesicSolver`).
+    """
+
+    def __init__(
+        self, mesh: MembraneMesh, particles: pd.DataFrame, *, method: Literal["heat", "exact"] = "heat"
+    ) -> None:
+        if method not in ("heat", "exact"):
+            raise ValueError(f"geodesic method must be 'heat' or 'exact', got {method!r}")
+        self.mesh = mesh
+        self.particles = particles.reset_index(drop=True)
+        self.method = method
+        self.face_areas_ang2 = face_areas(mesh.vertices_xyz_ang, mesh.faces)
+        self.area_ang2 = float(self.face_areas_ang2.sum())
+        edges = np.concatenate([mesh.faces[:, [0, 1]], mesh.faces[:, [1, 2]], mesh.faces[:, [2, 0]]])
+        n = len(mesh.vertices_xyz_ang)
+        graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+        _, self.component_of_vertex = connected_components(graph, directed=False)
+        face_component = self.component_of_vertex[mesh.faces[:, 0]]
+        self.component_area_ang2 = np.bincount(
+            face_component, weights=self.face_areas_ang2, minlength=int(self.component_of_vertex.max()) + 1
+        )
+        self._solver: GeodesicSolver | None = None
+        self._rows: dict[int, np.ndarray] = {}
+        self.cache: dict[object, object] = {}
+
+    @property
+    def vertices(self) -> np.ndarray:
+        """(p,) int64 nearest-vertex index of every particle."""
+        return self.particles["vertex"].to_numpy(dtype=np.int64)
+
+    @property
+    def n_vertices(self) -> int:
+        return len(self.mesh.vertices_xyz_ang)
+
+    @property
+    def solver(self) -> GeodesicSolver:
+        """The membrane's geodesic solver, built on first use."""
+        if self._solver is None:
+            self._solver = GeodesicSolver(self.mesh.vertices_xyz_ang, self.mesh.faces, method=self.method)
+        return self._solver
+
+    def class_mask(self, classes: Sequence[int] | None) -> np.ndarray:
+        """(p,) bool: particles whose ``class_number`` is in ``classes`` (all if None)."""
+        if classes is None:
+            return np.ones(len(self.particles), dtype=bool)
+        return self.particles["class_number"].isin(list(classes)).to_numpy()
+
+    def distance_rows(self, vertices: np.ndarray) -> np.ndarray:
+        """Geodesic distance from each given vertex to every vertex, Å.
+
+        Parameters
+        ----------
+        vertices : (s,) int array
+            Source vertices (repeats are computed once).
+
+        Returns
+        -------
+        (s, n) float64 array
+            ``inf`` across connected components. Rows are cached while they fit in 256 MiB.
+        """
+        vertices = np.asarray(vertices, dtype=np.int64).reshape(-1)
+        missing = [int(v) for v in np.unique(vertices) if int(v) not in self._rows]
+        room = _CACHE_BYTES // max(1, 4 * self.n_vertices) - len(self._rows)
+        fresh = {v: self.solver.distances_ang(v) for v in missing}
+        for v, row in list(fresh.items())[: max(0, room)]:
+            self._rows[v] = row.astype(np.float32)
+        out = np.empty((len(vertices), self.n_vertices))
+        for i, v in enumerate(vertices.tolist()):
+            out[i] = fresh[v] if v in fresh else self._rows[v]
+        return out
+
+    def distance_between_ang(self, sources: np.ndarray, targets: np.ndarray, *, chunk: int = 64) -> np.ndarray:
+        """(s, t) geodesic distances between two vertex sets, Å (``inf`` across components)."""
+        sources = np.asarray(sources, dtype=np.int64)
+        targets = np.asarray(targets, dtype=np.int64)
+        out = np.empty((len(sources), len(targets)))
+        for start in range(0, len(sources), chunk):
+            out[start : start + chunk] = self.distance_rows(sources[start : start + chunk])[:, targets]
+        return out
+
+
+@dataclass(frozen=True)
+class ParticleAssignment:
+    """Particles matched to membranes.
+
+    Attributes
+    ----------
+    membranes : list of MembraneParticles
+        One per input mesh, in input order (some may hold no particles).
+    off_mesh : pandas.DataFrame
+        Particles farther than the tolerance from every membrane of their tomogram
+        (``particle_index``, ``tomo_name``, ``distance_to_mesh_ang``).
+    n_particles : int
+        Particles in the input table.
+    tolerance_ang : float
+        Largest accepted particle-to-vertex distance, Å.
+    """
+
+    membranes: list[MembraneParticles]
+    off_mesh: pd.DataFrame
+    n_particles: int
+    tolerance_ang: float
+
+    @property
+    def n_assigned(self) -> int:
+        return sum(len(m.particles) for m in self.membranes)
+
+
+def _tomogram_groups(meshes: Sequence[MembraneMesh], names: np.ndarray) -> dict[str, list[int]]:
+    """Particle tomogram name -> indices of its meshes; one clear error when names cannot be matched."""
+    mesh_tomos = sorted({m.tomo_name for m in meshes})
+    particle_tomos = sorted(set(names.tolist()))
+    groups = {t: [i for i, m in enumerate(meshes) if m.tomo_name == t] for t in particle_tomos if t in mesh_tomos}
+    unmatched = [t for t in particle_tomos if t not in groups]
+    if unmatched and len(mesh_tomos) == 1 and not groups:
+        return {t: list(range(len(meshes))) for t in particle_tomos}
+    if unmatched:
+        raise ValueError(
+            f"particles name tomograms {unmatched[:5]} but the membranes are from {mesh_tomos[:5]}; "
+            "name mesh files <tomo>_mb<N>.<suffix> after the particles' rlnTomoName, or run one tomogram at a time"
+        )
+    return groups
+
+
+def assign_particles(
+    meshes: Sequence[MembraneMesh],
+    particles: pd.DataFrame,
+    *,
+    tolerance_nm: float = 10.0,
+    method: Literal["heat", "exact"] = "heat",
+) -> ParticleAssignment:
+    """Snap every particle to the nearest vertex of its membrane.
+
+    A particle whose ``membrane_id`` names one of its tomogram's membranes goes to that membrane;
+    otherwise to the membrane with the nearest vertex. Particles farther than ``tolerance_nm`` from
+    it are left out and reported.
+
+    Parameters
+    ----------
+    meshes : sequence of MembraneMesh
+        Membranes of one or more tomograms.
+    particles : pandas.DataFrame
+        Standard particle table (:data:`cryomem.io.PARTICLE_COLUMNS`), positions in Å.
+    tolerance_nm : float, default 10
+        Largest particle-to-vertex distance accepted, nm.
+    method : {"heat", "exact"}, default "heat"
+        Geodesic method for later distance queries.
+
+    Returns
+    -------
+    ParticleAssignment
+
+    Raises
+    ------
+    ValueError
+        No meshes or particles, unmatched tomogram names, or every particle off every mesh (with a
+        hint when the meshes look like they are in voxels).
+    """
+    if not meshes:
+        raise ValueError("no membranes given; pass at least one mesh or h5 file")
+    missing = [c for c in PARTICLE_COLUMNS if c not in particles.columns]
+    if missing:
+        raise ValueError(f"particle table lacks columns {missing}; read it with cryomem.io.read_particles_star")
+    if len(particles) == 0:
+        raise ValueError("the particle table is empty; nothing to measure")
+    if not tolerance_nm > 0:
+        raise ValueError(f"tolerance_nm must be > 0, got {tolerance_nm}")
+    table = particles.reset_index(drop=True).copy()
+    table["particle_index"] = np.arange(len(table))
+    xyz = table[["x_ang", "y_ang", "z_ang"]].to_numpy(dtype=np.float64)
+    names = table["tomo_name"].astype(str).to_numpy()
+    trees = [cKDTree(m.vertices_xyz_ang) for m in meshes]
+    best_mesh = np.full(len(table), -1)
+    best_vertex = np.zeros(len(table), dtype=np.int64)
+    best_distance = np.full(len(table), np.inf)
+    for tomo, indices in _tomogram_groups(meshes, names).items():
+        rows = np.flatnonzero(names == tomo)
+        wanted = table["membrane_id"].to_numpy()[rows]
+        for i in indices:
+            distance, vertex = trees[i].query(xyz[rows])
+            named = wanted == meshes[i].membrane_id
+            has_named = np.isin(wanted, [meshes[j].membrane_id for j in indices])
+            better = np.where(has_named, named, distance < best_distance[rows])
+            take = rows[better]
+            best_mesh[take], best_vertex[take], best_distance[take] = i, vertex[better], distance[better]
+    tolerance_ang = 10.0 * tolerance_nm
+    on = best_distance <= tolerance_ang
+    table["vertex"] = best_vertex
+    table["distance_to_mesh_ang"] = best_distance
+    if not on.any():
+        raise ValueError(_all_off_message(meshes, xyz, best_distance, tolerance_nm))
+    membranes = [
+        MembraneParticles(mesh, table.loc[on & (best_mesh == i)], method=method) for i, mesh in enumerate(meshes)
+    ]
+    off = table.loc[~on, ["particle_index", "tomo_name", "distance_to_mesh_ang"]].reset_index(drop=True)
+    return ParticleAssignment(membranes, off, len(table), tolerance_ang)
+
+
+def _all_off_message(meshes: Sequence[MembraneMesh], xyz: np.ndarray, distance: np.ndarray, tolerance_nm: float) -> str:
+    finite = distance[np.isfinite(distance)]
+    median = f"{np.median(finite) / 10:.1f} nm" if finite.size else "unknown"
+    text = (
+        f"all {len(xyz)} particles are off every membrane (median distance to the nearest vertex {median}, "
+        f"tolerance {tolerance_nm:g} nm)"
+    )
+    sizes = {m.voxel_size_ang for m in meshes if m.voxel_size_ang}
+    for size in sizes:
+        scaled = np.concatenate([m.vertices_xyz_ang * size for m in meshes])
+        if np.median(cKDTree(scaled).query(xyz)[0]) <= 10.0 * tolerance_nm:
+            return (
+                f"{text}; the meshes look like they are in voxels, not Å (scaled by the voxel size {size:g} Å "
+                "they fit the particles): pass --mesh-unit voxel (mesh_unit='voxel')"
+            )
+    return (
+        f"{text}; check that meshes and particles are in Å in the same frame (meshes in voxels: pass --mesh-unit "
+        "voxel with --voxel-size), or raise --mesh-tolerance-nm"
+    )

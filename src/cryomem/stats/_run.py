@@ -1,0 +1,283 @@
+"""Files in, files out: the statistics behind ``cryomem stats`` (CSV, JSON, PNG and per-membrane VTP).
+
+Everything is read, validated and computed before the first file is written, so bad input leaves
+no output; each file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import cryomem
+from cryomem.io import Mesh, atomic_write_path, read_particles_star, write_mesh
+from cryomem.stats._chains import extract_chains
+from cryomem.stats._concentration import concentration
+from cryomem.stats._config import ANALYSES, StatsConfig
+from cryomem.stats._edge_profile import edge_profile
+from cryomem.stats._edges import edge_distance_ang, edge_vertex_mask
+from cryomem.stats._meshes import read_membrane_meshes
+from cryomem.stats._neighbours import nearest_neighbours
+from cryomem.stats._orientation import min_angle_histogram, neighbour_orientations
+from cryomem.stats._particles import MembraneParticles, ParticleAssignment, assign_particles
+from cryomem.stats._plots import (
+    plot_concentration,
+    plot_edge_profile,
+    plot_min_angles,
+    plot_neighbour_histogram,
+    plot_ripley,
+)
+from cryomem.stats._ripley import ripley
+
+__all__ = ["compute_stats", "load_inputs", "run_stats"]
+
+Progress = Callable[[str, float], None]
+
+
+def load_inputs(
+    membrane_paths: Sequence[str | os.PathLike[str]],
+    particle_paths: Sequence[str | os.PathLike[str]],
+    config: StatsConfig = StatsConfig(),
+) -> ParticleAssignment:
+    """Read meshes and STAR files and snap the particles to the membranes."""
+    if not particle_paths:
+        raise ValueError("no particle files given; pass --particles STAR (one or more)")
+    meshes = read_membrane_meshes(membrane_paths, mesh_unit=config.mesh_unit, voxel_size_ang=config.voxel_size_ang)
+    tables = [read_particles_star(p, voxel_size_ang=config.voxel_size_ang) for p in particle_paths]
+    particles = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    return assign_particles(meshes, particles, tolerance_nm=config.mesh_tolerance_nm, method=config.method)
+
+
+def _on_vertices(membrane: MembraneParticles, values: pd.Series) -> np.ndarray:
+    """Per-vertex array: the mean of ``values`` (indexed by particle_index) at particle vertices, NaN elsewhere."""
+    out = np.full(membrane.n_vertices, np.nan)
+    ids = membrane.particles["particle_index"].to_numpy()
+    found = values.reindex(ids).to_numpy(dtype=np.float64)
+    ok = np.isfinite(found)
+    total = np.bincount(membrane.vertices[ok], weights=found[ok], minlength=membrane.n_vertices)
+    count = np.bincount(membrane.vertices[ok], minlength=membrane.n_vertices)
+    np.divide(total, count, out=out, where=count > 0)
+    return out
+
+
+def compute_stats(
+    assignment: ParticleAssignment,
+    analyses: Sequence[str],
+    config: StatsConfig = StatsConfig(),
+    progress: Progress | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, np.ndarray]], dict]:
+    """Run the chosen analyses; return tables by file stem, per-vertex arrays by membrane label, summary."""
+    unknown = [a for a in analyses if a not in ANALYSES]
+    if unknown or not analyses:
+        raise ValueError(f"unknown analyses {unknown}; choose from {', '.join(ANALYSES)}")
+    membranes = assignment.membranes
+    edges = config.edges
+    tables: dict[str, pd.DataFrame] = {}
+    summary: dict = {}
+    point_data: dict[str, dict[str, np.ndarray]] = {m.mesh.label: {} for m in membranes}
+    for m in membranes:
+        point_data[m.mesh.label]["particle_count"] = np.bincount(m.vertices, minlength=m.n_vertices)
+    if "concentration" in analyses:
+        table = concentration(
+            membranes,
+            classes=config.classes,
+            side=config.side,
+            exclude_edges_nm=config.exclude_edges_nm,
+            edge_settings=edges,
+        )
+        tables["concentration"] = table
+        mine = table[(table["scope"] == "membrane") & (table["class"] == "all")]
+        for m, value in zip(membranes, mine["concentration_per_um2"]):
+            point_data[m.mesh.label]["concentration_per_um2"] = np.full(m.n_vertices, value)
+        pooled = table[(table["scope"] == "all") & (table["class"] == "all")].iloc[0]
+        summary["concentration"] = {
+            "pooled_per_um2": float(pooled["concentration_per_um2"]),
+            "area_um2": float(pooled["area_um2"]),
+            "n_particles": int(pooled["n_particles"]),
+        }
+    if progress:
+        progress("statistics", 0.1)
+    classes = {"start_classes": config.start_classes, "target_classes": config.target_classes}
+    if "neighbours" in analyses:
+        result = nearest_neighbours(
+            membranes, k=config.k, exclude_edges_nm=config.exclude_edges_nm, edge_settings=edges, **classes
+        )
+        tables["neighbours"], tables["neighbours_per_membrane"] = result.per_particle, result.per_membrane
+        first = result.per_particle["nn1_distance_nm"] if len(result.per_particle) else pd.Series(dtype=float)
+        nn1 = pd.Series(first.to_numpy(), index=result.per_particle.get("particle_index"))
+        for m in membranes:
+            point_data[m.mesh.label]["nn1_distance_nm"] = _on_vertices(m, nn1)
+        summary["neighbours"] = {"k": config.k, "n_start": len(first), "nn1_mean_nm": float(first.mean())}
+    if progress:
+        progress("statistics", 0.3)
+    if "orientation" in analyses or "chains" in analyses:
+        near = nearest_neighbours(
+            membranes, k=config.orientation_k, exclude_edges_nm=config.exclude_edges_nm, edge_settings=edges, **classes
+        )
+        if "orientation" in analyses:
+            angles = neighbour_orientations(membranes, near)
+            tables["orientation"] = angles
+            tables["orientation_min_angle"] = min_angle_histogram(
+                angles, config.orientation_k, bin_deg=config.angle_bin_deg
+            )
+            mean_angle = float(angles["min_angle_deg"].mean())
+            summary["orientation"] = {"k": config.orientation_k, "min_angle_mean_deg": mean_angle}
+        if "chains" in analyses:
+            chains = extract_chains(
+                membranes,
+                near,
+                max_distance_nm=config.chain_distance_nm,
+                max_inplane_deg=config.chain_inplane_deg,
+                max_turn_deg=config.chain_turn_deg,
+                min_length=config.chain_min_length,
+            )
+            tables["chains"], tables["chains_particles"] = chains.chains, chains.per_particle
+            ids = pd.Series(chains.per_particle["chain_id"].to_numpy(), index=chains.per_particle["particle_index"])
+            for m in membranes:
+                point_data[m.mesh.label]["chain_id"] = np.nan_to_num(_on_vertices(m, ids.where(ids >= 0)), nan=-1)
+            summary["chains"] = {"n_chains": len(chains.chains), "n_in_chains": int((ids >= 0).sum())}
+    if "edges" in analyses:
+        nn1 = None
+        if "neighbours" in tables and len(tables["neighbours"]):
+            nn1 = tables["neighbours"].set_index("particle_index")["nn1_distance_nm"]
+        tables["edges"] = edge_profile(
+            membranes,
+            bin_size_nm=config.edge_bin_nm,
+            max_distance_nm=config.edge_max_nm,
+            classes=config.classes,
+            nearest_distance_nm=nn1,
+            edge_settings=edges,
+        )
+        for m in membranes:
+            point_data[m.mesh.label]["edge"] = edge_vertex_mask(m.mesh, edges).astype(np.uint8)
+            point_data[m.mesh.label]["distance_to_edge_nm"] = edge_distance_ang(m, edges) / 10.0
+        summary["edges"] = {"n_edge_vertices": int(sum(p["edge"].sum() for p in point_data.values()))}
+    if progress:
+        progress("statistics", 0.5)
+    if "ripley" in analyses:
+        result = ripley(
+            membranes,
+            bin_size_nm=config.bin_size_nm,
+            max_radius_nm=config.max_radius_nm,
+            exclude_edges_nm=config.exclude_edges_nm,
+            edge_settings=edges,
+            n_simulations=config.n_simulations,
+            seed=config.seed,
+            pool_factor=config.pool_factor,
+            progress=progress,
+            **classes,
+        )
+        tables["ripley"] = result.table
+        peak = result.table["O_per_um2"].idxmax() if result.table["O_per_um2"].notna().any() else None
+        summary["ripley"] = {
+            "n_start": result.n_start,
+            "n_target": result.n_target,
+            "n_simulations": result.n_simulations,
+            "max_distance_nm": result.max_distance_nm,
+            "O_peak_r_nm": None if peak is None else float(result.table.loc[peak, ["r_lo_nm", "r_nm"]].mean()),
+        }
+    if config.exclude_edges_nm is not None:
+        for m in membranes:
+            excluded = edge_distance_ang(m, edges) < 10.0 * config.exclude_edges_nm
+            point_data[m.mesh.label]["edge_excluded"] = excluded.astype(np.uint8)
+    return tables, point_data, summary
+
+
+def _write_csv(path: Path, table: pd.DataFrame) -> Path:
+    with atomic_write_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    return path
+
+
+def run_stats(
+    analyses: Sequence[str],
+    membrane_paths: Sequence[str | os.PathLike[str]],
+    particle_paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    config: StatsConfig = StatsConfig(),
+    *,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Path]:
+    """Compute the chosen analyses and write CSV tables, a JSON summary, PNG plots and VTP meshes.
+
+    Parameters
+    ----------
+    analyses : sequence of str
+        Any of ``concentration, neighbours, ripley, orientation, edges, chains``.
+    membrane_paths, particle_paths : sequences of path-like
+        Membrane meshes/h5 (files or folders) and particle STAR files.
+    out_dir : path-like
+        Output folder (created; files of the same names are replaced).
+    config : StatsConfig
+        Settings.
+    name : str, optional
+        Stem of the summary and mesh files (default: the single analysis, or ``"stats"``).
+    progress : callable, optional
+        ``progress(stage, fraction)``.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Every written file by role.
+    """
+    name = name or (analyses[0] if len(analyses) == 1 else "stats")
+    assignment = load_inputs(membrane_paths, particle_paths, config)
+    tables, point_data, summary = compute_stats(assignment, analyses, config, progress)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {stem: _write_csv(out / f"{stem}.csv", table) for stem, table in tables.items()}
+    if len(assignment.off_mesh):
+        written["off_mesh_particles"] = _write_csv(out / "off_mesh_particles.csv", assignment.off_mesh)
+    plots = {
+        "concentration": lambda p: plot_concentration(tables["concentration"], p),
+        "neighbours": lambda p: plot_neighbour_histogram(tables["neighbours"], p, k=config.k),
+        "ripley": lambda p: plot_ripley(tables["ripley"], p),
+        "edges": lambda p: plot_edge_profile(tables["edges"], p),
+        "orientation": lambda p: plot_min_angles(tables["orientation_min_angle"], p, k=config.orientation_k),
+    }
+    for stem, plot in plots.items():
+        if stem in tables:
+            written[f"{stem}_plot"] = plot(out / f"{stem}.png")
+    (out / "meshes").mkdir(exist_ok=True)
+    for m in assignment.membranes:
+        mesh = Mesh(m.mesh.vertices_xyz_ang, m.mesh.faces, m.mesh.normals_xyz, point_data[m.mesh.label])
+        written[f"mesh_{m.mesh.label}"] = write_mesh(out / "meshes" / f"{m.mesh.label}_{name}.vtp", mesh)
+    report = {
+        "cryomem_version": cryomem.__version__,
+        "analyses": list(analyses),
+        "config": config.model_dump(mode="json"),
+        "membranes": [m.mesh.source or m.mesh.label for m in assignment.membranes],
+        "particle_files": [str(p) for p in particle_paths],
+        "particles": {
+            "total": assignment.n_particles,
+            "on_membranes": assignment.n_assigned,
+            "off_mesh": len(assignment.off_mesh),
+            "mesh_tolerance_nm": config.mesh_tolerance_nm,
+        },
+        "results": summary,
+        "files": {role: str(path.relative_to(out)) for role, path in written.items()},
+    }
+    summary_path = out / f"{name}_summary.json"
+    with atomic_write_path(summary_path) as tmp:
+        tmp.write_text(json.dumps(_finite(report), indent=2, allow_nan=False))
+    written["summary"] = summary_path
+    return written
+
+
+def _finite(value: object) -> object:
+    """JSON-ready copy: numpy scalars as Python numbers, NaN and inf as null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
