@@ -5,7 +5,7 @@ drawn wider than the training ranges (configs/default_segmentation_dataset.yaml)
 Surface-Dice are computed against the simulator's membrane labels (a 1-voxel shell around each
 membrane is ignored, as in training), pooled over tomograms, with and without 8-fold TTA.
 
-    python benchmarks/bench_segment_quality.py [--model M] [--n 5] [--shape 96,192,192] [--no-tta-only]
+    python benchmarks/bench_segment_quality.py [--model M] [--n 5] [--shape 96,192,192] [--no-tta-only | --tta-only]
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5, help="number of test tomograms")
     parser.add_argument("--shape", default="96,192,192", help="tomogram shape z,y,x")
     parser.add_argument("--no-tta-only", action="store_true", help="skip the slower TTA pass")
+    parser.add_argument("--tta-only", action="store_true", help="skip the pass without TTA")
     parser.add_argument(
         "--compare-membrain-size",
         action="store_true",
@@ -71,7 +72,7 @@ def main() -> None:
     print(
         f"model: {card['parameter_count']:,} parameters, {card['voxel_size_ang']} Å, window {card['inference_window']}"
     )
-    modes = [False] if args.no_tta_only else [False, True]
+    modes = [False] if args.no_tta_only else [True] if args.tta_only else [False, True]
     totals = {tta: [None, None, 0.0, 0] for tta in modes}
     for index in range(args.n):
         config = test_config(index, shape)

@@ -6,6 +6,7 @@ import typer
 
 import cryomem
 from cryomem.cli._demo import demo
+from cryomem.cli._pick import pick_app
 from cryomem.cli._segment import segment_app
 from cryomem.cli._simulate import simulate_app
 from cryomem.cli._stats import stats_app
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(segment_app, name="segment")
 app.command("surface")(surface)
+app.add_typer(pick_app, name="pick")
 app.add_typer(stats_app, name="stats")
 app.command("demo")(demo)
 

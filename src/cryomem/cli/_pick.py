@@ -1,0 +1,158 @@
+"""``cryomem pick train|predict|evaluate``: particles on membrane surfaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cryomem.cli._common import StageProgress, console, one_line_errors
+
+pick_app = typer.Typer(
+    help="Membrane-protein picking on membrane surfaces: train a model, predict particles, evaluate picks.",
+    no_args_is_help=True,
+)
+
+
+def _membrane_files(membranes: Path) -> list[Path]:
+    """A folder's ``.h5`` membrane files, or the one file given."""
+    if membranes.is_dir():
+        found = sorted(p for p in membranes.iterdir() if p.suffix.lower() == ".h5" and not p.name.startswith("."))
+        if not found:
+            raise ValueError(f"folder {membranes} holds no membrane .h5 files; run `cryomem surface` first")
+        return found
+    if not membranes.exists():
+        raise FileNotFoundError(f"membranes {membranes} does not exist; pass the folder written by `cryomem surface`")
+    return [membranes]
+
+
+def _settings(config_file: Path | None) -> dict:
+    import yaml
+
+    if config_file is None:
+        return {}
+    if not config_file.is_file():
+        raise FileNotFoundError(f"config file {config_file} does not exist")
+    try:
+        loaded = yaml.safe_load(config_file.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"config file {config_file} must hold a mapping of settings")
+    return loaded
+
+
+@pick_app.command("train")
+@one_line_errors
+def train_command(
+    membranes: Path = typer.Option(..., "--membranes", help="Folder of membrane .h5 files (`cryomem surface`)."),
+    particles: list[Path] = typer.Option(..., "--particles", help="Annotated particle STAR file (repeatable)."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for model.pt, checkpoints, log and learning curves."),
+    config_file: Path | None = typer.Option(None, "--config", help="YAML with training settings."),
+    epochs: int | None = typer.Option(None, help="Epochs (overrides the config)."),
+    voxel_size: float | None = typer.Option(
+        None, "--voxel-size", help="Pixel size of the STAR coordinates in Å, for files that do not state it."
+    ),
+) -> None:
+    """Train a picking model on membranes with annotated particles (matched by rlnTomoName)."""
+    import pandas as pd
+
+    from cryomem.io import read_particles_star
+    from cryomem.pick import PickTrainConfig, train_pick_model
+
+    paths = _membrane_files(membranes)
+    settings = _settings(config_file)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    config = PickTrainConfig.model_validate(settings)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder with --out")
+    table = pd.concat([read_particles_star(p, voxel_size_ang=voxel_size) for p in particles], ignore_index=True)
+    with StageProgress() as progress:
+        model = train_pick_model(paths, table, out_dir, config, progress=progress)
+    console.print(
+        f"[bold green]done[/]: trained on {len(paths)} membrane file(s), {len(table)} particles; "
+        f"model in {model}, log and learning curves in {out_dir}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@pick_app.command("predict")
+@one_line_errors
+def predict_command(
+    model: Path = typer.Option(..., "--model", help="Model file from `cryomem pick train`."),
+    membranes: Path = typer.Option(..., "--membranes", help="Folder of membrane .h5 files (`cryomem surface`)."),
+    out_dir: Path | None = typer.Option(
+        None, "--out", help="Folder for <tomo>_particles.star (default: 'particles' beside the membranes folder)."
+    ),
+    tta: bool = typer.Option(True, "--tta/--no-tta", help="Average 5 feature windows shifted along the normal."),
+    bandwidth_ang: float | None = typer.Option(
+        None, "--bandwidth-ang", help="Mean-shift bandwidth in Å (default: half the model's max distance)."
+    ),
+    seed_threshold_ang: float | None = typer.Option(
+        None, "--threshold-ang", help="Predicted distance in Å below which vertices seed the mean shift (default: 0.7 x max distance)."
+    ),
+    min_seeds: int = typer.Option(1, min=1, help="Fewest converged seeds that make a particle."),
+    seed: int = typer.Option(0, min=0, help="Seed of the random in-plane angles."),
+    inplane_deg: float | None = typer.Option(
+        None, "--inplane-deg", help="Fixed in-plane angle in degrees (default: random from --seed)."
+    ),
+    overwrite: bool = typer.Option(False, help="Replace existing STAR files."),
+) -> None:
+    """Pick particles on membranes: one STAR per tomogram; predicted distances go into the .h5 files."""
+    from cryomem.io import read_particles_star
+    from cryomem.pick import predict_membranes
+
+    paths = _membrane_files(membranes)
+    target = out_dir or (membranes if membranes.is_dir() else membranes.parent).resolve().parent / "particles"
+    with StageProgress() as progress:
+        written = predict_membranes(
+            model,
+            paths,
+            target,
+            tta=tta,
+            bandwidth_ang=bandwidth_ang,
+            seed_threshold_ang=seed_threshold_ang,
+            min_seeds=min_seeds,
+            seed=seed,
+            fixed_inplane_deg=inplane_deg,
+            overwrite=overwrite,
+            progress=progress,
+        )
+    console.print(f"[bold green]done[/]: {len(paths)} membrane(s) of {len(written)} tomogram(s)", highlight=False)
+    for star in written:
+        console.print(f"  {len(read_particles_star(star)):>6} particles  {star}", highlight=False, soft_wrap=True)
+    console.print("predicted distances stored as point_data 'predicted_distance_ang' in the .h5 files", highlight=False)
+
+
+@pick_app.command("evaluate")
+@one_line_errors
+def evaluate_command(
+    predicted: Path = typer.Argument(..., help="Predicted particles (STAR)."),
+    ground_truth: Path = typer.Argument(..., help="Ground-truth particles (STAR)."),
+    radius_nm: float = typer.Option(6.3, "--radius-nm", help="Match radius in nm."),
+    per_membrane: bool = typer.Option(False, "--per-membrane", help="Also score each membrane id."),
+    one_to_one: bool = typer.Option(False, "--one-to-one", help="Match each particle at most once."),
+    voxel_size: float | None = typer.Option(
+        None, "--voxel-size", help="Pixel size of the STAR coordinates in Å, for files that do not state it."
+    ),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write the table to this CSV."),
+) -> None:
+    """Precision, recall and F1 of picks against ground truth (MemBrain v2 definition), per tomogram and pooled."""
+    from cryomem.io import atomic_write_path
+    from cryomem.pick import evaluate_files
+
+    table = evaluate_files(
+        predicted,
+        ground_truth,
+        radius_nm=radius_nm,
+        per_membrane=per_membrane,
+        matching="one_to_one" if one_to_one else "nearest",
+        voxel_size_ang=voxel_size,
+    )
+    console.print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
+    if csv_out is not None:
+        with atomic_write_path(csv_out) as tmp:
+            table.to_csv(tmp, index=False)
+        console.print(f"written to {csv_out}", highlight=False, soft_wrap=True)

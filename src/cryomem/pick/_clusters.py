@@ -1,0 +1,181 @@
+"""From a per-vertex distance map to a particle table: mean shift, DBSCAN merge, orientations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy.spatial import cKDTree
+from sklearn.cluster import DBSCAN
+
+from cryomem.io import PARTICLE_COLUMNS, MembraneSurface, normals_to_euler_zyz_deg
+from cryomem.pick._mean_shift import Kernel, mean_shift_ang
+
+__all__ = ["merge_duplicates", "pick_surface"]
+
+
+def merge_duplicates(points_xyz_ang: ArrayLike, *, eps_ang: float, min_points: int = 1) -> NDArray[np.float64]:
+    """Merge points closer than ``eps_ang`` (DBSCAN, single linkage) into their centroids.
+
+    Parameters
+    ----------
+    points_xyz_ang : (p, 3) float array
+        Points, Å, xyz (e.g. converged mean-shift seeds).
+    eps_ang : float
+        Points within this distance of each other, directly or through a chain, are one, Å.
+    min_points : int, default 1
+        A merged point needs at least this many input points; smaller groups are outliers and
+        dropped (DBSCAN's ``min_samples``; 1 keeps everything).
+
+    Returns
+    -------
+    (m, 3) float64 array
+        Centroids of the groups, Å, xyz, ordered by their first input point.
+
+    Notes
+    -----
+    Identical points are counted once with a weight before DBSCAN runs, so thousands of seeds
+    converged on one mode cost one point, not a thousand squared neighbour pairs.
+    """
+    points = np.asarray(points_xyz_ang, dtype=np.float64)
+    if points.size == 0:
+        points = points.reshape(0, 3)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f"points_xyz_ang must have shape (p, 3), got {points.shape}")
+    if not np.isfinite(points).all():
+        raise ValueError("points_xyz_ang must be finite; found NaN or infinity")
+    if not (np.isfinite(eps_ang) and eps_ang > 0):
+        raise ValueError(f"eps_ang must be a positive distance in Å, got {eps_ang}")
+    if int(min_points) < 1:
+        raise ValueError(f"min_points must be >= 1, got {min_points}")
+    if len(points) == 0:
+        return np.empty((0, 3))
+    unique, first, counts = np.unique(points, axis=0, return_index=True, return_counts=True)
+    labels = DBSCAN(eps=eps_ang, min_samples=int(min_points)).fit_predict(unique, sample_weight=counts)
+    keep = labels >= 0
+    if not keep.any():
+        return np.empty((0, 3))
+    labels, unique, counts, first = labels[keep], unique[keep], counts[keep], first[keep]
+    n = labels.max() + 1
+    weight = np.bincount(labels, weights=counts, minlength=n)
+    centres = np.stack([np.bincount(labels, weights=counts * unique[:, i], minlength=n) for i in range(3)], axis=1)
+    centres = centres / weight[:, None]
+    earliest = np.full(n, len(points))
+    np.minimum.at(earliest, labels, first)
+    order = np.argsort(earliest, kind="stable")
+    return centres[order]
+
+
+def _onto_surface(
+    points: NDArray[np.float64], vertices: NDArray[np.float64], normals: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Project points onto the tangent plane of their nearest vertex; return positions and vertex ids."""
+    _, nearest = cKDTree(vertices).query(points)
+    unit = normals[nearest] / np.linalg.norm(normals[nearest], axis=1, keepdims=True)
+    offset = np.einsum("ij,ij->i", points - vertices[nearest], unit)
+    return points - offset[:, None] * unit, nearest
+
+
+def pick_surface(
+    surface: MembraneSurface,
+    distances_ang: ArrayLike,
+    *,
+    max_distance_ang: float = 100.0,
+    bandwidth_ang: float | None = None,
+    seed_threshold_ang: float | None = None,
+    merge_eps_ang: float | None = None,
+    min_seeds: int = 1,
+    kernel: Kernel = "gaussian",
+    inplane_deg: float | None = None,
+    seed: int | np.random.Generator = 0,
+    tomo_name: str = "",
+) -> pd.DataFrame:
+    """Particle positions and orientations on one membrane from its predicted distance map.
+
+    Score-guided mean shift (:func:`cryomem.pick.mean_shift_ang`) moves seeds onto particle
+    centres, DBSCAN (:func:`merge_duplicates`) merges the seeds of one particle, each centre is
+    projected onto the tangent plane of its nearest vertex, and its orientation puts the particle
+    z axis along that vertex's normal.
+
+    Parameters
+    ----------
+    surface : MembraneSurface
+        The membrane (vertices Å, normals pointing out of the membrane).
+    distances_ang : (n,) float array
+        Predicted distance of each vertex to its nearest particle, Å.
+    max_distance_ang : float, default 100.0
+        Clip distance of the training targets, Å (the model card's ``max_distance_ang``).
+    bandwidth_ang : float, optional
+        Mean-shift radius, Å. Default ``max_distance_ang / 2`` (Gaussian kernel, sigma =
+        bandwidth / 3). MemBrain v2 sets it to the maximum distance; with our kernel that merges
+        neighbours on densely packed simulated membranes, which half of it separates
+        (``benchmarks/bench_pick.py --sweep`` prints F1 for both).
+    seed_threshold_ang : float, optional
+        Vertices predicted closer than this are mean-shift seeds, and a merged centre whose
+        nearest vertex is predicted farther than this is dropped, Å. Default
+        ``0.7 * max_distance_ang`` (the targets never reach 0: particle centres sit inside the
+        membrane, 2-3 nm below the surface vertices).
+    merge_eps_ang : float, optional
+        Converged seeds closer than this are one particle, Å. Default ``bandwidth_ang / 4``.
+    min_seeds : int, default 1
+        Fewest converged seeds that make a particle (more drops isolated outliers).
+    kernel : {"gaussian", "flat"}, default "gaussian"
+        Mean-shift kernel (see :func:`cryomem.pick.mean_shift_ang`).
+    inplane_deg : float, optional
+        In-plane angle about the normal (``rlnAngleRot``), degrees. Default: uniform random in
+        [-180, 180) per particle from ``seed``.
+    seed : int or numpy.random.Generator, default 0
+        Source of the random in-plane angles.
+    tomo_name : str, default ""
+        Value of the ``tomo_name`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per particle, columns :data:`cryomem.io.PARTICLE_COLUMNS`: ``x_ang, y_ang, z_ang``
+        (Å, on the surface), ``rot_deg, tilt_deg, psi_deg`` (RELION ZYZ, particle z = outward
+        normal), ``class_number`` 1, ``membrane_id`` of the surface, ``score`` =
+        ``1 - d / max_distance_ang`` at the nearest vertex (1 = predicted exactly on a particle).
+    """
+    vertices = surface.vertices_xyz_ang
+    distances = np.asarray(distances_ang, dtype=np.float64)
+    if distances.shape != (len(vertices),):
+        raise ValueError(
+            f"distances_ang must hold one distance per vertex of membrane {surface.membrane_id}, "
+            f"shape ({len(vertices)},), got {distances.shape}"
+        )
+    bandwidth = float(max_distance_ang / 2.0 if bandwidth_ang is None else bandwidth_ang)
+    threshold = float(0.7 * max_distance_ang if seed_threshold_ang is None else seed_threshold_ang)
+    eps = float(bandwidth / 4.0 if merge_eps_ang is None else merge_eps_ang)
+    converged = mean_shift_ang(
+        vertices,
+        distances,
+        bandwidth_ang=bandwidth,
+        max_distance_ang=max_distance_ang,
+        seed_threshold_ang=threshold,
+        kernel=kernel,
+    )
+    centres = merge_duplicates(converged, eps_ang=eps, min_points=min_seeds)
+    positions, nearest = _onto_surface(centres, vertices, surface.normals_xyz) if len(centres) else (centres, [])
+    nearest = np.asarray(nearest, dtype=np.int64)
+    keep = distances[nearest] < threshold
+    positions, nearest = positions[keep], nearest[keep]
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    spin = rng.uniform(-180.0, 180.0, len(nearest)) if inplane_deg is None else np.full(len(nearest), inplane_deg)
+    normals = surface.normals_xyz[nearest].reshape(-1, 3)
+    angles = normals_to_euler_zyz_deg(normals, spin) if len(nearest) else np.empty((0, 3))
+    table = pd.DataFrame(
+        {
+            "tomo_name": pd.Series([tomo_name] * len(nearest), dtype=str),
+            "x_ang": positions[:, 0],
+            "y_ang": positions[:, 1],
+            "z_ang": positions[:, 2],
+            "rot_deg": angles[:, 0],
+            "tilt_deg": angles[:, 1],
+            "psi_deg": angles[:, 2],
+            "class_number": np.ones(len(nearest), dtype=np.int64),
+            "membrane_id": np.full(len(nearest), surface.membrane_id, dtype=np.int64),
+            "score": 1.0 - np.clip(distances[nearest] / max_distance_ang, 0.0, 1.0),
+        }
+    )
+    return table.loc[:, list(PARTICLE_COLUMNS)]

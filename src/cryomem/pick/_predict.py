@@ -1,0 +1,216 @@
+"""``cryomem pick predict`` over files: membranes in, one particle STAR per tomogram out.
+
+Every input is checked (membrane files readable, features at a sampling the model can read at
+every test-time shift, tomogram shape known, outputs free) before any prediction runs; each
+tomogram's STAR and the rewritten membrane files are written atomically once all of its
+membranes are predicted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cryomem.io import (
+    PARTICLE_COLUMNS,
+    MembraneSurface,
+    read_membrane_h5,
+    read_mrc_header,
+    write_membrane_h5,
+    write_particles_star,
+)
+from cryomem.pick._clusters import pick_surface
+from cryomem.pick._dataset import tomogram_name, window_columns
+from cryomem.pick._inference import predict_distances_ang
+from cryomem.pick._model_file import load_pick_model
+
+__all__ = ["PREDICTED_DISTANCE_KEY", "TTA_SHIFTS", "particles_star_path", "predict_membranes"]
+
+Progress = Callable[[str, float], None]
+PREDICTED_DISTANCE_KEY = "predicted_distance_ang"
+TTA_SHIFTS = (-2, -1, 0, 1, 2)
+_SHAPE_ATTR = "tomogram_shape_zyx"
+
+
+def particles_star_path(out_dir: str | os.PathLike[str], tomo_name: str) -> Path:
+    """``<out_dir>/<tomo_name>_particles.star``."""
+    return Path(out_dir) / f"{tomo_name}_particles.star"
+
+
+def _positive(value: float | None, name: str) -> None:
+    if value is not None and not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive distance in Å, got {value}")
+
+
+def _tomogram_shape(surface: MembraneSurface, path: Path) -> tuple[int, int, int]:
+    """Shape (z, y, x) of the membrane's tomogram: from its attrs, else from the tomogram's MRC header."""
+    stored = surface.attrs.get(_SHAPE_ATTR)
+    if isinstance(stored, str) and re.fullmatch(r"\d+,\d+,\d+", stored):
+        return tuple(int(v) for v in stored.split(","))  # type: ignore[return-value]
+    tomogram = Path(surface.tomogram_path) if surface.tomogram_path else None
+    if tomogram is None or not tomogram.is_file():
+        raise ValueError(
+            f"cannot find the tomogram of {path.name} ({surface.tomogram_path or 'no tomogram path stored'}); "
+            "its shape places the STAR's RELION-5 centred coordinates: put the tomogram back at that path "
+            "or rebuild the membranes with `cryomem surface`"
+        )
+    shape, _, _ = read_mrc_header(tomogram)
+    return tuple(int(v) for v in shape)  # type: ignore[return-value]
+
+
+def _plan(
+    membrane_paths: Sequence[Path], card: dict, shifts: Sequence[int]
+) -> dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]]:
+    """Check every membrane file and group them by tomogram: name -> (paths, shape, voxel size, origin)."""
+    window = card["window_offsets_ang"]
+    groups: dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]] = {}
+    for path in membrane_paths:
+        surface = read_membrane_h5(path)
+        for shift in shifts:
+            window_columns(surface.feature_offsets_ang, window, shift_samples=shift, where=f"membrane file {path}")
+        name = tomogram_name(surface, path)
+        if not name or re.search(r"\s", name):
+            raise ValueError(f"membrane file {path} names its tomogram {name!r}; rename the tomogram without spaces")
+        if name not in groups:
+            groups[name] = ([], _tomogram_shape(surface, path), surface.voxel_size_ang, surface.origin_xyz_ang)
+        groups[name][0].append(path)
+    return groups
+
+
+def predict_membranes(
+    model_path: str | os.PathLike[str],
+    membrane_paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    tta: bool = True,
+    bandwidth_ang: float | None = None,
+    seed_threshold_ang: float | None = None,
+    min_seeds: int = 1,
+    seed: int = 0,
+    fixed_inplane_deg: float | None = None,
+    overwrite: bool = False,
+    device: str = "cpu",
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Predict particles on membranes with a trained model; write one STAR per tomogram.
+
+    Parameters
+    ----------
+    model_path : str or os.PathLike
+        Model file from :func:`cryomem.pick.train_pick_model`.
+    membrane_paths : sequence of paths
+        Membrane ``.h5`` files (``cryomem surface``), of one or several tomograms.
+    out_dir : str or os.PathLike
+        Folder (created) for ``<tomo_name>_particles.star``.
+    tta : bool, default True
+        Average predictions over feature windows shifted by -2..2 samples along the normal.
+    bandwidth_ang, seed_threshold_ang, min_seeds
+        Mean-shift settings, Å (see :func:`cryomem.pick.pick_surface`); defaults derive from the
+        model's ``max_distance_ang``.
+    seed : int, default 0
+        Seed of the random in-plane angles (one stream per tomogram name, used in membrane order).
+    fixed_inplane_deg : float, optional
+        Give every particle this in-plane angle (``rlnAngleRot``, degrees) instead.
+    overwrite : bool, default False
+        Replace existing STAR files (the membrane files are always updated).
+    device : str, default "cpu"
+        Torch device for the network.
+    cache_dir : str or os.PathLike, optional
+        Operator cache folder (default ``~/.cache/cryomem/operators``).
+    progress : callable ``(stage, fraction)``, optional
+        Progress report.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written STAR files, one per tomogram (sorted by tomogram name), with positions in Å
+        on the membrane, RELION ZYZ angles (particle z axis = outward normal), ``membrane_id``
+        and ``score``. Each membrane file gains ``point_data["predicted_distance_ang"]`` (float32,
+        Å) and the attribute ``pick_model``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The model or a membrane file is missing.
+    FileExistsError
+        A STAR file exists and ``overwrite`` is False.
+    ValueError
+        No membranes, a file that is not a model or membrane, features the model cannot read
+        (another sampling along the normal), an unknown tomogram shape, or bad settings.
+    """
+    paths = [Path(p) for p in membrane_paths]
+    out_dir = Path(out_dir)
+    if not paths:
+        raise ValueError("no membrane files given; pass the .h5 files written by `cryomem surface`")
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"membrane file {path} does not exist; pass .h5 files from `cryomem surface`")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder")
+    _positive(bandwidth_ang, "bandwidth_ang")
+    _positive(seed_threshold_ang, "seed_threshold_ang")
+    if fixed_inplane_deg is not None and not np.isfinite(fixed_inplane_deg):
+        raise ValueError(f"fixed_inplane_deg must be a finite angle in degrees, got {fixed_inplane_deg}")
+    model, card = load_pick_model(model_path, device=device)
+    shifts = TTA_SHIFTS if tta else (0,)
+    groups = _plan(paths, card, shifts)
+    if not overwrite:
+        for name in groups:
+            if particles_star_path(out_dir, name).exists():
+                raise FileExistsError(f"{particles_star_path(out_dir, name)} already exists; pass --overwrite")
+    max_distance = float(card["max_distance_ang"])
+    total = sum(len(g[0]) for g in groups.values())
+    done = 0
+    written = []
+    for name in sorted(groups):
+        members, shape, voxel_size, origin = groups[name]
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        tables, predictions = [], []
+        for path in members:
+            surface = read_membrane_h5(path)
+
+            def report(stage: str, fraction: float, _done: int = done, _name: str = name) -> None:
+                if progress:
+                    progress(f"{stage} ({_name})", (_done + fraction) / total)
+
+            distances = predict_distances_ang(
+                model, card, surface, tta_shifts=shifts, progress=report, cache_dir=cache_dir
+            )
+            tables.append(
+                pick_surface(
+                    surface,
+                    distances,
+                    max_distance_ang=max_distance,
+                    bandwidth_ang=bandwidth_ang,
+                    seed_threshold_ang=seed_threshold_ang,
+                    min_seeds=min_seeds,
+                    inplane_deg=fixed_inplane_deg,
+                    seed=rng,
+                    tomo_name=name,
+                )
+            )
+            predictions.append(distances)
+            done += 1
+        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(PARTICLE_COLUMNS))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        star = write_particles_star(
+            particles_star_path(out_dir, name), table, voxel_size_ang=voxel_size, shape_zyx=shape, origin_xyz_ang=origin
+        )
+        for path, distances in zip(members, predictions, strict=True):
+            surface = read_membrane_h5(path)
+            updated = dataclasses.replace(
+                surface,
+                point_data={**surface.point_data, PREDICTED_DISTANCE_KEY: distances.astype(np.float32)},
+                attrs={**surface.attrs, "pick_model": str(Path(model_path).resolve())},
+            )
+            write_membrane_h5(path, updated)
+        written.append(star)
+    return written

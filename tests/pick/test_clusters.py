@@ -1,0 +1,115 @@
+"""DBSCAN merging of converged seeds; particle tables with orientations along the membrane normal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.spatial import cKDTree
+
+from cryomem.io import (
+    PARTICLE_COLUMNS,
+    MembraneSurface,
+    euler_zyz_deg_to_matrix,
+    read_particles_star,
+    write_particles_star,
+)
+from cryomem.pick import merge_duplicates, pick_surface
+
+
+def test_duplicates_merge_into_their_centroids():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0, 0.0], [100.0, 0.0, 0.0], [0.0, 100.0, 50.0]])
+    offsets = rng.uniform(-2.0, 2.0, (3, 20, 3))
+    points = (centres[:, None, :] + offsets).reshape(-1, 3)
+    merged = merge_duplicates(points, eps_ang=10.0)
+    np.testing.assert_allclose(merged, (centres[:, None, :] + offsets).mean(axis=1), atol=1e-9)
+
+
+def test_identical_points_are_cheap_and_weigh_by_their_count():
+    points = np.concatenate([np.zeros((200_000, 3)), np.full((100_000, 3), 3.0)])
+    merged = merge_duplicates(points, eps_ang=10.0)
+    np.testing.assert_allclose(merged, [[1.0, 1.0, 1.0]])
+
+
+def test_min_points_drops_isolated_outliers_and_chains_merge():
+    points = np.array([[0, 0, 0], [0, 0, 1], [0, 0, 2], [50, 0, 0], [0, 0, 8], [0, 0, 16]], float)
+    kept = merge_duplicates(points, eps_ang=9.0, min_points=2)
+    np.testing.assert_allclose(kept, [points[[0, 1, 2, 4, 5]].mean(axis=0)])
+    assert merge_duplicates(np.empty((0, 3)), eps_ang=5.0).shape == (0, 3)
+    with pytest.raises(ValueError, match="eps_ang"):
+        merge_duplicates(points, eps_ang=0.0)
+
+
+def _sphere_surface(radius_ang: float = 300.0) -> MembraneSurface:
+    mesh = trimesh.creation.icosphere(subdivisions=5, radius=radius_ang)
+    vertices = np.asarray(mesh.vertices)
+    return MembraneSurface(
+        vertices_xyz_ang=vertices,
+        faces=np.asarray(mesh.faces),
+        normals_xyz=vertices / radius_ang,
+        membrane_id=7,
+        voxel_size_ang=10.0,
+    )
+
+
+def _particles_on(surface: MembraneSurface, directions: np.ndarray) -> np.ndarray:
+    radius = np.linalg.norm(surface.vertices_xyz_ang, axis=1).mean()
+    return radius * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+
+
+def _picked(surface, centres, **kwargs):
+    distances = np.minimum(cKDTree(centres).query(surface.vertices_xyz_ang)[0], 100.0)
+    return pick_surface(surface, distances, tomo_name="tomo", **kwargs)
+
+
+DIRECTIONS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [-1, -1, 0], [0, -1, -1], [1, 1, -1]], float)
+
+
+def test_picks_lie_on_the_surface_at_the_particles_with_z_along_the_normal():
+    surface = _sphere_surface()
+    centres = _particles_on(surface, DIRECTIONS)
+    table = _picked(surface, centres)
+    assert list(table.columns) == list(PARTICLE_COLUMNS) and len(table) == len(centres)
+    xyz = table[["x_ang", "y_ang", "z_ang"]].to_numpy()
+    assert cKDTree(xyz).query(centres)[0].max() < 5.0
+    np.testing.assert_allclose(np.linalg.norm(xyz, axis=1), 300.0, atol=1.0)  # on the surface, not inside
+    z_axis = euler_zyz_deg_to_matrix(table[["rot_deg", "tilt_deg", "psi_deg"]].to_numpy())[:, :, 2]
+    nearest = cKDTree(surface.vertices_xyz_ang).query(xyz)[1]
+    np.testing.assert_allclose(z_axis, surface.normals_xyz[nearest], atol=1e-9)
+    assert (table["membrane_id"] == 7).all() and (table["tomo_name"] == "tomo").all()
+    assert table["score"].between(0.9, 1.0).all()
+
+
+def test_inplane_angle_fixed_or_random_from_the_seed():
+    surface = _sphere_surface()
+    centres = _particles_on(surface, DIRECTIONS)
+    fixed = _picked(surface, centres, inplane_deg=33.0)
+    np.testing.assert_allclose(fixed["rot_deg"], 33.0)
+    first, again, other = (_picked(surface, centres, seed=s) for s in (1, 1, 2))
+    np.testing.assert_array_equal(first["rot_deg"], again["rot_deg"])
+    assert not np.allclose(first["rot_deg"], other["rot_deg"])
+    assert first["rot_deg"].between(-180.0, 180.0).all()
+    # the spin changes rot only: tilt and psi (the normal) are the same
+    np.testing.assert_allclose(first[["tilt_deg", "psi_deg"]], fixed[["tilt_deg", "psi_deg"]])
+
+
+def test_orientations_survive_a_star_round_trip(tmp_path):
+    surface = _sphere_surface()
+    table = _picked(surface, _particles_on(surface, DIRECTIONS), seed=3)
+    path = write_particles_star(tmp_path / "p.star", table, voxel_size_ang=10.0, shape_zyx=(64, 64, 64))
+    back = read_particles_star(path)
+    np.testing.assert_allclose(back[["x_ang", "y_ang", "z_ang"]], table[["x_ang", "y_ang", "z_ang"]], atol=1e-6)
+    angles = back[["rot_deg", "tilt_deg", "psi_deg"]].to_numpy()
+    z_axis = euler_zyz_deg_to_matrix(angles)[:, :, 2]
+    nearest = cKDTree(surface.vertices_xyz_ang).query(back[["x_ang", "y_ang", "z_ang"]].to_numpy())[1]
+    np.testing.assert_allclose(z_axis, surface.normals_xyz[nearest], atol=1e-6)
+    np.testing.assert_array_equal(back["membrane_id"], 7)
+
+
+def test_background_only_map_gives_an_empty_table():
+    surface = _sphere_surface()
+    table = pick_surface(surface, np.full(len(surface.vertices_xyz_ang), 100.0), tomo_name="t")
+    assert len(table) == 0 and list(table.columns) == list(PARTICLE_COLUMNS)
+    with pytest.raises(ValueError, match="one distance per vertex"):
+        pick_surface(surface, np.zeros(5))
