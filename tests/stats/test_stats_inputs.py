@@ -27,6 +27,15 @@ def test_files_are_named_by_tomogram_and_membrane(tmp_path):
     np.testing.assert_allclose(scaled.vertices_xyz_ang, vertices)
 
 
+def test_a_surface_folder_with_h5_and_obj_reads_each_membrane_once_from_the_h5(tmp_path):
+    vertices, faces = sphere(300.0, 2)
+    surface = MembraneSurface(vertices, faces, vertices / 300.0, membrane_id=1, voxel_size_ang=12.0)
+    write_membrane_h5(tmp_path / "TS_01_mb1.h5", surface)
+    write_mesh(tmp_path / "TS_01_mb1.obj", Mesh(vertices, faces))  # as `cryomem surface` writes them
+    meshes = read_membrane_meshes([tmp_path])
+    assert len(meshes) == 1 and meshes[0].source.endswith(".h5") and meshes[0].voxel_size_ang == 12.0
+
+
 @pytest.mark.parametrize(
     "make, message",
     [

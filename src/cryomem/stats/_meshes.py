@@ -78,6 +78,9 @@ class MembraneMesh:
 def membrane_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Files as given, folders expanded to their ``.h5/.obj/.ply/.vtp`` files (sorted).
 
+    In a folder, a membrane saved in several formats (``cryomem surface`` writes ``<stem>.h5`` and
+    ``<stem>.obj``) is read once, from the first of ``MEMBRANE_SUFFIXES`` present (h5 first).
+
     Raises
     ------
     FileNotFoundError
@@ -90,6 +93,11 @@ def membrane_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         path = Path(raw)
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in MEMBRANE_SUFFIXES and p.is_file())
+            rank = {suffix: i for i, suffix in enumerate(MEMBRANE_SUFFIXES)}
+            preferred: dict[str, Path] = {}
+            for p in sorted(inside, key=lambda p: rank[p.suffix.lower()]):
+                preferred.setdefault(p.stem, p)
+            inside = sorted(preferred.values())
             if not inside:
                 raise ValueError(f"folder {path} holds no membrane files ({', '.join(MEMBRANE_SUFFIXES)})")
             found.extend(inside)
