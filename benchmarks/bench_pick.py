@@ -143,6 +143,7 @@ def predict_job(model: str, paths: list[str], out_dir: str, tta: bool, threads: 
     from cryomem.pick import PREDICTED_DISTANCE_KEY, pick_surface, predict_membranes, read_pick_model_card
 
     torch.set_num_threads(threads)
+    cached_before = sum(1 for _ in Path(cache).rglob("*")) if Path(cache).is_dir() else 0
     started = time.perf_counter()
     stars = predict_membranes(model, paths, out_dir, tta=tta, overwrite=True, cache_dir=cache)
     seconds = time.perf_counter() - started
@@ -155,6 +156,7 @@ def predict_job(model: str, paths: list[str], out_dir: str, tta: bool, threads: 
         "stars": [str(s) for s in stars],
         "seconds": seconds,
         "picking_seconds": time.perf_counter() - started,
+        "operators_computed": sum(1 for _ in Path(cache).rglob("*")) > cached_before,
         "vertices": sum(len(s.vertices_xyz_ang) for s in surfaces),
         "peak_mib": _peak_mib(),
     }
@@ -275,7 +277,7 @@ def main() -> None:
             f"({1e4 * trained['epoch_seconds'] / train_vertices:.2f} s per 10k vertices), peak "
             f"{trained['peak_mib']:.0f} MiB\n    prediction with TTA on {predicted['vertices']} vertices: "
             f"{per_10k * predicted['seconds']:.2f} s per 10k vertices "
-            f"({'operators computed' if len(results) == 1 else 'operators from the cache'}; "
+            f"({'operators computed' if predicted['operators_computed'] else 'operators from the cache'}; "
             f"mean shift + DBSCAN {per_10k * predicted['picking_seconds']:.3f} s of it), peak "
             f"{predicted['peak_mib']:.0f} MiB",
             flush=True,
@@ -296,7 +298,7 @@ def main() -> None:
         plain_scores = pooled_scores(plain["stars"], truths)
         print(
             f"  without TTA ({best['size']} membranes): F1 {plain_scores.f1:.3f}, "
-            f"{1e4 * plain['seconds'] / plain['vertices']:.2f} s per 10k vertices (operators from the cache), "
+            f"{1e4 * plain['seconds'] / plain['vertices']:.2f} s per 10k vertices, "
             f"peak {plain['peak_mib']:.0f} MiB"
         )
     print("\nF1 at 6.3 nm (pooled over test tomograms) vs training membranes:")

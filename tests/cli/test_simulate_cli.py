@@ -1,4 +1,4 @@
-"""`cryomem simulate` and `cryomem demo` on tiny inputs, and their bad-input messages."""
+"""`cryomem simulate` on tiny inputs, and its bad-input messages (`cryomem demo`: test_demo_cli.py)."""
 
 import json
 
@@ -175,31 +175,10 @@ def test_dataset_bad_patch_size(tmp_path):
     assert not (tmp_path / "d").exists()
 
 
-def test_demo_writes_preview(tmp_path):
-    result = _run("demo", tmp_path / "demo")
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "demo" / "demo_preview.png").is_file()
-    again = _run("demo", tmp_path / "demo")  # re-running replaces an earlier demo
-    assert again.exit_code == 0, again.output
-
-
 def test_version_and_help():
     assert _run("--version").output.startswith("cryomem ")
     result = _run("simulate", "tomogram", "--help")
     assert result.exit_code == 0 and "--voxel-size" in result.output
-
-
-def test_demo_refuses_a_file_and_a_foreign_folder(tmp_path):
-    target = tmp_path / "afile"
-    target.write_text("not a folder")
-    result = _run("demo", target)
-    assert result.exit_code == 2 and "is a file" in result.output
-    foreign = tmp_path / "mine"
-    foreign.mkdir()
-    (foreign / "thesis.txt").write_text("keep me")
-    result = _run("demo", foreign)
-    assert result.exit_code == 2 and "not empty" in _flat(result.output)
-    assert (foreign / "thesis.txt").read_text() == "keep me"
 
 
 def test_user_mrc_template_is_placed(tmp_path):

@@ -7,6 +7,7 @@ import typer
 import cryomem
 from cryomem.cli._demo import demo
 from cryomem.cli._pick import pick_app
+from cryomem.cli._run import report, run
 from cryomem.cli._segment import segment_app
 from cryomem.cli._simulate import simulate_app
 from cryomem.cli._stats import stats_app
@@ -24,6 +25,8 @@ app.add_typer(segment_app, name="segment")
 app.command("surface")(surface)
 app.add_typer(pick_app, name="pick")
 app.add_typer(stats_app, name="stats")
+app.command("run")(run)
+app.command("report")(report)
 app.command("demo")(demo)
 
 

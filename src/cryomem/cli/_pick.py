@@ -91,7 +91,9 @@ def predict_command(
         None, "--bandwidth-ang", help="Mean-shift bandwidth in Å (default: half the model's max distance)."
     ),
     seed_threshold_ang: float | None = typer.Option(
-        None, "--threshold-ang", help="Predicted distance in Å below which vertices seed the mean shift (default: 0.7 x max distance)."
+        None,
+        "--threshold-ang",
+        help="Predicted distance in Å below which vertices seed the mean shift (default: 0.7 x max distance).",
     ),
     min_seeds: int = typer.Option(1, min=1, help="Fewest converged seeds that make a particle."),
     seed: int = typer.Option(0, min=0, help="Seed of the random in-plane angles."),

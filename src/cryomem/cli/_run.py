@@ -1,0 +1,145 @@
+"""``cryomem run TOMOGRAMS... --out DIR`` (the whole pipeline on dask) and ``cryomem report RUN_DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cryomem.cli._common import console, one_line_errors
+
+
+class StageBars:
+    """Rich progress bars, one per stage plus one overall, fed by ``(stage, done, total)`` calls."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console,
+        )  # fmt: skip
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> StageBars:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.__exit__(*exc)
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        name = "overall" if stage == "all" else stage
+        if name not in self._tasks:
+            if total == 0:
+                return
+            self._tasks[name] = self._progress.add_task(name, total=total)
+        self._progress.update(self._tasks[name], completed=done, total=total)
+
+
+def print_run_summary(result, run_dir: Path) -> None:
+    """Counts per stage, failures (first 20), and what was written where."""
+    from rich.table import Table
+
+    stages = [s for s in ("segment", "instances", "surfaces", "pick", "stats", "pooled")
+              if s in result.executed or s in result.up_to_date]  # fmt: skip
+    failed: dict[str, int] = {}
+    for _, stage, _ in result.failures:
+        failed[stage] = failed.get(stage, 0) + 1
+    table = Table(title=f"cryomem run: {len(result.tomograms)} tomograms")
+    for column in ("stage", "ran", "up to date", "failed", "skipped"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in stages:
+        skipped = sum(1 for _, s in result.skipped if s == stage)
+        table.add_row(stage, str(result.executed.get(stage, 0)), str(result.up_to_date.get(stage, 0)),
+                      str(failed.get(stage, 0)), str(skipped))  # fmt: skip
+    console.print(table)
+    if result.ignored_inputs:
+        names = ", ".join(p.name for p in result.ignored_inputs[:5])
+        more = f" and {len(result.ignored_inputs) - 5} more" if len(result.ignored_inputs) > 5 else ""
+        console.print(f"[yellow]ignored {len(result.ignored_inputs)} non-MRC files[/]: {names}{more}", highlight=False)
+    for name, stage, error in result.failures[:20]:
+        console.print(f"[bold red]failed[/] {name} / {stage}: {error}", highlight=False, soft_wrap=True)
+    if len(result.failures) > 20:
+        console.print(f"... and {len(result.failures) - 20} more failures (see {run_dir / 'manifest.json'})")
+    console.print(
+        f"run folder: {run_dir}/ (manifest.json, tomograms/<name>/<stage>/, pooled/)", highlight=False, soft_wrap=True
+    )
+    if result.report is not None:
+        console.print(f"report: {result.report}", highlight=False, soft_wrap=True)
+
+
+@one_line_errors
+def run(
+    tomograms: list[Path] = typer.Argument(..., help="Tomograms (MRC) or folders of them; other files are skipped."),
+    out_dir: Path = typer.Option(..., "--out", help="Run folder; running again resumes it."),
+    pick_model: Path | None = typer.Option(
+        None, "--pick-model", help="Picking model (cryomem pick train); without one the run stops after surfaces."
+    ),
+    config_file: Path | None = typer.Option(None, "--config", help="YAML run config (cryomem.pipeline.RunConfig)."),
+    segmentation_model: Path | None = typer.Option(
+        None, "--segmentation-model", help="Segmentation model (default: the shipped one)."
+    ),
+    voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å; overrides the headers."),
+    tta: bool | None = typer.Option(None, "--tta/--no-tta", help="8-fold segmentation TTA (default on; 8x slower)."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or mps."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Local workers (default: one per GPU or core)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Join a running dask scheduler at this address."),
+    slurm: bool = typer.Option(
+        False, "--slurm", help="Start workers as SLURM jobs (needs dask-jobqueue; settings: cluster.slurm in --config)."
+    ),
+    allow_mixed_voxel_sizes: bool = typer.Option(
+        False, "--allow-mixed-voxel-sizes", help="Process tomograms of different voxel sizes together."
+    ),
+    report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
+) -> None:
+    """Segment, mesh, pick and measure every tomogram on a dask cluster; pooled statistics and a report."""
+    from cryomem.pipeline import dashboard_link, load_run_config, run_pipeline
+
+    config = load_run_config(
+        config_file,
+        **{
+            "pick.model": str(pick_model) if pick_model is not None else None,
+            "segment.model": str(segmentation_model) if segmentation_model is not None else None,
+            "segment.tta": tta,
+            "voxel_size_ang": voxel_size,
+            "device": device,
+            "cluster.workers": workers,
+            "cluster.scheduler": scheduler,
+            "allow_mixed_voxel_sizes": True if allow_mixed_voxel_sizes else None,
+        },
+    )
+    if slurm and config.cluster.slurm is None:
+        from cryomem.pipeline import SlurmSettings
+
+        config = config.model_copy(update={"cluster": config.cluster.model_copy(update={"slurm": SlurmSettings()})})
+
+    def started(client) -> None:
+        workers_now = len(client.scheduler_info().get("workers", {}))
+        link = dashboard_link(client)
+        console.print(
+            f"dask: {workers_now} workers at {client.scheduler.address}; dashboard: "
+            f"{link or 'not served (pip install bokeh to see it)'}",
+            highlight=False,
+        )
+
+    with StageBars() as bars:
+        result = run_pipeline(tomograms, out_dir, config, progress=bars, write_report=report, on_start=started)
+    print_run_summary(result, out_dir)
+    if result.failures:
+        raise typer.Exit(1)
+
+
+@one_line_errors
+def report(
+    run_dir: Path = typer.Argument(..., help="Run folder written by `cryomem run`."),
+    out: Path | None = typer.Option(None, "--out", help="HTML file (default: RUN_DIR/report.html)."),
+    max_tomograms: int = typer.Option(50, "--max-tomograms", min=1, help="Tomograms drawn in full."),
+) -> None:
+    """Write one self-contained HTML page of a run: slices, meshes, particles, statistics, pooled tables."""
+    from cryomem.pipeline import write_report
+
+    path = write_report(run_dir, out, max_tomograms=max_tomograms)
+    console.print(
+        f"[bold green]done[/]: report in {path} ({path.stat().st_size / 1e6:.1f} MB)", highlight=False, soft_wrap=True
+    )

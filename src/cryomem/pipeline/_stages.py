@@ -1,0 +1,351 @@
+"""The per-tomogram stages of ``cryomem run`` as pure functions over files.
+
+Each stage reads the folder of the stage before and writes its own folder inside the tomogram's
+run folder (``segment/``, ``instances/``, ``membranes/``, ``picks/``, ``stats/``) atomically: the
+folder is filled under a temporary name and renamed into place only when the stage succeeded, so
+a killed worker never leaves a half-written folder that looks finished. A stage returns a small
+JSON-ready summary for the manifest.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cryomem.io import atomic_directory, read_mrc, write_mrc
+from cryomem.pipeline._settings import RunConfig
+
+__all__ = [
+    "TomogramFolders",
+    "instances_stage",
+    "pick_stage",
+    "pooled_stats_stage",
+    "segment_stage",
+    "stats_stage",
+    "surfaces_stage",
+]
+
+
+@dataclass(frozen=True)
+class TomogramFolders:
+    """Where the stages of one tomogram write, inside ``<run>/tomograms/<name>/``.
+
+    Attributes
+    ----------
+    root : pathlib.Path
+        The tomogram's run folder.
+    name : str
+        Tomogram name (its file stem); every output is named after it.
+    """
+
+    root: Path
+    name: str
+
+    @property
+    def segment(self) -> Path:
+        return self.root / "segment"
+
+    @property
+    def instances(self) -> Path:
+        return self.root / "instances"
+
+    @property
+    def membranes(self) -> Path:
+        return self.root / "membranes"
+
+    @property
+    def picks(self) -> Path:
+        return self.root / "picks"
+
+    @property
+    def stats(self) -> Path:
+        return self.root / "stats"
+
+    def folder(self, stage: str) -> Path:
+        """The folder a stage writes (``surfaces`` writes ``membranes/``)."""
+        return self.membranes if stage == "surfaces" else self.root / stage
+
+    @property
+    def seg_path(self) -> Path:
+        return self.segment / f"{self.name}_seg.mrc"
+
+    @property
+    def instances_path(self) -> Path:
+        return self.instances / f"{self.name}_instances.mrc"
+
+    @property
+    def particles_path(self) -> Path:
+        return self.picks / f"{self.name}_particles.star"
+
+    def membrane_files(self, picked: bool = False) -> list[Path]:
+        """Membrane h5 files from ``membranes/`` (or their copies with predictions in ``picks/``)."""
+        folder = self.picks if picked else self.membranes
+        return sorted(folder.glob(f"{self.name}_mb*.h5"))
+
+
+def _relative(paths: list[Path], root: Path) -> list[str]:
+    return [str(p.relative_to(root)) for p in paths]
+
+
+@functools.lru_cache(maxsize=2)
+def _segmentation_model(path: str | None, device: str):
+    """Load a segmentation model once per worker process (kept for the next tomogram)."""
+    from cryomem.segment import load_model
+
+    return load_model(path, device)
+
+
+def _device(name: str):
+    from cryomem.segment import select_device
+
+    return select_device(name)
+
+
+def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+    """Segment membranes: writes ``segment/<name>_seg.mrc`` (uint8, 1 = membrane).
+
+    Parameters
+    ----------
+    tomogram_path : str or os.PathLike
+        The tomogram (MRC).
+    folders : TomogramFolders
+        The tomogram's run folders.
+    config : RunConfig
+        Uses ``segment``, ``voxel_size_ang`` and ``device``.
+
+    Returns
+    -------
+    dict
+        ``outputs`` (paths relative to ``folders.root``), ``voxel_size_ang``, ``membrane_fraction``.
+    """
+    from cryomem.segment import segment_file
+
+    settings = config.segment
+    device = _device(config.device)
+    model_path = str(Path(settings.model).resolve()) if settings.model is not None else None
+    network, card = _segmentation_model(model_path, str(device))
+    folders.root.mkdir(parents=True, exist_ok=True)
+    with atomic_directory(folders.segment, overwrite=True) as tmp:
+        written = segment_file(
+            tomogram_path,
+            network,
+            tmp,
+            model_voxel_size_ang=card["voxel_size_ang"],
+            window=card["inference_window"],
+            divisor=network.config.divisor,
+            voxel_size_ang=config.voxel_size_ang,
+            threshold=settings.threshold,
+            overlap=settings.overlap,
+            tta=settings.tta,
+            batch_size=settings.batch_size,
+            device=device,
+            scratch_dir=tmp,
+        )
+        seg = read_mrc(written["seg"], mmap=True)
+        fraction = float(np.count_nonzero(seg.data_zyx)) / max(1, seg.data_zyx.size)
+        voxel_size = seg.voxel_size_ang
+        del seg
+    return {"outputs": _relative([folders.seg_path], folders.root), "voxel_size_ang": voxel_size,
+            "membrane_fraction": round(fraction, 6)}  # fmt: skip
+
+
+def instances_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+    """Split the segmentation into membranes: ``instances/<name>_instances.mrc`` (1 = largest).
+
+    Connected (26-neighbourhood) membrane pieces of at least ``config.surfaces.min_voxels`` voxels,
+    numbered by size (:func:`cryomem.segment.connected_instances`).
+    """
+    from cryomem.segment import connected_instances
+
+    seg = read_mrc(folders.seg_path)
+    labels = connected_instances(seg.data_zyx, config.surfaces.min_voxels)
+    with atomic_directory(folders.instances, overwrite=True) as tmp:
+        write_mrc(
+            tmp / folders.instances_path.name, labels, voxel_size_ang=seg.voxel_size_ang,
+            origin_xyz_ang=seg.origin_xyz_ang,
+        )  # fmt: skip
+    return {"outputs": _relative([folders.instances_path], folders.root), "membranes": int(labels.max())}
+
+
+def surfaces_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+    """One mesh with density profiles per membrane: ``membranes/<name>_mb<N>.h5`` and ``.obj``.
+
+    See :func:`cryomem.geometry.surfaces_from_files`; the tomogram's stem must be ``folders.name``.
+    """
+    from cryomem.geometry import face_areas, surfaces_from_files
+    from cryomem.io import read_membrane_h5
+
+    settings = config.surfaces
+    with atomic_directory(folders.membranes, overwrite=True) as tmp:
+        written = surfaces_from_files(
+            folders.instances_path,
+            tomogram_path,
+            tmp,
+            voxel_size_ang=config.voxel_size_ang,
+            min_voxels=settings.min_voxels,
+            spacing_ang=settings.spacing_ang,
+            smoothing_sigma_vox=settings.smoothing_sigma_vox,
+        )
+        h5 = [p for p in written if p.suffix == ".h5"]
+        vertices, area_ang2 = 0, 0.0
+        for path in h5:
+            surface = read_membrane_h5(path)
+            vertices += len(surface.vertices_xyz_ang)
+            area_ang2 += float(face_areas(surface.vertices_xyz_ang, surface.faces).sum())
+    outputs = [folders.membranes / p.name for p in written]
+    return {"outputs": _relative(outputs, folders.root), "membranes": len(h5), "vertices": vertices,
+            "mesh_area_um2": round(area_ang2 / 1e8, 6)}  # fmt: skip
+
+
+def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+    """Pick membrane proteins: ``picks/<name>_particles.star`` and copies of the membrane files
+    carrying the predicted distance to the nearest particle (point data ``predicted_distance_ang``).
+
+    The membrane files of ``membranes/`` are left untouched (:func:`cryomem.pick.predict_membranes`
+    runs on copies), so the surfaces stage's outputs stay as that stage wrote them.
+    """
+    from cryomem.pick import predict_membranes, read_pick_model_card
+
+    settings = config.pick
+    if settings.model is None:
+        raise ValueError("the pick stage needs a picking model: pass --pick-model (pick.model in the run config)")
+    threshold = settings.seed_threshold_ang
+    if threshold is None:  # a model may carry a threshold calibrated on held-out data
+        threshold = read_pick_model_card(settings.model).get("calibration", {}).get("seed_threshold_ang")
+    sources = folders.membrane_files()
+    if not sources:
+        raise ValueError(f"no membrane files in {folders.membranes}; the surfaces stage found no membrane")
+    with atomic_directory(folders.picks, overwrite=True) as tmp:
+        copies = [Path(shutil.copy2(p, tmp / p.name)) for p in sources]
+        cache = tmp / "operator-cache"
+        stars = predict_membranes(
+            settings.model,
+            copies,
+            tmp,
+            tta=settings.tta,
+            bandwidth_ang=settings.bandwidth_ang,
+            seed_threshold_ang=threshold,
+            seed=settings.seed,
+            overwrite=True,
+            device=str(_device(config.device)),
+            cache_dir=cache,
+        )
+        shutil.rmtree(cache, ignore_errors=True)
+        if [s.name for s in stars] != [folders.particles_path.name]:
+            raise ValueError(
+                f"membranes of {folders.name} name another tomogram ({', '.join(s.stem for s in stars)}); "
+                "rerun the surfaces stage"
+            )
+        from cryomem.io import read_particles_star
+
+        n_particles = len(read_particles_star(stars[0]))
+    outputs = [folders.picks / p.name for p in copies] + [folders.particles_path]
+    return {"outputs": _relative(outputs, folders.root), "particles": n_particles, "seed_threshold_ang": threshold}
+
+
+def stats_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+    """Statistics of the picked particles on this tomogram's membranes: ``stats/`` (CSV, JSON, PNG, VTP)."""
+    from cryomem.io import read_particles_star
+    from cryomem.stats import run_stats
+
+    settings = config.stats
+    membranes = folders.membrane_files(picked=True)
+    with atomic_directory(folders.stats, overwrite=True) as tmp:
+        if len(read_particles_star(folders.particles_path)) == 0:
+            written = _no_particles(membranes, tmp, folders.name, settings.config.side)
+        else:
+            written = run_stats(
+                settings.analyses, membranes, [folders.particles_path], tmp, settings.config, name=folders.name
+            )
+        summary = _summary_results(written["summary"])
+    outputs = [folders.stats / p.relative_to(tmp) for p in written.values()]
+    return {"outputs": _relative(outputs, folders.root), **summary}
+
+
+def pooled_stats_stage(
+    tomogram_folders: list[TomogramFolders], out_dir: str | os.PathLike[str], config: RunConfig
+) -> dict:
+    """Statistics pooled over all tomograms: ``pooled/`` (``config.stats.pooled_analyses``).
+
+    Parameters
+    ----------
+    tomogram_folders : list of TomogramFolders
+        Tomograms whose pick stage finished.
+    out_dir : str or os.PathLike
+        The pooled folder (replaced atomically).
+    config : RunConfig
+        Uses ``stats``.
+    """
+    from cryomem.stats import run_stats
+
+    if not tomogram_folders:
+        raise ValueError("no tomogram has picked particles; nothing to pool")
+    out_dir = Path(out_dir)
+    from cryomem.io import read_particles_star
+
+    membranes = [p for f in tomogram_folders for p in f.membrane_files(picked=True)]
+    stars = [f.particles_path for f in tomogram_folders]
+    settings = config.stats
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_directory(out_dir, overwrite=True) as tmp:
+        if not any(len(read_particles_star(p)) for p in stars):
+            written = _no_particles(membranes, tmp, "pooled", settings.config.side)
+        else:
+            written = run_stats(settings.pooled_analyses, membranes, stars, tmp, settings.config, name="pooled")
+        summary = _summary_results(written["summary"])
+    outputs = [out_dir / p.relative_to(tmp) for p in written.values()]
+    return {"outputs": _relative(outputs, out_dir.parent), "tomograms": len(tomogram_folders), **summary}
+
+
+def _no_particles(membranes: list[Path], out_dir: Path, name: str, side: str) -> dict[str, Path]:
+    """Statistics where nothing was picked: concentration 0 on every membrane (``name``: the tomogram,
+    or "pooled" for all tomograms).
+
+    The other analyses need particles; the summary says so. Areas follow ``side`` ("both": whole
+    mesh, "half": half of it; "single" needs particles' edges and is left empty).
+    """
+    import json
+
+    import pandas as pd
+
+    from cryomem.geometry import face_areas
+    from cryomem.io import atomic_write_path, read_membrane_h5
+
+    factor = {"both": 1.0, "half": 0.5}.get(side, float("nan"))
+    rows = []
+    for path in membranes:
+        surface = read_membrane_h5(path)
+        area_um2 = factor * float(face_areas(surface.vertices_xyz_ang, surface.faces).sum()) / 1e8
+        tomo = Path(surface.tomogram_path).stem if surface.tomogram_path else name
+        rows.append({"scope": "membrane", "tomo_name": tomo, "membrane_id": surface.membrane_id, "class": "all",
+                     "n_particles": 0, "area_um2": area_um2, "concentration_per_um2": 0.0})  # fmt: skip
+    for tomo in dict.fromkeys(r["tomo_name"] for r in list(rows)):
+        area = sum(r["area_um2"] for r in rows if r["tomo_name"] == tomo and r["scope"] == "membrane")
+        rows.append({"scope": "tomogram", "tomo_name": tomo, "membrane_id": -1, "class": "all", "n_particles": 0,
+                     "area_um2": area, "concentration_per_um2": 0.0})  # fmt: skip
+    total = sum(r["area_um2"] for r in rows if r["scope"] == "membrane")
+    rows.append({"scope": "all", "tomo_name": "", "membrane_id": -1, "class": "all", "n_particles": 0,
+                 "area_um2": total, "concentration_per_um2": 0.0})  # fmt: skip
+    table_path, summary_path = out_dir / "concentration.csv", out_dir / f"{name}_summary.json"
+    with atomic_write_path(table_path) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
+    report = {
+        "particles": {"total": 0, "on_membranes": 0, "off_mesh": 0},
+        "results": {"concentration": {"pooled_per_um2": 0.0, "area_um2": total, "n_particles": 0}},
+        "note": "no particles were picked; the other analyses need particles",
+    }
+    with atomic_write_path(summary_path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2))
+    return {"concentration": table_path, "summary": summary_path}
+
+
+def _summary_results(path: Path) -> dict:
+    import json
+
+    report = json.loads(Path(path).read_text())
+    return {"particles_on_membranes": report["particles"]["on_membranes"], "results": report["results"]}

@@ -1,0 +1,129 @@
+"""The tomograms of a run: found in the given files and folders, headers checked before any work."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryomem.io import read_mrc_header, validate_voxel_size_ang
+from cryomem.pipeline._manifest import file_fingerprint
+from cryomem.pipeline._settings import RunConfig
+
+__all__ = ["MRC_SUFFIXES", "Tomogram", "find_tomograms", "read_tomograms"]
+
+MRC_SUFFIXES = (".mrc", ".rec", ".map")
+_VOXEL_RTOL = 1e-3
+
+
+@dataclass(frozen=True)
+class Tomogram:
+    """One input tomogram as the run sees it.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The MRC file (absolute).
+    name : str
+        Its stem: the name of its run folder and of every output (``rlnTomoName``).
+    voxel_size_ang : float or None
+        From the header or the run's override; None if the header is unusable.
+    shape_zyx : tuple of int or None
+        Volume shape, (z, y, x) voxels.
+    fingerprint : dict
+        Size and modification time (or content hash) of the file.
+    error : str or None
+        Why the tomogram cannot be processed (unreadable header, bad voxel size), else None.
+    """
+
+    path: Path
+    name: str
+    voxel_size_ang: float | None
+    shape_zyx: tuple[int, int, int] | None
+    fingerprint: dict
+    error: str | None = None
+
+
+def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+    """MRC files given or inside given folders (sorted), and the other files that were skipped.
+
+    Raises
+    ------
+    FileNotFoundError
+        An input does not exist.
+    ValueError
+        No tomogram at all, or two tomograms with the same stem (their outputs would collide).
+    """
+    found: list[Path] = []
+    ignored: list[Path] = []
+    if not inputs:
+        raise ValueError("no tomograms given; pass MRC files or folders of them")
+    for item in map(Path, inputs):
+        if item.is_dir():
+            for entry in sorted(item.iterdir()):
+                if entry.is_file() and not entry.name.startswith("."):
+                    (found if entry.suffix.lower() in MRC_SUFFIXES else ignored).append(entry)
+        elif item.is_file():
+            (found if item.suffix.lower() in MRC_SUFFIXES else ignored).append(item)
+        else:
+            raise FileNotFoundError(f"tomogram {item} does not exist")
+    if not found:
+        where = ", ".join(str(p) for p in inputs)
+        raise ValueError(f"no .mrc/.rec/.map tomograms in {where}; pass MRC files or folders holding them")
+    names: dict[str, Path] = {}
+    for path in found:
+        if path.stem in names and names[path.stem].resolve() != path.resolve():
+            raise ValueError(
+                f"two tomograms are named {path.stem!r} ({names[path.stem]} and {path}); outputs are named by "
+                "file stem, so rename one of them"
+            )
+        names[path.stem] = path
+    unique = {p.resolve(): p for p in found}
+    return [Path(p) for p in unique], ignored
+
+
+def read_tomograms(paths: Sequence[Path], config: RunConfig) -> list[Tomogram]:
+    """Headers of all tomograms; a tomogram with an unusable header carries its ``error``.
+
+    Raises
+    ------
+    ValueError
+        The readable tomograms have different voxel sizes and ``config.allow_mixed_voxel_sizes`` is
+        False (the message lists them).
+    """
+    tomograms = []
+    for path in paths:
+        path = Path(path).resolve()
+        fingerprint = file_fingerprint(path, content=False)
+        try:
+            shape, raw_voxel, _ = read_mrc_header(path)
+            if config.voxel_size_ang is not None:
+                voxel = validate_voxel_size_ang(config.voxel_size_ang, "--voxel-size", explicit=True)
+            else:
+                voxel = validate_voxel_size_ang(raw_voxel, f"the header of {path.name}")
+            if len(shape) != 3 or min(shape) < 1:
+                raise ValueError(f"{path.name} is not a 3D volume (shape {tuple(shape)})")
+        except (ValueError, OSError) as err:
+            tomograms.append(Tomogram(path, path.stem, None, None, fingerprint, str(err)))
+            continue
+        tomograms.append(Tomogram(path, path.stem, float(voxel), tuple(int(v) for v in shape), fingerprint))
+    sizes = sorted({t.voxel_size_ang for t in tomograms if t.error is None})
+    distinct = [s for i, s in enumerate(sizes) if i == 0 or not math.isclose(s, sizes[i - 1], rel_tol=_VOXEL_RTOL)]
+    if len(distinct) > 1 and not config.allow_mixed_voxel_sizes:
+        groups = []
+        for size in distinct:
+            members = [
+                t.path.name
+                for t in tomograms
+                if t.error is None and math.isclose(t.voxel_size_ang, size, rel_tol=_VOXEL_RTOL)
+            ]
+            groups.append(
+                f"{len(members)} at {size:g} Å ({', '.join(members[:3])}{', ...' if len(members) > 3 else ''})"
+            )
+        raise ValueError(
+            "the tomograms have different voxel sizes: " + "; ".join(groups) + ". Run each voxel size separately, "
+            "or pass --allow-mixed-voxel-sizes if that is intended"
+        )
+    return tomograms
