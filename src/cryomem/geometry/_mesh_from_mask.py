@@ -12,6 +12,11 @@ from cryomem.geometry._curvature import vertex_normals
 from cryomem.geometry._laplacian import face_areas
 from cryomem.io import Mesh, xyz_ang_to_zyx_index, zyx_index_to_xyz_ang
 
+# pyacvd 0.4 reads ``PolyData._connectivity_array``, which pyvista >= 0.49 deprecates. The filter is
+# process-wide on purpose: ``warnings.catch_warnings`` is not thread-safe, and surfaces are built in
+# dask worker threads, where one thread leaving the context restores the filters under another.
+warnings.filterwarnings("ignore", message=r".*_connectivity_array")
+
 __all__ = ["DEFAULT_SPACING_VOXELS", "mesh_from_mask"]
 
 DEFAULT_SPACING_VOXELS = 1.5
@@ -110,16 +115,14 @@ def _remesh(vertices: np.ndarray, faces: np.ndarray, spacing_ang: float) -> tupl
     subdivisions = 0
     while len(vertices) * 4**subdivisions < 3 * clusters and subdivisions < 3:
         subdivisions += 1
-    with warnings.catch_warnings():  # pyacvd 0.4 uses a pyvista attribute that pyvista deprecates
-        warnings.filterwarnings("ignore", message=".*_connectivity_array")
-        clustering = pyacvd.Clustering(surface)
-        if subdivisions:
-            clustering.subdivide(subdivisions)
-        clustering.cluster(clusters)
-        # moveclus=False: keep the area-weighted cluster centroids (pyacvd's projection onto the
-        # surface runs a 1000-neighbour search per vertex; the centroids lie within sagitta
-        # (spacing² / 8 R, < 0.2 Å at R = 15 nm) of the surface); winding is fixed afterwards
-        remeshed = clustering.create_mesh(moveclus=False, flipnorm=False)
+    clustering = pyacvd.Clustering(surface)
+    if subdivisions:
+        clustering.subdivide(subdivisions)
+    clustering.cluster(clusters)
+    # moveclus=False: keep the area-weighted cluster centroids (pyacvd's projection onto the
+    # surface runs a 1000-neighbour search per vertex; the centroids lie within sagitta
+    # (spacing² / 8 R, < 0.2 Å at R = 15 nm) of the surface); winding is fixed afterwards
+    remeshed = clustering.create_mesh(moveclus=False, flipnorm=False)
     if remeshed.n_cells == 0:
         return vertices, faces
     new_faces = np.asarray(remeshed.faces).reshape(-1, 4)[:, 1:].astype(np.int64)
