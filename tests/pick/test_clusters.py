@@ -14,7 +14,7 @@ from cryomem.io import (
     read_particles_star,
     write_particles_star,
 )
-from cryomem.pick import merge_duplicates, pick_surface
+from cryomem.pick import half_thickness_ang, merge_duplicates, pick_surface
 
 
 def test_duplicates_merge_into_their_centroids():
@@ -113,3 +113,53 @@ def test_background_only_map_gives_an_empty_table():
     assert len(table) == 0 and list(table.columns) == list(PARTICLE_COLUMNS)
     with pytest.raises(ValueError, match="one distance per vertex"):
         pick_surface(surface, np.zeros(5))
+
+
+def _shell_surface(outer_ang: float = 300.0, inner_ang: float = 240.0) -> MembraneSurface:
+    """A thick spherical membrane: the outer side's normals point out, the inner side's in."""
+    outer = trimesh.creation.icosphere(subdivisions=5, radius=outer_ang)
+    inner = trimesh.creation.icosphere(subdivisions=5, radius=inner_ang)
+    vertices = np.concatenate([outer.vertices, inner.vertices])
+    faces = np.concatenate([outer.faces, inner.faces[:, ::-1] + len(outer.vertices)])
+    normals = np.concatenate([outer.vertices / outer_ang, -inner.vertices / inner_ang])
+    return MembraneSurface(
+        vertices_xyz_ang=vertices, faces=faces, normals_xyz=normals, membrane_id=3, voxel_size_ang=10.0
+    )
+
+
+def test_half_thickness_is_measured_to_the_opposite_side():
+    surface = _shell_surface()
+    outer_ids = np.arange(0, len(surface.vertices_xyz_ang) // 2, 97)
+    inner_ids = len(surface.vertices_xyz_ang) // 2 + outer_ids
+    np.testing.assert_allclose(
+        half_thickness_ang(surface.vertices_xyz_ang, surface.normals_xyz, outer_ids), 30.0, atol=1.0
+    )
+    np.testing.assert_allclose(
+        half_thickness_ang(surface.vertices_xyz_ang, surface.normals_xyz, inner_ids), 30.0, atol=1.0
+    )
+    single = _sphere_surface()  # one side only: nothing below
+    assert np.isnan(half_thickness_ang(single.vertices_xyz_ang, single.normals_xyz, [0, 5])).all()
+    assert np.isnan(
+        half_thickness_ang(surface.vertices_xyz_ang, surface.normals_xyz, [0], max_thickness_ang=50.0)
+    ).all()
+
+
+def test_picks_move_to_the_mid_surface_and_both_sides_give_one_particle():
+    surface = _shell_surface()
+    directions = DIRECTIONS / np.linalg.norm(DIRECTIONS, axis=1, keepdims=True)
+    # distance maps that put each particle on the outer side and, for the first three, also on the inner side
+    outer, inner = 300.0 * directions, 240.0 * directions[:3]
+    vertices = surface.vertices_xyz_ang
+    n_outer = len(vertices) // 2  # the outer sphere's vertices come first
+    distances = np.concatenate(
+        [cKDTree(outer).query(vertices[:n_outer])[0], cKDTree(inner).query(vertices[n_outer:])[0]]
+    ).clip(max=100.0)
+    narrow = {"bandwidth_ang": 50.0, "tomo_name": "t"}  # narrower than the membrane: the two sides stay apart
+    mid = pick_surface(surface, distances, **narrow)
+    on_surface = pick_surface(surface, distances, position="surface", **narrow)
+    assert len(mid) == len(outer) < len(on_surface)  # the inner-side duplicates are merged at the mid-surface
+    xyz = mid[["x_ang", "y_ang", "z_ang"]].to_numpy()
+    np.testing.assert_allclose(np.linalg.norm(xyz, axis=1), 270.0, atol=2.0)
+    assert cKDTree(xyz).query(270.0 * directions)[0].max() < 5.0
+    with pytest.raises(ValueError, match="position"):
+        pick_surface(surface, distances, position="middle")

@@ -219,4 +219,4 @@ def test_a_short_training_run_beats_an_untrained_model(simulated_membrane):
             for matching in ("nearest", "one_to_one")
         }
     assert scores["trained"]["nearest"] > max(0.6, scores["untrained"]["nearest"] + 0.1), scores
-    assert scores["trained"]["one_to_one"] > 2 * scores["untrained"]["one_to_one"], scores
+    assert scores["trained"]["one_to_one"] > scores["untrained"]["one_to_one"] + 0.25, scores

@@ -1,4 +1,4 @@
-"""Distance targets: exact distances to known particles, with the side of the membrane respected."""
+"""Distance targets: exact distances to known particles, in-plane or straight, on one face or both."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_plane_distances_are_euclidean_and_clipped():
     vertices, faces = grid(30, 30, spacing_ang=5.0)
     surface = _surface(vertices, faces, np.tile([0, 0, 1.0], (len(vertices), 1)))
     particles = np.array([[30.0, 40.0, 0.0], [120.0, 100.0, 10.0]])
-    targets = distance_targets_ang(surface, particles, max_distance_ang=50.0)
+    targets = distance_targets_ang(surface, particles, max_distance_ang=50.0, measure="euclidean")
     expected = np.min(np.linalg.norm(vertices[:, None] - particles[None], axis=2), axis=1)
     np.testing.assert_allclose(targets, np.minimum(expected, 50.0), atol=1e-4)
     assert targets.dtype == np.float32
@@ -41,8 +41,9 @@ def test_plane_distances_are_euclidean_and_clipped():
 def test_particles_count_only_on_their_side_of_the_membrane():
     surface, bottom = _slab(20.0)
     particles = np.array([[96.0, 96.0, 0.0]])  # on the mid-surface, above a grid vertex
-    up = distance_targets_ang(surface, particles, particle_normals_xyz=[[0, 0, 1.0]], max_distance_ang=100.0)
-    down = distance_targets_ang(surface, particles, particle_normals_xyz=[[0, 0, -1.0]], max_distance_ang=100.0)
+    one_side = {"max_distance_ang": 100.0, "sides": "particle", "measure": "euclidean"}
+    up = distance_targets_ang(surface, particles, particle_normals_xyz=[[0, 0, 1.0]], **one_side)
+    down = distance_targets_ang(surface, particles, particle_normals_xyz=[[0, 0, -1.0]], **one_side)
     top = np.setdiff1d(np.arange(len(up)), bottom)
     exact_top = np.linalg.norm(surface.vertices_xyz_ang[top] - particles[0], axis=1)
     np.testing.assert_allclose(up[top], np.minimum(exact_top, 100.0), atol=1e-4)
@@ -54,7 +55,7 @@ def test_particles_count_only_on_their_side_of_the_membrane():
 def test_without_normals_a_particle_takes_the_side_it_sits_on():
     surface, bottom = _slab(20.0)
     particles = np.array([[100.0, 100.0, 35.0], [40.0, 60.0, -30.0]])  # protruding above / below
-    targets = distance_targets_ang(surface, particles, max_distance_ang=100.0)
+    targets = distance_targets_ang(surface, particles, max_distance_ang=100.0, sides="particle", measure="euclidean")
     top = np.setdiff1d(np.arange(len(targets)), bottom)
     np.testing.assert_allclose(
         targets[top], np.minimum(np.linalg.norm(surface.vertices_xyz_ang[top] - particles[0], axis=1), 100), atol=1e-4
@@ -74,13 +75,38 @@ def test_sphere_shell_outer_side_only():
         np.vstack([outer_v, inner_v]), np.vstack([faces, faces[:, ::-1] + len(outer_v)]), np.vstack([outer_n, -inner_n])
     )
     particle = np.array([[0.0, 0.0, 100.0]])  # on the mid-sphere, outward normal +z
-    targets = distance_targets_ang(surface, particle, particle_normals_xyz=[[0, 0, 1.0]], max_distance_ang=60.0)
+    targets = distance_targets_ang(
+        surface,
+        particle,
+        particle_normals_xyz=[[0, 0, 1.0]],
+        max_distance_ang=60.0,
+        sides="particle",
+        measure="euclidean",
+    )
     outer = np.arange(len(outer_v))
     np.testing.assert_allclose(
         targets[outer], np.minimum(np.linalg.norm(outer_v - particle[0], axis=1), 60.0), atol=1e-4
     )
     assert targets[outer].min() == pytest.approx(20.0, abs=0.5)
     assert np.all(targets[len(outer_v) :] == 60.0)
+
+
+def test_in_plane_distances_on_both_faces_by_default():
+    """A transmembrane particle on the mid-surface: 0 right above and right below it, the lateral offset elsewhere."""
+    surface, bottom = _slab(20.0)
+    particle = np.array([[96.0, 96.0, 0.0]])
+    targets = distance_targets_ang(surface, particle, particle_normals_xyz=[[0, 0, 1.0]], max_distance_ang=100.0)
+    lateral = np.linalg.norm(surface.vertices_xyz_ang[:, :2] - particle[0, :2], axis=1)
+    np.testing.assert_allclose(targets, np.minimum(lateral, 100.0), atol=1e-4)
+    top = np.setdiff1d(np.arange(len(targets)), bottom)
+    assert targets[top].min() == pytest.approx(0.0, abs=1e-5) and targets[bottom].min() == pytest.approx(0.0, abs=1e-5)
+    # one face only, in-plane: the bottom face does not see it
+    one = distance_targets_ang(surface, particle, particle_normals_xyz=[[0, 0, 1.0]], sides="particle")
+    np.testing.assert_allclose(one[top], np.minimum(lateral[top], 100.0), atol=1e-4)
+    assert np.all(one[bottom] == 100.0)
+    # far along the particle's axis does not count
+    far = distance_targets_ang(surface, particle + [0, 0, 150.0], particle_normals_xyz=[[0, 0, 1.0]])
+    assert np.all(far == 100.0)
 
 
 def test_no_particles_gives_the_clip_value_everywhere():
@@ -94,6 +120,8 @@ def test_no_particles_gives_the_clip_value_everywhere():
     [
         ({"max_distance_ang": 0.0}, "max_distance_ang must be a positive"),
         ({"particle_normals_xyz": np.zeros((2, 3))}, "particle_normals_xyz must have shape"),
+        ({"sides": "top"}, "sides must be"),
+        ({"measure": "geodesic"}, "measure must be"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

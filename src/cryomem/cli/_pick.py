@@ -88,12 +88,12 @@ def predict_command(
     ),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Average 5 feature windows shifted along the normal."),
     bandwidth_ang: float | None = typer.Option(
-        None, "--bandwidth-ang", help="Mean-shift bandwidth in Å (default: half the model's max distance)."
+        None, "--bandwidth-ang", help="Mean-shift bandwidth in Å (default: 0.75 x the model's max distance)."
     ),
     seed_threshold_ang: float | None = typer.Option(
         None,
         "--threshold-ang",
-        help="Predicted distance in Å below which vertices seed the mean shift (default: 0.7 x max distance).",
+        help="Predicted distance in Å below which vertices seed the mean shift (default: the model's calibrated one, else 0.5 x max distance).",
     ),
     min_seeds: int = typer.Option(1, min=1, help="Fewest converged seeds that make a particle."),
     seed: int = typer.Option(0, min=0, help="Seed of the random in-plane angles."),

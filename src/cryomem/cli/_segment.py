@@ -58,7 +58,9 @@ def predict(
     instances: bool = typer.Option(False, "--instances", help="Also write <stem>_instances.mrc (one id per membrane)."),
     min_instance_voxels: int = typer.Option(1000, help="Smallest connected membrane kept as an instance, voxels."),
     uncertainty: bool = typer.Option(False, "--uncertainty", help="Also write the s.d. of the TTA probabilities."),
-    batch_size: int = typer.Option(2, help="Windows per network call."),
+    batch_size: int | None = typer.Option(
+        None, min=1, help="Windows per network call (default: 1 on the CPU, where more only costs memory; 4 on a GPU)."
+    ),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     overwrite: bool = typer.Option(False, help="Replace existing outputs."),
 ) -> None:

@@ -71,7 +71,7 @@ __all__ = [
 ]
 
 # --- names from the PREDICT helper (mean shift, clusters, evaluation, prediction) are appended below ---
-from cryomem.pick._clusters import merge_duplicates, pick_surface  # noqa: E402
+from cryomem.pick._clusters import half_thickness_ang, merge_duplicates, pick_surface  # noqa: E402
 from cryomem.pick._evaluate import EVALUATION_COLUMNS, evaluate_files, evaluate_picks  # noqa: E402
 from cryomem.pick._mean_shift import mean_shift_ang  # noqa: E402
 from cryomem.pick._predict import (  # noqa: E402
@@ -88,6 +88,7 @@ __all__ += [
     "evaluate_files",
     "evaluate_picks",
     "mean_shift_ang",
+    "half_thickness_ang",
     "merge_duplicates",
     "particles_star_path",
     "pick_surface",

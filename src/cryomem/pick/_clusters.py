@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
@@ -11,7 +13,10 @@ from sklearn.cluster import DBSCAN
 from cryomem.io import PARTICLE_COLUMNS, MembraneSurface, normals_to_euler_zyz_deg
 from cryomem.pick._mean_shift import Kernel, mean_shift_ang
 
-__all__ = ["merge_duplicates", "pick_surface"]
+__all__ = ["half_thickness_ang", "merge_duplicates", "pick_surface"]
+
+Position = Literal["mid", "surface"]
+_OPPOSITE_COSINE = -0.5  # a vertex of the opposite side faces away: normals at more than 120 degrees
 
 
 def merge_duplicates(points_xyz_ang: ArrayLike, *, eps_ang: float, min_points: int = 1) -> NDArray[np.float64]:
@@ -76,6 +81,75 @@ def _onto_surface(
     return points - offset[:, None] * unit, nearest
 
 
+def half_thickness_ang(
+    vertices_xyz_ang: NDArray[np.float64],
+    normals_xyz: NDArray[np.float64],
+    vertex_ids: ArrayLike,
+    *,
+    max_thickness_ang: float = 150.0,
+) -> NDArray[np.float64]:
+    """Half the membrane's thickness under each given vertex, measured to the opposite side.
+
+    A segmented membrane's surface wraps the thick sheet, so below every vertex (against its
+    outward normal) lies the surface's other side. From the vertex, the nearest vertex of that
+    side (normal turned away by more than 120 degrees) within one mesh spacing of the line along
+    the normal gives the thickness; the mid-surface is half of it below the vertex.
+
+    Parameters
+    ----------
+    vertices_xyz_ang, normals_xyz : (n, 3) float arrays
+        The surface, Å, and its outward unit normals.
+    vertex_ids : (k,) int array
+        Vertices to measure under.
+    max_thickness_ang : float, default 150
+        Thicker than this is not a membrane: such vertices (and those with no opposite side, at
+        an open edge) get NaN.
+
+    Returns
+    -------
+    (k,) float64 array
+        Half-thicknesses, Å; NaN where no opposite side was found.
+    """
+    ids = np.asarray(vertex_ids, dtype=np.int64).reshape(-1)
+    result = np.full(len(ids), np.nan)
+    if len(ids) == 0 or len(vertices_xyz_ang) < 2:
+        return result
+    tree = cKDTree(vertices_xyz_ang)
+    spacing = float(np.median(tree.query(vertices_xyz_ang[ids], k=2)[0][:, 1]))
+    normals = normals_xyz / np.maximum(np.linalg.norm(normals_xyz, axis=1, keepdims=True), 1e-12)
+    for row, (vertex, near) in enumerate(zip(ids, tree.query_ball_point(vertices_xyz_ang[ids], max_thickness_ang))):
+        near = np.asarray(near, dtype=np.int64)
+        normal = normals[vertex]
+        near = near[normals[near] @ normal < _OPPOSITE_COSINE]
+        offsets = vertices_xyz_ang[vertex] - vertices_xyz_ang[near]
+        depth = offsets @ normal  # > 0: below the vertex
+        lateral = np.linalg.norm(offsets - depth[:, None] * normal, axis=1)
+        below = (depth > 0) & (lateral <= max(spacing, 1e-9))
+        if below.any():
+            result[row] = 0.5 * depth[below].min()
+    return result
+
+
+def _onto_mid_surface(
+    surface: MembraneSurface,
+    positions: NDArray[np.float64],
+    nearest: NDArray[np.int64],
+    distances: NDArray[np.float64],
+    eps_ang: float,
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Move picks half the local thickness against their normal; keep the best of coinciding picks."""
+    normals = surface.normals_xyz[nearest] / np.linalg.norm(surface.normals_xyz[nearest], axis=1, keepdims=True)
+    half = half_thickness_ang(surface.vertices_xyz_ang, surface.normals_xyz, nearest)
+    found = np.isfinite(half)
+    half[~found] = float(np.median(half[found])) if found.any() else 0.0
+    moved = positions - half[:, None] * normals
+    order = np.argsort(distances[nearest], kind="stable")  # best score first
+    groups = DBSCAN(eps=eps_ang, min_samples=1).fit_predict(moved[order])
+    _, first = np.unique(groups, return_index=True)
+    keep = np.sort(order[first])
+    return moved[keep], nearest[keep]
+
+
 def pick_surface(
     surface: MembraneSurface,
     distances_ang: ArrayLike,
@@ -85,6 +159,8 @@ def pick_surface(
     seed_threshold_ang: float | None = None,
     merge_eps_ang: float | None = None,
     min_seeds: int = 1,
+    position: Position = "mid",
+    coincide_ang: float | None = None,
     kernel: Kernel = "gaussian",
     inplane_deg: float | None = None,
     seed: int | np.random.Generator = 0,
@@ -95,7 +171,10 @@ def pick_surface(
     Score-guided mean shift (:func:`cryomem.pick.mean_shift_ang`) moves seeds onto particle
     centres, DBSCAN (:func:`merge_duplicates`) merges the seeds of one particle, each centre is
     projected onto the tangent plane of its nearest vertex, and its orientation puts the particle
-    z axis along that vertex's normal.
+    z axis along that vertex's normal. By default the position then moves along the normal to the
+    membrane's mid-surface, half the local thickness below (:func:`half_thickness_ang`), where a
+    membrane protein's centre is; particles found from both sides of the membrane then coincide
+    and only the better-scored one is kept.
 
     Parameters
     ----------
@@ -106,19 +185,25 @@ def pick_surface(
     max_distance_ang : float, default 100.0
         Clip distance of the training targets, Å (the model card's ``max_distance_ang``).
     bandwidth_ang : float, optional
-        Mean-shift radius, Å. Default ``max_distance_ang / 2`` (Gaussian kernel, sigma =
+        Mean-shift radius, Å. Default ``0.75 * max_distance_ang`` (Gaussian kernel, sigma =
         bandwidth / 3). MemBrain v2 sets it to the maximum distance; with our kernel that merges
-        neighbours on densely packed simulated membranes, which half of it separates
-        (``benchmarks/bench_pick.py --sweep`` prints F1 for both).
+        neighbours on densely packed simulated membranes (``benchmarks/bench_pick.py --sweep``
+        prints F1 over bandwidths and thresholds).
     seed_threshold_ang : float, optional
         Vertices predicted closer than this are mean-shift seeds, and a merged centre whose
         nearest vertex is predicted farther than this is dropped, Å. Default
-        ``0.7 * max_distance_ang`` (the targets never reach 0: particle centres sit inside the
-        membrane, 2-3 nm below the surface vertices).
+        ``0.5 * max_distance_ang``.
     merge_eps_ang : float, optional
         Converged seeds closer than this are one particle, Å. Default ``bandwidth_ang / 4``.
     min_seeds : int, default 1
         Fewest converged seeds that make a particle (more drops isolated outliers).
+    position : {"mid", "surface"}, default "mid"
+        Where a particle is placed: on the membrane's mid-surface, or on the segmentation's
+        surface (as the mean shift finds it). Where the opposite side is not found (an open edge),
+        "mid" moves by the membrane's median half-thickness, or not at all without one.
+    coincide_ang : float, optional
+        With ``position="mid"``, particles closer than this (found from the two sides of the
+        membrane) are one; the better-scored one is kept, Å. Default ``bandwidth_ang / 2``.
     kernel : {"gaussian", "flat"}, default "gaussian"
         Mean-shift kernel (see :func:`cryomem.pick.mean_shift_ang`).
     inplane_deg : float, optional
@@ -133,8 +218,8 @@ def pick_surface(
     -------
     pandas.DataFrame
         One row per particle, columns :data:`cryomem.io.PARTICLE_COLUMNS`: ``x_ang, y_ang, z_ang``
-        (Å, on the surface), ``rot_deg, tilt_deg, psi_deg`` (RELION ZYZ, particle z = outward
-        normal), ``class_number`` 1, ``membrane_id`` of the surface, ``score`` =
+        (Å, on the mid-surface or the surface, see ``position``), ``rot_deg, tilt_deg, psi_deg``
+        (RELION ZYZ, particle z = outward normal), ``class_number`` 1, ``membrane_id`` of the surface, ``score`` =
         ``1 - d / max_distance_ang`` at the nearest vertex (1 = predicted exactly on a particle).
     """
     vertices = surface.vertices_xyz_ang
@@ -144,8 +229,8 @@ def pick_surface(
             f"distances_ang must hold one distance per vertex of membrane {surface.membrane_id}, "
             f"shape ({len(vertices)},), got {distances.shape}"
         )
-    bandwidth = float(max_distance_ang / 2.0 if bandwidth_ang is None else bandwidth_ang)
-    threshold = float(0.7 * max_distance_ang if seed_threshold_ang is None else seed_threshold_ang)
+    bandwidth = float(0.75 * max_distance_ang if bandwidth_ang is None else bandwidth_ang)
+    threshold = float(0.5 * max_distance_ang if seed_threshold_ang is None else seed_threshold_ang)
     eps = float(bandwidth / 4.0 if merge_eps_ang is None else merge_eps_ang)
     converged = mean_shift_ang(
         vertices,
@@ -160,6 +245,11 @@ def pick_surface(
     nearest = np.asarray(nearest, dtype=np.int64)
     keep = distances[nearest] < threshold
     positions, nearest = positions[keep], nearest[keep]
+    if position not in ("mid", "surface"):
+        raise ValueError(f"position must be 'mid' or 'surface', got {position!r}")
+    if position == "mid" and len(nearest):
+        coincide = float(bandwidth / 2.0 if coincide_ang is None else coincide_ang)
+        positions, nearest = _onto_mid_surface(surface, positions, nearest, distances, coincide)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     spin = rng.uniform(-180.0, 180.0, len(nearest)) if inplane_deg is None else np.full(len(nearest), inplane_deg)
     normals = surface.normals_xyz[nearest].reshape(-1, 3)

@@ -19,7 +19,7 @@ import pandas as pd
 from cryomem.geometry import geodesic_patches
 from cryomem.io import MembraneSurface, euler_zyz_deg_to_matrix, read_membrane_h5
 from cryomem.pick._operators import OperatorCache, SurfaceOperators
-from cryomem.pick._targets import assign_particles_to_surfaces, distance_targets_ang
+from cryomem.pick._targets import TargetMeasure, TargetSides, assign_particles_to_surfaces, distance_targets_ang
 
 __all__ = [
     "SurfacePatch",
@@ -263,6 +263,8 @@ def load_training_membranes(
     window_offsets_ang: Sequence[float],
     max_distance_ang: float,
     use_particle_angles: bool = True,
+    target_sides: TargetSides = "both",
+    target_measure: TargetMeasure = "in_plane",
     patch_vertices: int = 2000,
     patch_overlap: float = 0.3,
     k_eig: int = 128,
@@ -275,7 +277,9 @@ def load_training_membranes(
 
     Particles are matched to membranes by ``tomo_name`` == :func:`tomogram_name`; within a
     tomogram each particle belongs to the membrane with the nearest vertex (if within
-    ``max_distance_ang``). Everything cheap is checked before any operator is computed.
+    ``max_distance_ang``). Targets: :func:`cryomem.pick.distance_targets_ang` with
+    ``target_sides`` and ``target_measure``. Everything cheap is checked before any operator is
+    computed.
 
     Raises
     ------
@@ -304,7 +308,14 @@ def load_training_membranes(
     membranes = []
     for index, (path, surface) in enumerate(zip(paths, surfaces)):
         xyz, normals = owned[index]
-        targets = distance_targets_ang(surface, xyz, particle_normals_xyz=normals, max_distance_ang=max_distance_ang)
+        targets = distance_targets_ang(
+            surface,
+            xyz,
+            particle_normals_xyz=normals,
+            max_distance_ang=max_distance_ang,
+            sides=target_sides,
+            measure=target_measure,
+        )
         patches = surface_patches(
             surface, patch_vertices=patch_vertices, overlap=patch_overlap, k_eig=k_eig, seed=seed, cache=cache
         )

@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,12 @@ class PickTrainConfig(BaseModel):
         2, ge=0, le=16, description="augmentation: window shifted along the normal by up to this many samples"
     )
     use_particle_angles: bool = Field(True, description="side of a particle from its STAR angles (z = normal)")
+    target_sides: Literal["both", "particle"] = Field(
+        "both", description="a particle's target on both faces of the membrane (transmembrane) or its own side only"
+    )
+    target_measure: Literal["in_plane", "euclidean"] = Field(
+        "in_plane", description="distance to the particle's axis along its normal, or straight distance"
+    )
     seed: int = Field(0, ge=0)
     threads: int | None = Field(
         1,
@@ -210,6 +217,8 @@ def train_pick_model(
         window_offsets_ang=config.window_offsets_ang,
         max_distance_ang=config.max_distance_ang,
         use_particle_angles=config.use_particle_angles,
+        target_sides=config.target_sides,
+        target_measure=config.target_measure,
         patch_vertices=config.patch_vertices,
         patch_overlap=config.patch_overlap,
         k_eig=config.k_eig,
@@ -294,7 +303,9 @@ def _card(config: PickTrainConfig, train: list[TrainingMembrane], val: list[Trai
         "max_distance_ang": config.max_distance_ang,
         "voxel_size_ang": float(np.median(voxel_sizes)),
         "normalisation": "per patch: densities of the window minus their mean, divided by their standard deviation",
-        "output": "distance to the nearest particle on the vertex's side of the membrane, divided by max_distance_ang",
+        "output": "distance to the nearest particle, divided by max_distance_ang",
+        "target_sides": config.target_sides,
+        "target_measure": config.target_measure,
         "training": {
             "membranes": [str(m.path) for m in train],
             "validation_membranes": [str(m.path) for m in val],

@@ -43,7 +43,9 @@ class SegmentSettings(_Frozen):
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="membrane probability above which a voxel is membrane")
     tta: bool = Field(True, description="8-fold flip test-time augmentation (8x slower)")
     overlap: float = Field(0.25, ge=0.0, lt=1.0, description="overlap of the sliding windows")
-    batch_size: int = Field(2, ge=1, le=256, description="windows per network call")
+    batch_size: int | None = Field(
+        None, ge=1, le=256, description="windows per network call (default: 1 on CPU, 4 on GPU)"
+    )
 
 
 class SurfaceSettings(_Frozen):

@@ -209,14 +209,11 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
     The membrane files of ``membranes/`` are left untouched (:func:`cryomem.pick.predict_membranes`
     runs on copies), so the surfaces stage's outputs stay as that stage wrote them.
     """
-    from cryomem.pick import predict_membranes, read_pick_model_card
+    from cryomem.pick import predict_membranes
 
     settings = config.pick
     if settings.model is None:
         raise ValueError("the pick stage needs a picking model: pass --pick-model (pick.model in the run config)")
-    threshold = settings.seed_threshold_ang
-    if threshold is None:  # a model may carry a threshold calibrated on held-out data
-        threshold = read_pick_model_card(settings.model).get("calibration", {}).get("seed_threshold_ang")
     sources = folders.membrane_files()
     if not sources:
         raise ValueError(f"no membrane files in {folders.membranes}; the surfaces stage found no membrane")
@@ -229,7 +226,7 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
             tmp,
             tta=settings.tta,
             bandwidth_ang=settings.bandwidth_ang,
-            seed_threshold_ang=threshold,
+            seed_threshold_ang=settings.seed_threshold_ang,
             seed=settings.seed,
             overwrite=True,
             device=str(_device(config.device)),

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from cryomem.io import atomic_write_path, read_mrc, write_mrc
-from cryomem.segment._inference import Progress, predict_probabilities, select_device
+from cryomem.segment._inference import Progress, default_batch_size, predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
 from cryomem.segment._windows import plan_windows
 
@@ -72,7 +72,7 @@ def segment_file(
     threshold: float = 0.5,
     overlap: float = 0.25,
     tta: bool = True,
-    batch_size: int = 2,
+    batch_size: int | None = None,
     device: str | torch.device = "auto",
     write_scores: bool = False,
     write_instances: bool = False,
@@ -105,8 +105,10 @@ def segment_file(
         Overrides the header's voxel size (``--voxel-size``); required when the header says 0 or 1 Å.
     threshold : float, default 0.5
         Membrane probability in [0, 1].
-    overlap, tta, batch_size, scratch_dir, progress
+    overlap, tta, scratch_dir, progress
         See :func:`predict_probabilities`.
+    batch_size : int, optional
+        Windows per network call; default :func:`default_batch_size` of the device (1 on the CPU).
     device : str or torch.device, default "auto"
         See :func:`select_device`.
     write_scores, write_instances, write_uncertainty : bool, default False
@@ -163,7 +165,7 @@ def segment_file(
         divisor=divisor,
         overlap=overlap,
         tta=tta,
-        batch_size=batch_size,
+        batch_size=default_batch_size(target_device) if batch_size is None else batch_size,
         device=target_device,
         uncertainty=write_uncertainty,
         scratch_dir=scratch_dir,
