@@ -109,7 +109,7 @@ def main() -> None:
     for tta, (d, s, seconds, voxels) in totals.items():
         print(
             f"pooled {'with' if tta else 'without'} TTA: Dice {d.value:.4f}, Surface-Dice {s.value:.4f}, "
-            f"{voxels / seconds / 1e6:.2f} Mvoxel/s on {torch.get_num_threads()} CPU threads"
+            f"{voxels / seconds / 1e3:.1f} kvoxel/s on {torch.get_num_threads()} CPU threads"
         )
 
 

@@ -165,6 +165,12 @@ def test_bad_inputs_fail_with_one_message_and_no_output(membranes, tiny_model, t
     assert not (tmp_path / "out").exists()
 
 
+def test_unknown_position_is_refused_before_any_work(membranes, tiny_model, tmp_path):
+    with pytest.raises(ValueError, match="position must be 'mid' or 'surface'"):
+        predict_membranes(tiny_model, membranes, tmp_path / "out", tta=False, position="centre")
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_tomogram_shape_is_an_error_naming_the_fix(tmp_path, tiny_model):
     surface = make_surface(tmp_path / "moved.mrc", 1)
     path = write_membrane_h5(tmp_path / "moved_mb1.h5", surface)

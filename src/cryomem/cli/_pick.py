@@ -93,12 +93,16 @@ def predict_command(
     seed_threshold_ang: float | None = typer.Option(
         None,
         "--threshold-ang",
-        help="Predicted distance in Å below which vertices seed the mean shift (default: the model's calibrated one, else 0.5 x max distance).",
+        help="Predicted distance in Å below which vertices seed the mean shift "
+        "(default: the model's calibrated one, else 0.5 x max distance).",
     ),
     min_seeds: int = typer.Option(1, min=1, help="Fewest converged seeds that make a particle."),
     seed: int = typer.Option(0, min=0, help="Seed of the random in-plane angles."),
     inplane_deg: float | None = typer.Option(
         None, "--inplane-deg", help="Fixed in-plane angle in degrees (default: random from --seed)."
+    ),
+    on_surface: bool = typer.Option(
+        False, "--on-surface", help="Place particles on the segmentation's surface, not the membrane's mid-surface."
     ),
     overwrite: bool = typer.Option(False, help="Replace existing STAR files."),
 ) -> None:
@@ -119,6 +123,7 @@ def predict_command(
             min_seeds=min_seeds,
             seed=seed,
             fixed_inplane_deg=inplane_deg,
+            position="surface" if on_surface else "mid",
             overwrite=overwrite,
             progress=progress,
         )

@@ -222,6 +222,8 @@ def pick_surface(
         (RELION ZYZ, particle z = outward normal), ``class_number`` 1, ``membrane_id`` of the surface, ``score`` =
         ``1 - d / max_distance_ang`` at the nearest vertex (1 = predicted exactly on a particle).
     """
+    if position not in ("mid", "surface"):
+        raise ValueError(f"position must be 'mid' or 'surface', got {position!r}")
     vertices = surface.vertices_xyz_ang
     distances = np.asarray(distances_ang, dtype=np.float64)
     if distances.shape != (len(vertices),):
@@ -245,8 +247,6 @@ def pick_surface(
     nearest = np.asarray(nearest, dtype=np.int64)
     keep = distances[nearest] < threshold
     positions, nearest = positions[keep], nearest[keep]
-    if position not in ("mid", "surface"):
-        raise ValueError(f"position must be 'mid' or 'surface', got {position!r}")
     if position == "mid" and len(nearest):
         coincide = float(bandwidth / 2.0 if coincide_ang is None else coincide_ang)
         positions, nearest = _onto_mid_surface(surface, positions, nearest, distances, coincide)

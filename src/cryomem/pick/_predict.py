@@ -26,7 +26,7 @@ from cryomem.io import (
     write_membrane_h5,
     write_particles_star,
 )
-from cryomem.pick._clusters import pick_surface
+from cryomem.pick._clusters import Position, pick_surface
 from cryomem.pick._dataset import tomogram_name, window_columns
 from cryomem.pick._inference import predict_distances_ang
 from cryomem.pick._model_file import load_pick_model
@@ -95,6 +95,7 @@ def predict_membranes(
     min_seeds: int = 1,
     seed: int = 0,
     fixed_inplane_deg: float | None = None,
+    position: Position = "mid",
     overwrite: bool = False,
     device: str = "cpu",
     cache_dir: str | os.PathLike[str] | None = None,
@@ -120,6 +121,9 @@ def predict_membranes(
         Seed of the random in-plane angles (one stream per tomogram name, used in membrane order).
     fixed_inplane_deg : float, optional
         Give every particle this in-plane angle (``rlnAngleRot``, degrees) instead.
+    position : {"mid", "surface"}, default "mid"
+        Particles on the membrane's mid-surface or on the segmentation's surface (see
+        :func:`cryomem.pick.pick_surface`).
     overwrite : bool, default False
         Replace existing STAR files (the membrane files are always updated).
     device : str, default "cpu"
@@ -133,7 +137,7 @@ def predict_membranes(
     -------
     list of pathlib.Path
         The written STAR files, one per tomogram (sorted by tomogram name), with positions in Å
-        on the membrane, RELION ZYZ angles (particle z axis = outward normal), ``membrane_id``
+        (see ``position``), RELION ZYZ angles (particle z axis = outward normal), ``membrane_id``
         and ``score``. Each membrane file gains ``point_data["predicted_distance_ang"]`` (float32,
         Å) and the attribute ``pick_model``.
 
@@ -158,6 +162,8 @@ def predict_membranes(
         raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder")
     _positive(bandwidth_ang, "bandwidth_ang")
     _positive(seed_threshold_ang, "seed_threshold_ang")
+    if position not in ("mid", "surface"):
+        raise ValueError(f"position must be 'mid' or 'surface', got {position!r}")
     if fixed_inplane_deg is not None and not np.isfinite(fixed_inplane_deg):
         raise ValueError(f"fixed_inplane_deg must be a finite angle in degrees, got {fixed_inplane_deg}")
     model, card = load_pick_model(model_path, device=device)
@@ -196,6 +202,7 @@ def predict_membranes(
                     seed_threshold_ang=seed_threshold_ang,
                     min_seeds=min_seeds,
                     inplane_deg=fixed_inplane_deg,
+                    position=position,
                     seed=rng,
                     tomo_name=name,
                 )

@@ -242,7 +242,7 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
 
         n_particles = len(read_particles_star(stars[0]))
     outputs = [folders.picks / p.name for p in copies] + [folders.particles_path]
-    return {"outputs": _relative(outputs, folders.root), "particles": n_particles, "seed_threshold_ang": threshold}
+    return {"outputs": _relative(outputs, folders.root), "particles": n_particles}
 
 
 def stats_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cryomem.segment._malloc import reuse_freed_memory
 from cryomem.segment._rescale import resample_window
 from cryomem.segment._windows import Blender, WindowPlan, available_memory_bytes, plan_windows
 
@@ -275,6 +276,7 @@ def predict_probabilities(
     """
     dtype = np.dtype(dtype)
     _check_options(volume_zyx, batch_size, dtype, uncertainty, tta)
+    reuse_freed_memory()  # every window's activations would otherwise be page-faulted in afresh
     plan = plan_windows(
         volume_zyx.shape,
         window=window,

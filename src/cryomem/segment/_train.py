@@ -25,6 +25,7 @@ from cryomem.io import atomic_write_path
 from cryomem.segment._augment import AugmentationConfig, augment
 from cryomem.segment._data import Patch, load_split, normalise, random_crop, whole_patch
 from cryomem.segment._losses import SegmentationLoss
+from cryomem.segment._malloc import reuse_freed_memory
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
 from cryomem.segment._model_file import load_model, save_model
 from cryomem.segment._unet import UNet3D, UNetConfig
@@ -159,6 +160,7 @@ def train(
     ``model_final.pt`` (the weights after the last epoch).
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
+    reuse_freed_memory()
     train_patches, val_patches = load_split(data_dir, "Tr"), load_split(data_dir, "Val")
     val_patches = val_patches[: config.max_validation_patches]
     if not train_patches:
