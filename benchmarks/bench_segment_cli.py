@@ -3,9 +3,9 @@
 Runs the real command (``python -m cryomem segment TOMO``, shipped model) in a child process per
 case and reads the child's own resource usage (``os.wait4``): wall time, voxels per second, CPU
 time split into user and system, and peak resident memory, also as a multiple of the input
-tomogram in float32. A tiny tomogram is segmented first: its peak is the fixed cost (interpreter,
-torch, model, one window's activations), and ``peak - fixed`` is the part that grows with the
-tomogram.
+tomogram in float32. A 96³ tomogram (one full window) is segmented first: its peak is the fixed
+cost (interpreter, torch, model, one window's activations), and ``peak - fixed`` is the part that
+grows with the tomogram (the input's pages read through the memory map count in it).
 
     python benchmarks/bench_segment_cli.py                          # 200 x 512 x 512, no TTA then TTA
     python benchmarks/bench_segment_cli.py --tomogram my.mrc --modes no-tta
@@ -26,6 +26,7 @@ def simulate(path: Path, shape: tuple[int, int, int]) -> Path:
     from cryomem.simulate import SimulationConfig, simulate_to_folder
 
     if not path.is_file():
+        path.parent.parent.mkdir(parents=True, exist_ok=True)
         config = SimulationConfig.model_validate({"shape_zyx": shape, "voxel_size_ang": 10.0, "seed": 515151})
         simulate_to_folder(config, path.parent, name=path.stem, overwrite=True)
     return path
@@ -53,7 +54,7 @@ def main() -> None:
     shape = tuple(int(v) for v in args.shape.split(","))
     work = args.work
     tomogram = args.tomogram or simulate(work / f"sim_{'x'.join(map(str, shape))}" / "tomo.mrc", shape)
-    tiny = simulate(work / "sim_tiny" / "tomo.mrc", (32, 96, 96))
+    tiny = simulate(work / "sim_one_window" / "tomo.mrc", (96, 96, 96))
     import mrcfile
 
     with mrcfile.mmap(tomogram, mode="r") as mrc:
@@ -62,7 +63,7 @@ def main() -> None:
     input_bytes = 4 * voxels
     fixed = run(tiny, work / "out_tiny", tta=False)["peak"]
     print(f"tomogram {tomogram} {shape}: {voxels / 1e6:.1f} Mvoxel, {input_bytes / 2**20:.0f} MiB as float32")
-    print(f"fixed cost (peak on a 32 x 96 x 96 tomogram, no TTA): {fixed / 2**30:.2f} GiB")
+    print(f"fixed cost (peak on a 96³ tomogram = one full window, no TTA): {fixed / 2**30:.2f} GiB")
     for mode in args.modes.split(","):
         result = run(tomogram, work / f"out_{mode}", tta=mode == "tta")
         print(

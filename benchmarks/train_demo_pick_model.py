@@ -27,7 +27,7 @@ import pandas as pd
 SEED_BASE = 880101
 CALIBRATION_SEED_BASE = 880201
 ROOT = Path(__file__).resolve().parents[1]
-THRESHOLDS_ANG = (20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0)
+THRESHOLDS_ANG = (40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 85.0)
 
 
 def simulate(work: Path, names_seeds: list[tuple[str, int]], shape) -> tuple[list[Path], list[Path]]:
