@@ -131,7 +131,7 @@ def mean_shift_ang(
         Vertices at or beyond it carry no weight.
     seed_threshold_ang : float, optional
         Vertices predicted closer than this to a particle are the seeds, Å. Default
-        ``0.7 * max_distance_ang``.
+        ``0.5 * max_distance_ang``.
     kernel : {"gaussian", "flat"}, default "gaussian"
         Weight of a neighbour by its Euclidean distance ``r <= b`` to the seed: ``exp(-r² / (2 (b/3)²))``
         or 1.
@@ -169,7 +169,7 @@ def mean_shift_ang(
         raise ValueError(f"kernel must be 'flat' or 'gaussian', got {kernel!r}")
     if max_iterations < 1 or max_pairs < 1 or not tolerance_ang > 0:
         raise ValueError("max_iterations and max_pairs must be >= 1 and tolerance_ang > 0")
-    threshold = 0.7 * max_distance_ang if seed_threshold_ang is None else float(seed_threshold_ang)
+    threshold = 0.5 * max_distance_ang if seed_threshold_ang is None else float(seed_threshold_ang)
     if not threshold > 0:
         raise ValueError(f"seed_threshold_ang must be a positive distance in Å, got {seed_threshold_ang}")
     score_weight = 1.0 - np.clip(distances / max_distance_ang, 0.0, 1.0)

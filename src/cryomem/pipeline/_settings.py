@@ -66,7 +66,7 @@ class PickSettings(_Frozen):
         None,
         gt=0.0,
         description="vertices predicted closer than this seed mean shift, Å (None: the model card's "
-        "calibrated value, else 0.7 x its max distance)",
+        "calibrated value, else 0.5 x its max distance)",
     )
     seed: int = Field(0, ge=0, description="seed of the random in-plane angles")
 
