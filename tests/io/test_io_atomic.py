@@ -94,3 +94,13 @@ def test_atomic_directory_success_and_failure(tmp_path: Path) -> None:
         assert (target / "a.txt").exists()  # old folder kept until the new one is complete
     assert sorted(p.name for p in target.iterdir()) == ["b.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_rows_csv_columns_in_first_appearance_order_and_missing_cells_empty(tmp_path):
+    from cryomem.io import write_rows_csv
+
+    path = write_rows_csv(
+        tmp_path / "log.csv", [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "val_dice": 0.8, "loss": 0.25}]
+    )
+    assert path.read_text().splitlines() == ["epoch,loss,val_dice", "1,0.5,", "2,0.25,0.8"]
+    assert not [p for p in tmp_path.iterdir() if p.name != "log.csv"]  # no temporary left behind

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -106,3 +107,20 @@ class StageProgress:
                 self._progress.update(task, completed=1.0)
             self._tasks[stage] = self._progress.add_task(stage, total=1.0)
         self._progress.update(self._tasks[stage], completed=max(0.0, min(1.0, fraction)))
+
+
+def read_settings_yaml(config_file: Path | None) -> dict:
+    """The mapping of settings in a ``--config`` YAML file; ``{}`` without one."""
+    import yaml
+
+    if config_file is None:
+        return {}
+    if not config_file.is_file():
+        raise FileNotFoundError(f"config file {config_file} does not exist; pass an existing YAML file to --config")
+    try:
+        loaded = yaml.safe_load(config_file.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"config file {config_file} must hold a mapping of settings")
+    return loaded

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, console, one_line_errors
+from cryomem.cli._common import StageProgress, console, one_line_errors, read_settings_yaml
 
 pick_app = typer.Typer(
     help="Membrane-protein picking on membrane surfaces: train a model, predict particles, evaluate picks.",
@@ -24,22 +24,6 @@ def _membrane_files(membranes: Path) -> list[Path]:
     if not membranes.exists():
         raise FileNotFoundError(f"membranes {membranes} does not exist; pass the folder written by `cryomem surface`")
     return [membranes]
-
-
-def _settings(config_file: Path | None) -> dict:
-    import yaml
-
-    if config_file is None:
-        return {}
-    if not config_file.is_file():
-        raise FileNotFoundError(f"config file {config_file} does not exist")
-    try:
-        loaded = yaml.safe_load(config_file.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
-    if not isinstance(loaded, dict):
-        raise ValueError(f"config file {config_file} must hold a mapping of settings")
-    return loaded
 
 
 @pick_app.command("train")
@@ -61,7 +45,7 @@ def train_command(
     from cryomem.pick import PickTrainConfig, train_pick_model
 
     paths = _membrane_files(membranes)
-    settings = _settings(config_file)
+    settings = read_settings_yaml(config_file)
     if epochs is not None:
         settings["epochs"] = epochs
     config = PickTrainConfig.model_validate(settings)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from cryomem.cli._common import console, one_line_errors
+from cryomem.cli._common import console, one_line_errors, read_settings_yaml
 
 
 class _PredictByDefault(TyperGroup):
@@ -153,21 +153,9 @@ def finetune_command(
 
 
 def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model, finetune, base=None) -> None:
-    import yaml
-
     from cryomem.segment import TrainConfig, train
 
-    settings = dict(base or {})
-    if config_file is not None:
-        if not config_file.is_file():
-            raise FileNotFoundError(f"config file {config_file} does not exist")
-        try:
-            loaded = yaml.safe_load(config_file.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
-        if not isinstance(loaded, dict):
-            raise ValueError(f"config file {config_file} must hold a mapping of settings")
-        settings.update(loaded)
+    settings = {**(base or {}), **read_settings_yaml(config_file)}
     if epochs is not None:
         settings["epochs"] = epochs
     config = TrainConfig.model_validate(settings)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, console, one_line_errors, parse_floats, parse_ints, parse_weights
+from cryomem.cli._common import (
+    StageProgress,
+    console,
+    one_line_errors,
+    parse_floats,
+    parse_ints,
+    parse_weights,
+    read_settings_yaml,
+)
 
 simulate_app = typer.Typer(help="Synthetic tomograms with exact ground truth.", no_args_is_help=True)
 
@@ -140,21 +148,11 @@ def dataset(
     overwrite: bool = typer.Option(False, help="Replace OUT_DIR if it exists."),
 ) -> None:
     """Simulate a segmentation training set (labels 0 background, 1 membrane, 2 ignore)."""
-    import yaml
     from rich.progress import Progress
 
     from cryomem.simulate import DatasetConfig
 
-    data: dict = {}
-    if config_file:
-        if not config_file.is_file():
-            raise FileNotFoundError(f"config file {config_file} does not exist; pass an existing YAML file to --config")
-        try:
-            data = yaml.safe_load(config_file.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"config file {config_file} must hold a mapping of settings")
+    data = read_settings_yaml(config_file)
     overrides = {
         "n_tomograms": n_tomograms,
         "shape_zyx": parse_ints(shape, 3, "--shape") if shape else None,

@@ -5,7 +5,7 @@ centred at ``(i_x, i_y, i_z) * voxel_size_ang + origin_xyz_ang``. Orientations a
 Euler angles in degrees. Every writer is atomic.
 """
 
-from cryomem.io._atomic import atomic_directory, atomic_write_path
+from cryomem.io._atomic import atomic_directory, atomic_write_path, write_rows_csv
 from cryomem.io._conventions import (
     centered_ang_to_xyz_px,
     euler_zyz_deg_to_matrix,
@@ -40,6 +40,7 @@ __all__ = [
     "Volume",
     "atomic_directory",
     "atomic_write_path",
+    "write_rows_csv",
     "centered_ang_to_xyz_px",
     "euler_zyz_deg_to_matrix",
     "matrix_to_euler_zyz_deg",

@@ -7,13 +7,14 @@ Writers write to a temporary name in the target's own folder (same file system, 
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_write_path"]
+__all__ = ["atomic_directory", "atomic_write_path", "write_rows_csv"]
 
 
 def _sibling_name(target: Path, kind: str, *, keep_suffix: bool) -> Path:
@@ -154,3 +155,18 @@ def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -
     except BaseException:
         _remove(tmp)
         raise
+
+
+def write_rows_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, object]]) -> Path:
+    """Write dict rows as a CSV atomically; columns are the rows' keys in order of first appearance.
+
+    A key missing from a row leaves its cell empty (e.g. validation columns of epochs without
+    validation). Returns the path.
+    """
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with atomic_write_path(path) as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    return Path(path)

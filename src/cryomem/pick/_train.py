@@ -13,7 +13,6 @@ the best model by validation loss (training loss without validation membranes) i
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
@@ -27,7 +26,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import cryomem
-from cryomem.io import atomic_write_path
+from cryomem.io import atomic_write_path, write_rows_csv
 from cryomem.pick._augment import PickAugmentConfig, augment_features
 from cryomem.pick._dataset import SurfacePatch, TrainingMembrane, load_training_membranes, normalise_window
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, operators_to_torch
@@ -281,7 +280,7 @@ def _fit(
         with atomic_write_path(out_dir / "checkpoint_last.pt") as tmp:
             torch.save(state, tmp)
         final = epoch + 1 == config.epochs
-        _write_csv(out_dir, history)
+        write_rows_csv(out_dir / "training_log.csv", history)
         if final or time.perf_counter() - last_plot > 60.0:  # the PNG costs ~0.3 s: at most once a minute
             _write_plot(out_dir, history, config.max_distance_ang)
             last_plot = time.perf_counter()
@@ -321,15 +320,6 @@ def _card(config: PickTrainConfig, train: list[TrainingMembrane], val: list[Trai
         "code_version": cryomem.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-
-
-def _write_csv(out_dir: Path, history: list[dict]) -> None:
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    with atomic_write_path(out_dir / "training_log.csv") as tmp:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(history)
 
 
 def _write_plot(out_dir: Path, history: list[dict], max_distance_ang: float) -> None:

@@ -9,7 +9,6 @@ the best model by validation Surface-Dice is written with its card.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -21,7 +20,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 import cryomem
-from cryomem.io import atomic_write_path
+from cryomem.io import atomic_write_path, write_rows_csv
 from cryomem.segment._augment import AugmentationConfig, augment
 from cryomem.segment._data import Patch, load_split, normalise, random_crop, whole_patch
 from cryomem.segment._losses import SegmentationLoss
@@ -331,12 +330,7 @@ def _card(
 
 
 def _write_log(out_dir: Path, history: list[dict]) -> None:
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    with atomic_write_path(out_dir / "training_log.csv") as tmp:
-        with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(history)
+    write_rows_csv(out_dir / "training_log.csv", history)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 3.5))
