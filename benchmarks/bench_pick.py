@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG
+
 SEED_BASE = 770101
 
 
@@ -52,7 +54,7 @@ def simulation_config(index: int, shape: tuple[int, int, int], snr: float):
 
 
 def prepare(
-    work: Path, index: int, shape: tuple[int, int, int], snr: float, segmentation: str
+    work: Path, index: int, shape: tuple[int, int, int], snr: float, segmentation: str, lowpass_ang: float
 ) -> tuple[str, Path, Path]:
     """Simulated tomogram ``bp<index>`` with its membranes folder; reuses what is already in ``work``."""
     from cryomem.geometry import surfaces_from_files
@@ -84,10 +86,10 @@ def prepare(
                 device="cpu",
             )
             print(f"  segmented {name} in {time.perf_counter() - started:.0f} s", flush=True)
-    membranes = folder / f"membranes_{segmentation}"
+    membranes = folder / f"membranes_{segmentation}_lowpass{lowpass_ang:g}"
     if not membranes.is_dir():
         started = time.perf_counter()
-        surfaces_from_files(labels, folder / f"{name}.mrc", membranes)
+        surfaces_from_files(labels, folder / f"{name}.mrc", membranes, feature_lowpass_ang=lowpass_ang)
         print(f"  surfaces of {name} in {time.perf_counter() - started:.0f} s", flush=True)
     return name, membranes, folder / f"{name}_membrane_proteins.star"
 
@@ -220,6 +222,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,2,5", help="numbers of training membranes")
     parser.add_argument("--segmentation", choices=("model", "truth"), default="model")
     parser.add_argument("--snr", type=float, default=0.5, help="SNR of the simulated tilt images (simulator default)")
+    parser.add_argument(
+        "--feature-lowpass",
+        type=float,
+        default=DEFAULT_FEATURE_LOWPASS_ANG,
+        help="Gaussian sigma, Å, of the tomogram low-pass before sampling features (0: raw densities)",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument(
         "--train-setting", action="append", default=[], metavar="KEY=VALUE", help="PickTrainConfig override"
@@ -238,7 +246,7 @@ def main() -> None:
         f"{args.segmentation}, torch threads {args.threads}",
         flush=True,
     )
-    data = [prepare(work, i, shape, args.snr, args.segmentation) for i in range(1 + args.n_test)]
+    data = [prepare(work, i, shape, args.snr, args.segmentation, args.feature_lowpass) for i in range(1 + args.n_test)]
     train_name, train_dir, train_truth = data[0]
     chosen = training_membranes(train_dir, train_truth, max(sizes))
     test_paths = [p for _, folder, _ in data[1:] for p in sorted(folder.glob("*.h5"))]
@@ -258,7 +266,7 @@ def main() -> None:
         sizes = sorted({min(size, len(chosen)) for size in sizes})
     for size in sizes:
         paths = [str(p) for p in chosen[:size]]
-        out = work / f"model_{args.segmentation}_{size}mb_{epochs}ep{tag}"
+        out = work / f"model_{args.segmentation}_lowpass{args.feature_lowpass:g}_{size}mb_{epochs}ep{tag}"
         trained = run_in_child(train_job, paths, str(train_truth), str(out), settings, args.threads, str(cache))
         predicted = run_in_child(
             predict_job, trained["model"], [str(p) for p in test_paths], str(out / "particles"), True, args.threads,

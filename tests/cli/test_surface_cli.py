@@ -61,6 +61,23 @@ def test_surface_out_and_overwrite(inputs, tmp_path):
     assert _run(seg, "--tomogram", tomo, "--out", out, "--min-voxels", 500, "--overwrite").exit_code == 0
 
 
+def test_feature_lowpass_is_applied_and_recorded(inputs, tmp_path):
+    seg, tomo = inputs
+    surfaces = {}
+    for sigma in (None, 0, 30):
+        out = tmp_path / f"lowpass{sigma}"
+        extra = [] if sigma is None else ["--feature-lowpass", sigma]
+        assert _run(seg, "--tomogram", tomo, "--out", out, "--min-voxels", 500, *extra).exit_code == 0
+        surfaces[sigma] = read_membrane_h5(out / "tomo_mb1.h5")
+    assert surfaces[None].attrs["feature_lowpass_ang"] == 15.0  # the default
+    assert surfaces[0].attrs["feature_lowpass_ang"] == 0.0
+    # white noise: the stronger the low-pass, the smaller the spread of the sampled densities
+    spreads = [float(surfaces[s].features.std()) for s in (0, None, 30)]
+    assert spreads[0] > spreads[1] > spreads[2]
+    negative = _run(seg, "--tomogram", tomo, "--out", tmp_path / "neg", "--feature-lowpass", -1)
+    assert negative.exit_code == 2 and not (tmp_path / "neg").exists()
+
+
 def _write(path, data, voxel=12.0):
     return write_mrc(path, data, voxel_size_ang=voxel)
 

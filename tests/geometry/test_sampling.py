@@ -65,6 +65,7 @@ def test_bilayer_leaflets_appear_at_the_right_offsets_on_both_sides():
         ({"order": 2}, "order must be 1"),
         ({"normals_xyz": np.zeros((2, 3))}, "must both have shape"),
         ({"offsets_ang": []}, "offsets_ang is empty"),
+        ({"lowpass_sigma_ang": -1.0}, "lowpass_sigma_ang must be finite and >= 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
@@ -78,3 +79,33 @@ def test_bad_arguments_are_named(kwargs, message):
     }
     with pytest.raises(ValueError, match=message):
         sample_along_normals(**arguments)
+
+
+@pytest.mark.parametrize("order", [1, 3])
+def test_lowpass_of_the_needed_box_equals_filtering_the_whole_volume(order):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    volume = rng.normal(size=(30, 40, 50)).astype(np.float32)
+    voxel_ang, origin = 8.0, (-16.0, 24.0, 40.0)
+    # a small patch of vertices, one of them near a border so its samples leave the volume
+    vertices = np.array([[120.0, 200.0, 150.0], [136.0, 184.0, 160.0], [-30.0, 200.0, 150.0], [300.0, 300.0, 250.0]])
+    normals = rng.normal(size=(4, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    offsets = np.arange(-30.0, 30.1, 2.5)
+    filtered = ndimage.gaussian_filter(volume, 15.0 / voxel_ang, mode="reflect")
+    expected = sample_along_normals(filtered, voxel_ang, vertices, normals, offsets, origin_xyz_ang=origin, order=order)
+    found = sample_along_normals(
+        volume, voxel_ang, vertices, normals, offsets, origin_xyz_ang=origin, order=order, lowpass_sigma_ang=15.0
+    )
+    np.testing.assert_allclose(found, expected, atol=1e-5)
+    assert (found[2] == 0).any() and np.abs(found).max() > 0  # some samples outside the volume read 0
+    raw = sample_along_normals(volume, voxel_ang, vertices, normals, offsets, origin_xyz_ang=origin, order=order)
+    assert np.abs(found).std() < 0.6 * np.abs(raw).std()  # white noise is damped
+
+
+def test_lowpass_with_every_point_outside_reads_zero():
+    found = sample_along_normals(
+        np.ones((8, 8, 8)), 1.0, [[100.0, 100.0, 100.0]], [[0.0, 0.0, 1.0]], [0.0, 1.0], lowpass_sigma_ang=2.0
+    )
+    np.testing.assert_array_equal(found, 0.0)

@@ -7,7 +7,9 @@ import pytest
 from scipy.spatial import cKDTree
 
 from cryomem.geometry import (
+    DEFAULT_FEATURE_LOWPASS_ANG,
     DEFAULT_FEATURE_OFFSETS_ANG,
+    FEATURE_LOWPASS_ATTR,
     face_areas,
     membrane_instances,
     membrane_surfaces,
@@ -47,6 +49,7 @@ def test_one_surface_per_ground_truth_membrane(simulated, surfaces):
         assert 1.8 < area / membrane.area_ang2 < 3.5
         assert surface.features.shape == (len(surface.vertices_xyz_ang), len(DEFAULT_FEATURE_OFFSETS_ANG))
         np.testing.assert_array_equal(surface.feature_offsets_ang, DEFAULT_FEATURE_OFFSETS_ANG)
+        assert surface.attrs[FEATURE_LOWPASS_ATTR] == DEFAULT_FEATURE_LOWPASS_ANG
         # normals point out of the membrane: its label 15 Å behind each vertex, background 15 Å ahead
         label = (ids == surface.membrane_id).astype(np.float32)
         voxel = simulated.config.voxel_size_ang

@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy.spatial import Delaunay
 
+from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, FEATURE_LOWPASS_ATTR
 from cryomem.io import (
     MembraneSurface,
     euler_zyz_deg_to_matrix,
@@ -133,6 +134,17 @@ def test_model_at_another_feature_sampling_is_refused_before_anything_is_written
         predict_membranes(model, membranes, out, tta=False, cache_dir=tmp_path / "cache")
     assert not out.exists()
     assert [p.read_bytes() for p in membranes] == before
+
+
+def test_surfaces_with_another_feature_lowpass_are_refused_naming_the_fix(membranes, tiny_model, tmp_path):
+    changed = dataclasses.replace(
+        read_membrane_h5(membranes[0]), attrs={FEATURE_LOWPASS_ATTR: DEFAULT_FEATURE_LOWPASS_ANG}
+    )
+    write_membrane_h5(membranes[0], changed)  # the tiny model's card has no low-pass: 0 Å
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="--feature-lowpass 0"):
+        predict_membranes(tiny_model, membranes, out, tta=False, cache_dir=tmp_path / "cache")
+    assert not out.exists()
 
 
 def test_tta_needs_features_beyond_the_window(tmp_path, tiny_model):

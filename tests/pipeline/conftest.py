@@ -38,7 +38,8 @@ def tiny_pick_model(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("models") / "tiny_pick.pt"
     window = [-25.0 + 2.5 * i for i in range(21)]
     model = PickNet(DiffusionNetConfig(width=4, n_blocks=1, conv_channels=2, mlp_hidden=4, k_eig=8))
-    return save_pick_model(path, model, {"window_offsets_ang": window, "max_distance_ang": 100.0, "k_eig": 8})
+    card = {"window_offsets_ang": window, "max_distance_ang": 100.0, "k_eig": 8, "feature_lowpass_ang": 15.0}
+    return save_pick_model(path, model, card)
 
 
 @pytest.fixture()

@@ -14,6 +14,7 @@ from cryomem.pipeline import (
     Manifest,
     PickSettings,
     RunConfig,
+    SurfaceSettings,
     file_fingerprint,
     find_tomograms,
     load_run_config,
@@ -112,6 +113,16 @@ def test_unreadable_tomograms_are_recorded_and_the_others_run(tmp_path, tiny_pic
     manifest = Manifest.load(tmp_path / "run")
     assert manifest.record("good", "stats")["status"] == "done"
     assert manifest.record("garbage", "segment")["status"] == "failed"
+
+
+def test_pick_model_trained_on_another_feature_lowpass_stops_before_any_output(
+    tmp_path, tiny_pick_model, inproc_client
+):
+    fake_tomograms(tmp_path / "in", names=("a",))
+    config = RunConfig(pick=PickSettings(model=tiny_pick_model), surfaces=SurfaceSettings(feature_lowpass_ang=0.0))
+    with pytest.raises(ValueError, match="set surfaces.feature_lowpass_ang: 15 in the run config"):
+        run_pipeline([tmp_path / "in"], tmp_path / "run", config, client=inproc_client)
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_or_foreign_pick_model_stops_before_any_output(tmp_path, inproc_client):

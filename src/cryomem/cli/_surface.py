@@ -26,12 +26,19 @@ def surface(
     smoothing: float = typer.Option(
         1.0, "--smoothing", min=0.0, help="Gaussian sigma in voxels applied to each membrane mask before meshing."
     ),
+    feature_lowpass: float | None = typer.Option(
+        None,
+        "--feature-lowpass",
+        min=0.0,
+        help="Gaussian sigma in Å of the low-pass applied to the tomogram before sampling the density "
+        "profiles (default 15; 0: raw densities). A picking model accepts only surfaces built with its own value.",
+    ),
     overwrite: bool = typer.Option(False, help="Replace earlier surfaces of this tomogram."),
 ) -> None:
     """Mesh every membrane and sample the tomogram along the normals: writes <stem>_mb<N>.h5 and .obj."""
     from rich.table import Table
 
-    from cryomem.geometry import face_areas, surfaces_from_files
+    from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, face_areas, surfaces_from_files
     from cryomem.io import read_membrane_h5
 
     out = out_dir if out_dir is not None else segmentation.parent / "membranes"
@@ -44,6 +51,7 @@ def surface(
             min_voxels=min_voxels,
             spacing_ang=spacing_ang,
             smoothing_sigma_vox=smoothing,
+            feature_lowpass_ang=DEFAULT_FEATURE_LOWPASS_ANG if feature_lowpass is None else feature_lowpass,
             overwrite=overwrite,
             progress=progress,
         )

@@ -11,12 +11,20 @@ from cryomem.geometry._geodesic import GeodesicSolver, geodesic_distances
 from cryomem.geometry._laplacian import face_areas, laplacian_and_mass, vertex_areas
 from cryomem.geometry._mesh_from_mask import DEFAULT_SPACING_VOXELS, mesh_from_mask
 from cryomem.geometry._patches import GeodesicPatch, geodesic_patches
-from cryomem.geometry._sampling import DEFAULT_FEATURE_OFFSETS_ANG, sample_along_normals
+from cryomem.geometry._sampling import (
+    DEFAULT_FEATURE_LOWPASS_ANG,
+    DEFAULT_FEATURE_OFFSETS_ANG,
+    FEATURE_LOWPASS_ATTR,
+    sample_along_normals,
+)
+from cryomem.geometry._steiner import LocalExactDistances
 from cryomem.geometry._surface_files import surface_output_paths, surfaces_from_files
 from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_instances, membrane_surfaces
 
 __all__ = [
+    "DEFAULT_FEATURE_LOWPASS_ANG",
     "DEFAULT_FEATURE_OFFSETS_ANG",
+    "FEATURE_LOWPASS_ATTR",
     "DEFAULT_MIN_VOXELS",
     "DEFAULT_SPACING_VOXELS",
     "GeodesicPatch",
@@ -24,6 +32,7 @@ __all__ = [
     "face_areas",
     "gaussian_curvature",
     "geodesic_distances",
+    "LocalExactDistances",
     "geodesic_patches",
     "laplacian_and_mass",
     "mean_curvature",

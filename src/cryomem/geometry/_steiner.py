@@ -60,11 +60,13 @@ class SteinerGraph:
         lo, hi, lengths = lo[first], hi[first], lengths[first]  # duplicates (shared edges) are equal lengths
         lengths = np.maximum(lengths, 1e-12)  # zero-length edges would vanish from the sparse graph
         size = len(positions)
-        self.graph = sp.csr_matrix((lengths, (lo, hi)), shape=(size, size))
+        # both directions stored: scipy's undirected Dijkstra would transpose the graph on every call
+        both = (np.concatenate([lo, hi]), np.concatenate([hi, lo]))
+        self.graph = sp.csr_matrix((np.concatenate([lengths, lengths]), both), shape=(size, size))
 
     def distances(self, sources: np.ndarray, *, nearest: bool) -> np.ndarray:
         """Distances from ``sources`` to the original vertices: ``(n,)`` if ``nearest`` else ``(s, n)``."""
-        result = dijkstra(self.graph, directed=False, indices=sources, min_only=nearest)
+        result = dijkstra(self.graph, directed=True, indices=sources, min_only=nearest)
         return result[: self.n_vertices] if nearest else result[:, : self.n_vertices]
 
 
@@ -72,3 +74,51 @@ def _edge_lookup(edges: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
     """Row of each ``(i, j)`` key in the sorted unique ``edges``."""
     codes = edges[:, 0] * n + edges[:, 1]
     return np.searchsorted(codes, keys[:, 0] * n + keys[:, 1])
+
+
+class LocalExactDistances:
+    """Near-exact distances from one source at a time, up to a limit, for many sources on one mesh.
+
+    Meshes up to ``whole_mesh_faces`` triangles get one Steiner graph for all sources (built once,
+    ~50 graph edges per triangle); each query is then a Dijkstra search that stops at the limit.
+    Larger meshes get a small graph per query, built on the triangles inside the query's ``region``.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float array
+        Vertex positions, Å.
+    faces : (m, 3) int array
+        Triangles.
+    whole_mesh_faces : int, default 200,000
+        Largest mesh that gets one graph for all queries (~10 million graph edges, ~250 MB).
+    """
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, *, whole_mesh_faces: int = 200_000) -> None:
+        self.vertices, self.faces = vertices, faces
+        self._whole = SteinerGraph(vertices, faces) if 0 < len(faces) <= whole_mesh_faces else None
+
+    def __call__(self, source: int, limit_ang: float, region: np.ndarray) -> np.ndarray:
+        """Distances from ``source`` to every vertex, Å; ``inf`` beyond ``limit_ang`` or outside ``region``.
+
+        ``region`` ((n,) bool) must contain the geodesic ball of radius ``limit_ang`` around the
+        source; paths stay in it (on the whole-mesh graph they may leave it, which only makes them
+        exact where the region was too small).
+        """
+        n = len(self.vertices)
+        if self._whole is not None:
+            distances = dijkstra(self._whole.graph, directed=True, indices=int(source), limit=float(limit_ang))[:n]
+            distances[~region] = np.inf
+            distances[source] = 0.0
+            return distances
+        result = np.full(n, np.inf)
+        result[source] = 0.0
+        kept = self.faces[region[self.faces].all(axis=1)]
+        if not len(kept):
+            return result
+        used, local_faces = np.unique(kept, return_inverse=True)
+        local_source = int(np.searchsorted(used, source))
+        if local_source >= len(used) or used[local_source] != source:
+            return result
+        graph = SteinerGraph(self.vertices[used], local_faces.reshape(-1, 3))
+        result[used] = dijkstra(graph.graph, directed=True, indices=local_source, limit=float(limit_ang))[: len(used)]
+        return result

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from numpy.typing import ArrayLike
 
-from cryomem.geometry._sampling import DEFAULT_FEATURE_OFFSETS_ANG
+from cryomem.geometry._sampling import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_surfaces
 from cryomem.io import Mesh, read_mrc, read_mrc_header, validate_voxel_size_ang, write_membrane_h5, write_mesh
 
@@ -67,6 +67,7 @@ def surfaces_from_files(
     spacing_ang: float | None = None,
     smoothing_sigma_vox: float = 1.0,
     offsets_ang: ArrayLike = DEFAULT_FEATURE_OFFSETS_ANG,
+    feature_lowpass_ang: float = DEFAULT_FEATURE_LOWPASS_ANG,
     overwrite: bool = False,
     progress: Callable[[str, float], None] | None = None,
 ) -> list[Path]:
@@ -85,7 +86,7 @@ def surfaces_from_files(
         Output folder (created if missing).
     voxel_size_ang : float, optional
         Voxel size, Å, for both files, overriding their headers.
-    min_voxels, spacing_ang, smoothing_sigma_vox, offsets_ang
+    min_voxels, spacing_ang, smoothing_sigma_vox, offsets_ang, feature_lowpass_ang
         See :func:`membrane_surfaces`.
     overwrite : bool, default False
         Replace earlier outputs for this tomogram (stale ``<stem>_mb<N>`` files of membranes that no
@@ -122,6 +123,7 @@ def surfaces_from_files(
         spacing_ang=spacing_ang,
         smoothing_sigma_vox=smoothing_sigma_vox,
         offsets_ang=offsets_ang,
+        feature_lowpass_ang=feature_lowpass_ang,
         tomogram_path=str(tomogram_path.resolve()),
         progress=progress,
     )

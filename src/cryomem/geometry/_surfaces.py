@@ -8,7 +8,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from cryomem.geometry._mesh_from_mask import DEFAULT_SPACING_VOXELS, mesh_from_mask
-from cryomem.geometry._sampling import DEFAULT_FEATURE_OFFSETS_ANG, sample_along_normals
+from cryomem.geometry._sampling import (
+    DEFAULT_FEATURE_LOWPASS_ANG,
+    DEFAULT_FEATURE_OFFSETS_ANG,
+    FEATURE_LOWPASS_ATTR,
+    sample_along_normals,
+)
 from cryomem.io import MembraneSurface, zyx_index_to_xyz_ang
 
 __all__ = ["DEFAULT_MIN_VOXELS", "membrane_instances", "membrane_surfaces"]
@@ -83,6 +88,7 @@ def membrane_surfaces(
     spacing_ang: float | None = None,
     smoothing_sigma_vox: float = 1.0,
     offsets_ang: ArrayLike = DEFAULT_FEATURE_OFFSETS_ANG,
+    feature_lowpass_ang: float = DEFAULT_FEATURE_LOWPASS_ANG,
     tomogram_path: str | None = None,
     progress: Progress | None = None,
 ) -> list[MembraneSurface]:
@@ -106,6 +112,9 @@ def membrane_surfaces(
         Gaussian smoothing of each membrane mask before marching cubes, voxels.
     offsets_ang : (k,) float array, default DEFAULT_FEATURE_OFFSETS_ANG
         Sample positions along the outward normal, Å.
+    feature_lowpass_ang : float, default DEFAULT_FEATURE_LOWPASS_ANG (15)
+        Gaussian low-pass (sigma, Å) of the tomogram before sampling; 0 samples the raw densities.
+        Stored in each surface's attrs; a picking model only accepts surfaces built like its own.
     tomogram_path : str, optional
         Stored in each surface.
     progress : callable(stage, fraction), optional
@@ -131,6 +140,8 @@ def membrane_surfaces(
             "pass the segmentation made from this tomogram"
         )
     offsets = np.asarray(offsets_ang, dtype=np.float64).ravel()
+    if not np.isfinite(feature_lowpass_ang) or feature_lowpass_ang < 0:
+        raise ValueError(f"feature low-pass sigma must be >= 0 Å, got {feature_lowpass_ang}; use 0 for none")
     report = progress or (lambda stage, fraction: None)
     report("finding membranes", 0.0)
     instances, boxes = membrane_instances(labels, min_voxels=min_voxels)
@@ -153,7 +164,13 @@ def membrane_surfaces(
         )  # fmt: skip
         if len(mesh.faces):
             features = sample_along_normals(
-                tomogram, voxel_size_ang, mesh.vertices_xyz_ang, mesh.normals_xyz, offsets, origin_xyz_ang=origin
+                tomogram,
+                voxel_size_ang,
+                mesh.vertices_xyz_ang,
+                mesh.normals_xyz,
+                offsets,
+                origin_xyz_ang=origin,
+                lowpass_sigma_ang=feature_lowpass_ang,
             )
             surfaces.append(
                 MembraneSurface(
@@ -170,6 +187,7 @@ def membrane_surfaces(
                         "mask_voxels": int(mask.sum()),
                         "smoothing_sigma_vox": float(smoothing_sigma_vox),
                         "spacing_ang": float(spacing_ang or DEFAULT_SPACING_VOXELS * voxel_size_ang),
+                        FEATURE_LOWPASS_ATTR: float(feature_lowpass_ang),
                     },
                 )  # fmt: skip
             )

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryomem.geometry import geodesic_patches
+from cryomem.geometry import FEATURE_LOWPASS_ATTR, geodesic_patches
 from cryomem.io import MembraneSurface, euler_zyz_deg_to_matrix, read_membrane_h5
 from cryomem.pick._operators import OperatorCache, SurfaceOperators
 from cryomem.pick._targets import TargetMeasure, TargetSides, assign_particles_to_surfaces, distance_targets_ang
@@ -24,6 +24,8 @@ from cryomem.pick._targets import TargetMeasure, TargetSides, assign_particles_t
 __all__ = [
     "SurfacePatch",
     "TrainingMembrane",
+    "check_feature_lowpass",
+    "feature_lowpass_ang",
     "load_training_membranes",
     "normalise_window",
     "surface_patches",
@@ -37,6 +39,22 @@ _OFFSET_TOLERANCE_ANG = 1e-3
 def _describe(offsets: np.ndarray) -> str:
     step = float(np.median(np.diff(offsets))) if len(offsets) > 1 else 0.0
     return f"{offsets[0]:g}..{offsets[-1]:g} Å in steps of {step:g} Å ({len(offsets)} samples)"
+
+
+def feature_lowpass_ang(surface: MembraneSurface) -> float:
+    """Gaussian low-pass (sigma, Å) the surface's features were sampled with; 0 for older files."""
+    return float(surface.attrs.get(FEATURE_LOWPASS_ATTR, 0.0))
+
+
+def check_feature_lowpass(surface: MembraneSurface, expected_ang: float, *, where: str) -> None:
+    """Refuse features sampled with another low-pass than ``expected_ang`` (a model's training surfaces)."""
+    found = feature_lowpass_ang(surface)
+    if abs(found - expected_ang) > _OFFSET_TOLERANCE_ANG:
+        raise ValueError(
+            f"{where} was built with a {found:g} Å feature low-pass but the picking model was trained on "
+            f"{expected_ang:g} Å; rebuild it with `cryomem surface --feature-lowpass {expected_ang:g}` "
+            f"(run config: surfaces.feature_lowpass_ang: {expected_ang:g})"
+        )
 
 
 def window_columns(
@@ -299,6 +317,10 @@ def load_training_membranes(
     if missing:
         raise ValueError(f"particles lacks column(s) {missing}; read them with cryomem.io.read_particles_star")
     surfaces = [read_membrane_h5(p) for p in paths]
+    for path, surface in zip(paths, surfaces):
+        check_feature_lowpass(
+            surface, feature_lowpass_ang(surfaces[0]), where=f"membrane file {path} (unlike {paths[0].name})"
+        )
     columns = [window_columns(s.feature_offsets_ang, window_offsets_ang, where=str(p)) for p, s in zip(paths, surfaces)]
     names = [tomogram_name(s, p) for s, p in zip(surfaces, paths)]
     owned = _particles_per_surface(

@@ -27,7 +27,7 @@ from cryomem.io import (
     write_particles_star,
 )
 from cryomem.pick._clusters import Position, pick_surface
-from cryomem.pick._dataset import tomogram_name, window_columns
+from cryomem.pick._dataset import check_feature_lowpass, tomogram_name, window_columns
 from cryomem.pick._inference import predict_distances_ang
 from cryomem.pick._model_file import load_pick_model
 
@@ -75,6 +75,7 @@ def _plan(
         surface = read_membrane_h5(path)
         for shift in shifts:
             window_columns(surface.feature_offsets_ang, window, shift_samples=shift, where=f"membrane file {path}")
+        check_feature_lowpass(surface, float(card.get("feature_lowpass_ang", 0.0)), where=f"membrane file {path}")
         name = tomogram_name(surface, path)
         if not name or re.search(r"\s", name):
             raise ValueError(f"membrane file {path} names its tomogram {name!r}; rename the tomogram without spaces")

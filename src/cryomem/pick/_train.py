@@ -28,7 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import cryomem
 from cryomem.io import atomic_write_path, write_rows_csv
 from cryomem.pick._augment import PickAugmentConfig, augment_features
-from cryomem.pick._dataset import SurfacePatch, TrainingMembrane, load_training_membranes, normalise_window
+from cryomem.pick._dataset import (
+    SurfacePatch,
+    TrainingMembrane,
+    feature_lowpass_ang,
+    load_training_membranes,
+    normalise_window,
+)
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, operators_to_torch
 from cryomem.pick._model_file import save_pick_model
 from cryomem.pick._operators import OperatorCache
@@ -300,6 +306,7 @@ def _card(config: PickTrainConfig, train: list[TrainingMembrane], val: list[Trai
         "patch_vertices": config.patch_vertices,
         "patch_overlap": config.patch_overlap,
         "max_distance_ang": config.max_distance_ang,
+        "feature_lowpass_ang": feature_lowpass_ang((train + val)[0].surface),
         "voxel_size_ang": float(np.median(voxel_sizes)),
         "normalisation": "per patch: densities of the window minus their mean, divided by their standard deviation",
         "output": "distance to the nearest particle, divided by max_distance_ang",

@@ -109,7 +109,14 @@ def _model_fingerprints(config: RunConfig) -> dict[str, dict]:
     if config.pick.model is not None:
         from cryomem.pick import read_pick_model_card
 
-        read_pick_model_card(config.pick.model)  # a picking model, not something else
+        card = read_pick_model_card(config.pick.model)  # a picking model, not something else
+        trained_lowpass = float(card.get("feature_lowpass_ang", 0.0))
+        if abs(trained_lowpass - config.surfaces.feature_lowpass_ang) > 1e-3:
+            raise ValueError(
+                f"pick model {config.pick.model} was trained on surfaces with a {trained_lowpass:g} Å feature "
+                f"low-pass but the run builds them with {config.surfaces.feature_lowpass_ang:g} Å; set "
+                f"surfaces.feature_lowpass_ang: {trained_lowpass:g} in the run config"
+            )
         models["pick"] = file_fingerprint(config.pick.model)
     read_model_card(seg_model)
     models["segment"] = file_fingerprint(seg_model)

@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG
 from cryomem.stats import ANALYSES, StatsConfig
 
 __all__ = [
@@ -54,6 +55,12 @@ class SurfaceSettings(_Frozen):
     min_voxels: int = Field(1000, ge=1, description="smallest connected membrane kept, voxels")
     spacing_ang: float | None = Field(None, gt=0.0, description="target vertex spacing, Å (None: 1.5 voxels)")
     smoothing_sigma_vox: float = Field(1.0, ge=0.0, description="Gaussian smoothing of each mask before meshing")
+    feature_lowpass_ang: float = Field(
+        DEFAULT_FEATURE_LOWPASS_ANG,
+        ge=0.0,
+        description="Gaussian low-pass (sigma, Å) of the tomogram before sampling density profiles; "
+        "must equal the picking model's",
+    )
 
 
 class PickSettings(_Frozen):
