@@ -4,9 +4,9 @@ Simulates tomograms with the demo's recipe (:func:`cryomem.pipeline.demo_simulat
 880101... for training and 880201... for calibration, none of which the demo uses), runs them
 through ``cryomem run`` without a pick model (segmentation with the shipped model, instances,
 surfaces: the very features the demo sees), trains a picking model on the simulated membrane
-proteins with ``configs/demo_pick_train.yaml``, then calibrates the mean-shift seed threshold on
-the calibration tomograms (best F1 at 6.3 nm among thresholds that pick at most 1.5x the true
-number of proteins; stored in the model card, which the pipeline reads) and, with ``--install``,
+proteins with ``configs/demo_pick_train.yaml``, then calibrates the mean-shift bandwidth and seed
+threshold on the calibration tomograms (:func:`cryomem.pick.calibrate_mean_shift`; stored in the
+model card, which the pipeline reads) and, with ``--install``,
 writes the model with its card into the package.
 
     python benchmarks/train_demo_pick_model.py --install            # ~30-40 min on 2 CPU cores
@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 SEED_BASE = 880101
 CALIBRATION_SEED_BASE = 880201
 ROOT = Path(__file__).resolve().parents[1]
-THRESHOLDS_ANG = (40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0, 80.0, 85.0)
 
 
 def simulate(work: Path, names_seeds: list[tuple[str, int]], shape) -> tuple[list[Path], list[Path]]:
@@ -46,50 +45,40 @@ def simulate(work: Path, names_seeds: list[tuple[str, int]], shape) -> tuple[lis
 
 
 def calibrate(model_path: Path, membranes: list[Path], truths: list[Path], work: Path) -> dict:
-    """F1 at 6.3 nm on the calibration tomograms for each seed threshold (TTA predictions, once)."""
+    """Mean-shift bandwidth and seed threshold calibrated on the calibration tomograms (TTA predictions)."""
     from cryomem.io import read_membrane_h5, read_particles_star
     from cryomem.pick import (
-        PREDICTED_DISTANCE_KEY,
-        evaluate_picks,
-        pick_surface,
-        predict_membranes,
-        read_pick_model_card,
+        assign_particles_to_surfaces,
+        calibrate_mean_shift,
+        load_pick_model,
+        predict_distances_ang,
         tomogram_name,
     )
 
-    folder = work / "calibration"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    copies = [Path(shutil.copy2(p, folder / p.name)) for p in membranes]
-    predict_membranes(model_path, copies, folder, tta=True, overwrite=True, cache_dir=work / "operator-cache")
-    max_distance = float(read_pick_model_card(model_path)["max_distance_ang"])
-    truth = pd.concat([read_particles_star(t) for t in truths], ignore_index=True)
-    surfaces = [(read_membrane_h5(p), p) for p in copies]
-    scores = {}
-    for threshold in THRESHOLDS_ANG:
-        tables = [
-            pick_surface(
-                s, s.point_data[PREDICTED_DISTANCE_KEY], max_distance_ang=max_distance, seed_threshold_ang=threshold,
-                tomo_name=tomogram_name(s, p),
-            )
-            for s, p in surfaces
-        ]  # fmt: skip
-        row = evaluate_picks(pd.concat(tables, ignore_index=True), truth, radius_nm=6.3).iloc[-1]
-        scores[threshold] = {k: float(row[k]) for k in ("precision", "recall", "f1")} | {
-            "n_predicted": int(row["n_predicted"])
-        }
-        counts = f"{int(row['n_predicted'])} picked / {int(row['n_ground_truth'])} true"
-        print(f"  seed threshold {threshold:5.1f} Å: F1 {row['f1']:.3f} (P {row['precision']:.3f}, "
-              f"R {row['recall']:.3f}, {counts})")  # fmt: skip
-    # best F1 among thresholds that pick at most 1.5x the true count: past that, F1 rises only by
-    # covering the membrane with picks (a dense membrane is hit by chance), which no user wants
-    sane = [t for t in THRESHOLDS_ANG if scores[t]["n_predicted"] <= 1.5 * len(truth)] or list(THRESHOLDS_ANG)
-    best = max(sane, key=lambda t: (scores[t]["f1"], -abs(t - 0.7 * max_distance)))
-    return {"seed_threshold_ang": best, "f1_at_6.3_nm": scores[best]["f1"], "radius_nm": 6.3,
-            "rule": "best F1 at 6.3 nm among thresholds picking at most 1.5x the true number of proteins",
-            "data": f"{len(truths)} simulated tomograms (demo recipe, seeds {CALIBRATION_SEED_BASE}..), "
-                    "predicted with TTA",
-            "sweep": {str(t): v for t, v in scores.items()}}  # fmt: skip
+    model, card = load_pick_model(model_path)
+    max_distance = float(card["max_distance_ang"])
+    surfaces = [read_membrane_h5(p) for p in membranes]
+    names = [tomogram_name(s, p) for s, p in zip(surfaces, membranes)]
+    owned = [np.zeros((0, 3))] * len(surfaces)
+    for truth in truths:  # each true protein belongs to the nearest membrane of its tomogram
+        table = read_particles_star(truth)
+        xyz = table[["x_ang", "y_ang", "z_ang"]].to_numpy()
+        mine = [i for i, n in enumerate(names) if n == str(table["tomo_name"].iloc[0])]
+        owner = assign_particles_to_surfaces(xyz, [surfaces[i] for i in mine], max_distance_ang=max_distance)
+        for local, index in enumerate(mine):
+            owned[index] = xyz[owner == local]
+    cache = work / "operator-cache"
+    predicted = [predict_distances_ang(model, card, s, cache_dir=cache) for s in surfaces]
+    result = calibrate_mean_shift(surfaces, predicted, names, owned, max_distance_ang=max_distance)
+    for row in result["sweep"]:
+        print(
+            f"  bandwidth {row['bandwidth_ang']:5.1f} Å, seed threshold {row['seed_threshold_ang']:5.1f} Å: "
+            f"F1 {row['f1']:.3f} (P {row['precision']:.3f}, R {row['recall']:.3f}, {row['n_picked']} picked)"
+        )
+    result["data"] = (
+        f"{len(truths)} simulated tomograms (demo recipe, seeds {CALIBRATION_SEED_BASE}..), predicted with TTA"
+    )
+    return result
 
 
 def main() -> None:
@@ -152,7 +141,10 @@ def main() -> None:
     print(log.tail(5).to_string(index=False))
     print(f"trained on {len(membranes)} membranes, {len(particles)} particles in {seconds:.0f} s", flush=True)
     calibration = calibrate(model_path, membranes_of(cal_tomograms), cal_truths, work)
-    print(f"calibrated seed threshold {calibration['seed_threshold_ang']} Å: F1 {calibration['f1_at_6.3_nm']:.3f}")
+    print(
+        f"calibrated: bandwidth {calibration['bandwidth_ang']:g} Å, seed threshold "
+        f"{calibration['seed_threshold_ang']:g} Å: F1 {calibration['f1']:.3f} ({calibration['n_true']} true proteins)"
+    )
     if args.install:
         model, card = load_pick_model(model_path)
         card = {

@@ -183,6 +183,9 @@ def test_two_membranes_split_into_training_and_validation(tmp_path):
     _, card = load_pick_model(model_path)
     assert len(card["training"]["membranes"]) == 1 and len(card["training"]["validation_membranes"]) == 1
     assert set(card["validation"]) == {"loss", "rmse_ang"}
+    calibration = card["calibration"]  # mean-shift settings chosen on the validation membrane
+    assert calibration["n_true"] >= 1 and len(calibration["sweep"]) == 20
+    assert {"bandwidth_ang", "seed_threshold_ang", "f1"} <= set(calibration)
     log = pd.read_csv(tmp_path / "out" / "training_log.csv")
     assert {"val_loss", "val_rmse_ang", "seconds"} <= set(log.columns)
 

@@ -72,7 +72,9 @@ def predict_command(
     ),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Average 5 feature windows shifted along the normal."),
     bandwidth_ang: float | None = typer.Option(
-        None, "--bandwidth-ang", help="Mean-shift bandwidth in Å (default: 0.75 x the model's max distance)."
+        None,
+        "--bandwidth-ang",
+        help="Mean-shift bandwidth in Å (default: the model's calibrated one, else 0.75 x max distance).",
     ),
     seed_threshold_ang: float | None = typer.Option(
         None,

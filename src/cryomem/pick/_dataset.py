@@ -228,10 +228,18 @@ class TrainingMembrane:
     path: Path
     surface: MembraneSurface
     targets_ang: np.ndarray
-    n_particles: int
+    particles_xyz_ang: np.ndarray
     patches: list[SurfacePatch]
     columns: np.ndarray
     shifted_columns: tuple[np.ndarray, ...] = ()
+
+    @property
+    def n_particles(self) -> int:
+        return len(self.particles_xyz_ang)
+
+    @property
+    def tomo_name(self) -> str:
+        return tomogram_name(self.surface, self.path)
 
 
 def _particle_normals(table: pd.DataFrame, use_angles: bool) -> np.ndarray | None:
@@ -346,7 +354,7 @@ def load_training_membranes(
             for shift in range(-max_shift_samples, max_shift_samples + 1)
             if _provides(surface.feature_offsets_ang, window_offsets_ang, shift)
         )
-        membranes.append(TrainingMembrane(path, surface, targets, len(xyz), patches, columns[index], shifted))
+        membranes.append(TrainingMembrane(path, surface, targets, xyz, patches, columns[index], shifted))
         if progress:
             progress("operators", (index + 1) / len(paths))
     return membranes

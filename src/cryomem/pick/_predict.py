@@ -115,9 +115,9 @@ def predict_membranes(
     tta : bool, default True
         Average predictions over feature windows shifted by -2..2 samples along the normal.
     bandwidth_ang, seed_threshold_ang, min_seeds
-        Mean-shift settings, Å (see :func:`cryomem.pick.pick_surface`). The threshold defaults to
-        the model card's calibrated one (``calibration.seed_threshold_ang``) where it has one; the
-        rest derive from the model's ``max_distance_ang``.
+        Mean-shift settings, Å (see :func:`cryomem.pick.pick_surface`). Bandwidth and threshold
+        default to the model card's calibrated ones (``calibration``, from training's validation
+        membranes) where it has them; otherwise they derive from the model's ``max_distance_ang``.
     seed : int, default 0
         Seed of the random in-plane angles (one stream per tomogram name, used in membrane order).
     fixed_inplane_deg : float, optional
@@ -175,8 +175,11 @@ def predict_membranes(
             if particles_star_path(out_dir, name).exists():
                 raise FileExistsError(f"{particles_star_path(out_dir, name)} already exists; pass --overwrite")
     max_distance = float(card["max_distance_ang"])
-    if seed_threshold_ang is None:  # a model may carry a threshold calibrated on held-out data
-        seed_threshold_ang = card.get("calibration", {}).get("seed_threshold_ang")
+    calibration = card.get("calibration", {})  # settings calibrated on held-out data, if any
+    if seed_threshold_ang is None:
+        seed_threshold_ang = calibration.get("seed_threshold_ang")
+    if bandwidth_ang is None:
+        bandwidth_ang = calibration.get("bandwidth_ang")
     total = sum(len(g[0]) for g in groups.values())
     done = 0
     written = []

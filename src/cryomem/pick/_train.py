@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import cryomem
 from cryomem.io import atomic_write_path, write_rows_csv
 from cryomem.pick._augment import PickAugmentConfig, augment_features
+from cryomem.pick._calibrate import calibrate_mean_shift
 from cryomem.pick._dataset import (
     SurfacePatch,
     TrainingMembrane,
@@ -36,7 +37,8 @@ from cryomem.pick._dataset import (
     normalise_window,
 )
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, operators_to_torch
-from cryomem.pick._model_file import save_pick_model
+from cryomem.pick._inference import predict_distances_ang
+from cryomem.pick._model_file import load_pick_model, save_pick_model
 from cryomem.pick._operators import OperatorCache
 
 __all__ = ["PickTrainConfig", "train_pick_model"]
@@ -243,6 +245,10 @@ def train_pick_model(
         if config.threads:
             torch.set_num_threads(config.threads)
         _fit(train_set, val_set, out_dir, config, progress)
+        if val_set:
+            _calibrate(out_dir / "model.pt", val_set, cache_dir)
+            if progress:
+                progress("calibration", 1.0)
     finally:
         torch.set_num_threads(threads)
     return out_dir / "model.pt"
@@ -293,6 +299,22 @@ def _fit(
         if progress:
             progress("training", (epoch + 1) / config.epochs)
     save_pick_model(out_dir / "model_final.pt", model, _card(config, train_set, val_set, history[-1]))
+
+
+def _calibrate(model_path: Path, val_set: list[TrainingMembrane], cache_dir: str | Path | None) -> None:
+    """Store the mean-shift settings that pick best on the validation membranes in the model's card."""
+    model, card = load_pick_model(model_path)
+    predicted = [predict_distances_ang(model, card, m.surface, cache_dir=cache_dir) for m in val_set]  # with TTA
+    calibration = calibrate_mean_shift(
+        [m.surface for m in val_set],
+        predicted,
+        [m.tomo_name for m in val_set],
+        [m.particles_xyz_ang for m in val_set],
+        max_distance_ang=float(card["max_distance_ang"]),
+    )
+    if calibration is not None:
+        calibration["data"] = f"{len(val_set)} validation membrane(s), predicted with TTA"
+        save_pick_model(model_path, model, {**card, "calibration": calibration})
 
 
 def _card(config: PickTrainConfig, train: list[TrainingMembrane], val: list[TrainingMembrane], row: dict) -> dict:
