@@ -258,7 +258,10 @@ def main() -> None:
     for item in args.train_setting:
         key, _, value = item.partition("=")
         settings[key.strip()] = yaml.safe_load(value)
-    tag = "".join(f"_{k}{v}" for k, v in sorted(settings.items()) if k not in ("epochs", "validation_fraction", "seed"))
+    defaults = {"validation_fraction": 0.0}
+    tag = "".join(
+        f"_{k}{v}" for k, v in sorted(settings.items()) if k not in ("epochs", "seed") and defaults.get(k) != v
+    )
     cache = work / "operator_cache"  # keyed by content: shared by all models
     results = []
     if max(sizes) > len(chosen):

@@ -73,7 +73,8 @@ def calibrate(model_path: Path, membranes: list[Path], truths: list[Path], work:
     for row in result["sweep"]:
         print(
             f"  bandwidth {row['bandwidth_ang']:5.1f} Å, seed threshold {row['seed_threshold_ang']:5.1f} Å: "
-            f"F1 {row['f1']:.3f} (P {row['precision']:.3f}, R {row['recall']:.3f}, {row['n_picked']} picked)"
+            f"F1 {row['f1']:.3f}, one-to-one {row['f1_one_to_one']:.3f} (P {row['precision']:.3f}, "
+            f"R {row['recall']:.3f}, {row['n_picked']} picked)"
         )
     result["data"] = (
         f"{len(truths)} simulated tomograms (demo recipe, seeds {CALIBRATION_SEED_BASE}..), predicted with TTA"
@@ -143,7 +144,8 @@ def main() -> None:
     calibration = calibrate(model_path, membranes_of(cal_tomograms), cal_truths, work)
     print(
         f"calibrated: bandwidth {calibration['bandwidth_ang']:g} Å, seed threshold "
-        f"{calibration['seed_threshold_ang']:g} Å: F1 {calibration['f1']:.3f} ({calibration['n_true']} true proteins)"
+        f"{calibration['seed_threshold_ang']:g} Å: F1 {calibration['f1']:.3f}, one-to-one "
+        f"{calibration['f1_one_to_one']:.3f} ({calibration['n_true']} true proteins)"
     )
     if args.install:
         model, card = load_pick_model(model_path)

@@ -13,11 +13,11 @@ def test_exact_predictions_calibrate_to_a_perfect_score():
     particles = np.c_[grid, np.zeros(len(grid))]
     exact = distance_targets_ang(surface, particles, max_distance_ang=100.0)
     result = calibrate_mean_shift([surface], [exact], ["tomo"], [particles], max_distance_ang=100.0)
-    assert result["f1"] == 1.0 and result["n_true"] == 9
+    assert result["f1"] == 1.0 and result["f1_one_to_one"] == 1.0 and result["n_true"] == 9
     assert len(result["sweep"]) == len(BANDWIDTH_FACTORS) * len(THRESHOLD_FACTORS)
     assert result["bandwidth_ang"] in [100.0 * f for f in BANDWIDTH_FACTORS]
     # ties go to the threshold nearest 0.6 x the maximum distance
-    best = [r for r in result["sweep"] if r["f1"] == 1.0 and r["bandwidth_ang"] == result["bandwidth_ang"]]
+    best = [r for r in result["sweep"] if r["f1_one_to_one"] == 1.0 and r["bandwidth_ang"] == result["bandwidth_ang"]]
     assert (
         result["seed_threshold_ang"]
         == min((abs(r["seed_threshold_ang"] - 60.0), r["seed_threshold_ang"]) for r in best)[1]

@@ -42,7 +42,7 @@ def train_command(
     import pandas as pd
 
     from cryomem.io import read_particles_star
-    from cryomem.pick import PickTrainConfig, train_pick_model
+    from cryomem.pick import PickTrainConfig, read_pick_model_card, train_pick_model
 
     paths = _membrane_files(membranes)
     settings = read_settings_yaml(config_file)
@@ -60,6 +60,16 @@ def train_command(
         highlight=False,
         soft_wrap=True,
     )
+    calibration = read_pick_model_card(model).get("calibration")
+    if calibration:
+        console.print(
+            f"mean shift calibrated on the validation membranes: bandwidth {calibration['bandwidth_ang']:g} Å, "
+            f"seed threshold {calibration['seed_threshold_ang']:g} Å (one-to-one F1 "
+            f"{calibration['f1_one_to_one']:.2f} at {calibration['radius_nm']:g} nm on {calibration['n_true']} "
+            "particles); `pick predict` uses them",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @pick_app.command("predict")

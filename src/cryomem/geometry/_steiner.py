@@ -89,11 +89,12 @@ class LocalExactDistances:
         Vertex positions, Å.
     faces : (m, 3) int array
         Triangles.
-    whole_mesh_faces : int, default 200,000
-        Largest mesh that gets one graph for all queries (~10 million graph edges, ~250 MB).
+    whole_mesh_faces : int, default 50,000
+        Largest mesh that gets one graph for all queries (~5 million directed graph edges, ~0.1 GB;
+        building it peaks at a few times that).
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, *, whole_mesh_faces: int = 200_000) -> None:
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, *, whole_mesh_faces: int = 50_000) -> None:
         self.vertices, self.faces = vertices, faces
         self._whole = SteinerGraph(vertices, faces) if 0 < len(faces) <= whole_mesh_faces else None
 
