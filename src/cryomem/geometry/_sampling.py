@@ -18,7 +18,7 @@ window of these and shifts it by up to ±5 Å for test-time augmentation."""
 DEFAULT_FEATURE_LOWPASS_ANG = 15.0
 """Gaussian sigma, Å, of the low-pass filter applied to the tomogram before sampling the features
 (0 samples the raw densities). Picking F1 at 6.3 nm on simulated tomograms at SNR 0.5 (model
-segmentation, 5 training membranes, no TTA) for sigma 0 / 10 / 15 / 20 Å: 0.69 / 0.80 / 0.85 / 0.81
+segmentation, 4 training + 1 validation membrane, no TTA) for sigma 0 / 10 / 15 / 20 Å: 0.69 / 0.80 / 0.85 / 0.81
 (best mean-shift settings each; compare with ``benchmarks/bench_pick.py --feature-lowpass``)."""
 
 FEATURE_LOWPASS_ATTR = "feature_lowpass_ang"

@@ -199,12 +199,14 @@ def train_pick_model(
         ``tomo_name`` == the stem of each membrane's tomogram; each particle belongs to the
         membrane with the nearest vertex (if within ``max_distance_ang``).
     out_dir : str or Path
-        Folder (created) for ``model.pt`` (best validation loss), ``model_final.pt``,
-        ``checkpoint_last.pt``, ``training_log.csv``, ``learning_curves.png``, ``train_config.json``.
+        Folder (created) for ``model.pt`` (best validation loss; with validation membranes its card
+        also holds the mean-shift settings calibrated on them, see
+        :func:`cryomem.pick.calibrate_mean_shift`), ``model_final.pt``, ``checkpoint_last.pt``,
+        ``training_log.csv``, ``learning_curves.png``, ``train_config.json``.
     config : PickTrainConfig, optional
         Settings (defaults if omitted).
     progress : callable ``(stage, fraction)``, optional
-        Progress report (stages "operators", "training").
+        Progress report (stages "operators", "training", "calibration").
     cache_dir : str or Path, optional
         Operator cache folder (default ``~/.cache/cryomem/operators``).
 
