@@ -98,19 +98,23 @@ class LocalExactDistances:
         self.vertices, self.faces = vertices, faces
         self._whole = SteinerGraph(vertices, faces) if 0 < len(faces) <= whole_mesh_faces else None
 
-    def __call__(self, source: int, limit_ang: float, region: np.ndarray) -> np.ndarray:
-        """Distances from ``source`` to every vertex, Å; ``inf`` beyond ``limit_ang`` or outside ``region``.
+    @property
+    def needs_region(self) -> bool:
+        """True when queries build their own graph and so need a ``region``."""
+        return self._whole is None
 
-        ``region`` ((n,) bool) must contain the geodesic ball of radius ``limit_ang`` around the
-        source; paths stay in it (on the whole-mesh graph they may leave it, which only makes them
-        exact where the region was too small).
+    def __call__(self, source: int, limit_ang: float, region: np.ndarray | None = None) -> np.ndarray:
+        """Distances from ``source`` to every vertex, Å; ``inf`` beyond ``limit_ang``.
+
+        ``region`` ((n,) bool) is needed only when :attr:`needs_region`: the query's graph is built
+        on the triangles inside it, so it must contain the geodesic ball of radius ``limit_ang``
+        around the source (vertices outside it read ``inf``).
         """
         n = len(self.vertices)
         if self._whole is not None:
-            distances = dijkstra(self._whole.graph, directed=True, indices=int(source), limit=float(limit_ang))[:n]
-            distances[~region] = np.inf
-            distances[source] = 0.0
-            return distances
+            return dijkstra(self._whole.graph, directed=True, indices=int(source), limit=float(limit_ang))[:n]
+        if region is None:
+            raise ValueError("this mesh is too large for one graph: pass the region the search may use")
         result = np.full(n, np.inf)
         result[source] = 0.0
         kept = self.faces[region[self.faces].all(axis=1)]

@@ -84,9 +84,10 @@ def _refined_nearest(
     """``pairs`` with near-exact distances for every target within reach of each start's ``k`` nearest.
 
     The reach is the k-th heat-method distance, enlarged by the heat method's largest shortfall
-    plus a few edges; the exact search runs on the triangles whose heat-method distance is within
-    that reach (enlarged once more), so every path up to the reach lies inside. Targets beyond the
-    reach keep their heat-method distance, raised to at least the reach.
+    plus a few edges; the exact search stops there. On meshes too large for one search graph it runs
+    on the triangles whose heat-method distance is within that reach (enlarged once more), so every
+    path up to the reach lies inside. Targets beyond the reach keep their heat-method distance,
+    raised to at least the reach.
     """
     vertices, faces = membrane.mesh.vertices_xyz_ang, membrane.mesh.faces
     if not len(faces):
@@ -101,7 +102,9 @@ def _refined_nearest(
             continue
         reach = _HEAT_SHORTFALL * finite[min(k, finite.size) - 1] + pad
         source = int(membrane.vertices[start])
-        region = membrane.distance_rows(np.array([source]))[0] <= _HEAT_SHORTFALL * reach + pad
+        region = None
+        if exact.needs_region:  # a large mesh: the search gets its own graph on the piece it can reach
+            region = membrane.distance_rows(np.array([source]))[0] <= _HEAT_SHORTFALL * reach + pad
         found = exact(source, reach, region)[target_vertices]
         row = refined[i]
         inside = np.isfinite(found) & np.isfinite(row)
