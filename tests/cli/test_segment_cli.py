@@ -138,6 +138,8 @@ def test_train_then_finetune_from_the_cli(tmp_path):
 
     card = read_model_card(tmp_path / "tuned" / "model.pt")
     assert card["training"]["config"]["learning_rate"] == 1e-5
+    start = card["training"]["starting_model_validation"]  # the starting model's scores, also printed first
+    assert set(start) == {"dice", "surface_dice"} and f"starting model: val_dice {start['dice']:.4f}" in result.output
     result = _run(
         "segment",
         "finetune",
@@ -150,6 +152,18 @@ def test_train_then_finetune_from_the_cli(tmp_path):
         "101",
     )
     assert result.exit_code == 2 and "less than or equal to 100" in _flat(result.output)
+
+
+def test_finetune_says_when_no_epoch_beat_the_starting_model(tmp_path, capsys):
+    from cryomem.cli._segment import _warn_if_no_gain
+    from cryomem.segment import UNet3D, UNetConfig, save_model
+
+    model = UNet3D(UNetConfig(base_channels=4, max_channels=8, depth=3, deep_supervision_levels=2))
+    save_model(tmp_path / "m.pt", model, {"voxel_size_ang": 10.0, "validation": {"surface_dice": 0.7}})
+    _warn_if_no_gain(tmp_path / "m.pt", {"val_surface_dice": 0.8})
+    assert "no epoch beat the starting model" in _flat(capsys.readouterr().err)
+    _warn_if_no_gain(tmp_path / "m.pt", {"val_surface_dice": 0.6})
+    assert "no epoch beat" not in capsys.readouterr().err
 
 
 def test_train_bad_config_file(tmp_path):

@@ -160,8 +160,14 @@ def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model,
         settings["epochs"] = epochs
     config = TrainConfig.model_validate(settings)
 
+    start: dict = {}
+
     def report(row: dict) -> None:
         scores = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith("val_"))
+        if row["epoch"] == 0:
+            start.update(row)
+            console.print(f"starting model: {scores}", highlight=False)
+            return
         console.print(
             f"epoch {row['epoch']}/{config.epochs}: loss {row['train_loss']:.4f}, {scores} ({row['seconds']:.0f} s)",
             highlight=False,
@@ -171,6 +177,23 @@ def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model,
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
     console.print(f"[bold green]done[/]: {'fine-tuned' if finetune else 'trained'} model in {path}", highlight=False)
+    _warn_if_no_gain(path, start)
+
+
+def _warn_if_no_gain(path: Path, start: dict) -> None:
+    """Say so when no epoch beat the starting model on validation Surface-Dice."""
+    if "val_surface_dice" not in start or not path.is_file():
+        return
+    from cryomem.segment import load_model
+
+    best = load_model(path)[1].get("validation", {}).get("surface_dice")
+    if best is not None and best < start["val_surface_dice"]:
+        console.print(
+            f"[bold yellow]note[/]: no epoch beat the starting model on validation Surface-Dice "
+            f"({best:.4f} < {start['val_surface_dice']:.4f}); keep using the starting model, or train longer "
+            "or with a lower learning rate",
+            highlight=False,
+        )
 
 
 @segment_app.command("skeletonize")

@@ -226,6 +226,8 @@ def _train(
             rng.bit_generator.state = state["rng"]
     validating = bool(val_patches) and main_process
     baseline = validate(model, val_patches, config.voxel_size_ang, device) if validating and init_model else None
+    if baseline and report and start_epoch == 0:
+        report({"epoch": 0, **{f"val_{k}": v for k, v in baseline.items()}})  # the starting model's scores
     augmentation = AugmentationConfig() if config.augment else None
     if main_process:
         with atomic_write_path(out_dir / "train_config.json") as tmp:
@@ -264,7 +266,7 @@ def _train(
             score = row.get("val_surface_dice", -row["train_loss"])
             if score > best:
                 best = score
-                card = _card(config, data_dir, train_patches, val_patches, row, init_card, world)
+                card = _card(config, data_dir, train_patches, val_patches, row, init_card, world, baseline)
                 save_model(out_dir / "model.pt", model, card)
             torch.save(
                 {
@@ -289,7 +291,7 @@ def _train(
         if stop:
             break
     if main_process:
-        final = _card(config, data_dir, train_patches, val_patches, history[-1], init_card, world)
+        final = _card(config, data_dir, train_patches, val_patches, history[-1], init_card, world, baseline)
         save_model(out_dir / "model_final.pt", model, final)
     if world > 1:
         torch.distributed.barrier()
@@ -304,6 +306,7 @@ def _card(
     row: dict,
     init_card: dict | None,
     processes: int = 1,
+    start_scores: dict[str, float] | None = None,
 ) -> dict:
     dataset_json = data_dir / "dataset.json"
     dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
@@ -322,6 +325,7 @@ def _card(
             "epochs_done": row["epoch"],
             "data_parallel_processes": processes,
             "fine_tuned_from": init_card.get("name") if init_card else None,
+            "starting_model_validation": start_scores,
         },
         "validation": {k.removeprefix("val_"): v for k, v in row.items() if k.startswith("val_")},
         "code_version": cryomem.__version__,
