@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG
+from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
 
 SEED_BASE = 770101
+SAMPLING_TAG = f"_pm{DEFAULT_FEATURE_OFFSETS_ANG[-1]:g}"  # surfaces sampled at -X..+X Å (folder names)
 
 
 def simulation_config(index: int, shape: tuple[int, int, int], snr: float):
@@ -86,7 +87,7 @@ def prepare(
                 device="cpu",
             )
             print(f"  segmented {name} in {time.perf_counter() - started:.0f} s", flush=True)
-    membranes = folder / f"membranes_{segmentation}_lowpass{lowpass_ang:g}"
+    membranes = folder / f"membranes_{segmentation}_lowpass{lowpass_ang:g}{SAMPLING_TAG}"
     if not membranes.is_dir():
         started = time.perf_counter()
         surfaces_from_files(labels, folder / f"{name}.mrc", membranes, feature_lowpass_ang=lowpass_ang)
@@ -269,7 +270,7 @@ def main() -> None:
         sizes = sorted({min(size, len(chosen)) for size in sizes})
     for size in sizes:
         paths = [str(p) for p in chosen[:size]]
-        out = work / f"model_{args.segmentation}_lowpass{args.feature_lowpass:g}_{size}mb_{epochs}ep{tag}"
+        out = work / f"model_{args.segmentation}_lowpass{args.feature_lowpass:g}{SAMPLING_TAG}_{size}mb_{epochs}ep{tag}"
         trained = run_in_child(train_job, paths, str(train_truth), str(out), settings, args.threads, str(cache))
         predicted = run_in_child(
             predict_job, trained["model"], [str(p) for p in test_paths], str(out / "particles"), True, args.threads,

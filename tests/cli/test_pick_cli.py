@@ -10,6 +10,7 @@ from scipy.spatial import Delaunay
 from typer.testing import CliRunner
 
 from cryomem.cli._pick import pick_app
+from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.io import (
     MembraneSurface,
     read_membrane_h5,
@@ -21,7 +22,7 @@ from cryomem.io import (
 from cryomem.pick import PickNet, PickTrainConfig, save_pick_model
 
 runner = CliRunner()
-OFFSETS_ANG = np.arange(-30.0, 30.0 + 1e-9, 2.5)
+OFFSETS_ANG = DEFAULT_FEATURE_OFFSETS_ANG
 TINY = {"width": 8, "n_blocks": 1, "mlp_hidden": 8, "k_eig": 16, "patch_vertices": 300, "conv_channels": 4}
 
 

@@ -6,9 +6,9 @@ import pytest
 from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG, mesh_from_mask, sample_along_normals
 
 
-def test_default_offsets_are_25_samples_over_plus_minus_30_angstrom():
-    assert len(DEFAULT_FEATURE_OFFSETS_ANG) == 25
-    assert DEFAULT_FEATURE_OFFSETS_ANG[0] == -30.0 and DEFAULT_FEATURE_OFFSETS_ANG[-1] == 30.0
+def test_default_offsets_are_49_samples_over_plus_minus_60_angstrom():
+    assert len(DEFAULT_FEATURE_OFFSETS_ANG) == 49
+    assert DEFAULT_FEATURE_OFFSETS_ANG[0] == -60.0 and DEFAULT_FEATURE_OFFSETS_ANG[-1] == 60.0
     np.testing.assert_allclose(np.diff(DEFAULT_FEATURE_OFFSETS_ANG), 2.5)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
+from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.io import MembraneSurface
 
-FEATURE_OFFSETS_ANG = np.arange(-30.0, 30.0 + 1e-9, 2.5)
+FEATURE_OFFSETS_ANG = DEFAULT_FEATURE_OFFSETS_ANG
 
 
 def sphere(radius_ang: float = 100.0, subdivisions: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

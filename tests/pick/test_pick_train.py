@@ -10,7 +10,7 @@ import pytest
 import torch
 from pick_model_meshes import plane_surface
 
-from cryomem.geometry import membrane_surfaces
+from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG, membrane_surfaces
 from cryomem.io import euler_zyz_deg_to_matrix, write_membrane_h5
 from cryomem.pick import (
     OperatorCache,
@@ -34,6 +34,7 @@ SMALL = {
     "batch_patches": 2,
     "learning_rate": 3e-3,
     "threads": 1,
+    "window_offsets_ang": tuple(np.arange(-25.0, 25.1, 2.5)),  # a narrower window than the default: faster
 }
 
 
@@ -125,6 +126,14 @@ def test_card_describes_the_model(trained, simulated):
     assert "normalisation" in card and "output" in card and "code_version" in card
 
 
+def test_default_window_and_its_test_time_shifts_fit_the_default_sampling():
+    window = PickTrainConfig().window_offsets_ang
+    assert window == pytest.approx(np.arange(-50.0, 50.1, 2.5))
+    for shift in (-2, -1, 0, 1, 2):  # the default test-time shifts and the training shift augmentation
+        columns = window_columns(DEFAULT_FEATURE_OFFSETS_ANG, window, shift_samples=shift)
+        np.testing.assert_allclose(DEFAULT_FEATURE_OFFSETS_ANG[columns], np.asarray(window) + 2.5 * shift)
+
+
 def test_window_columns_pick_and_shift_the_window():
     offsets = np.arange(-30.0, 30.1, 2.5)
     window = np.arange(-25.0, 25.1, 2.5)
@@ -191,7 +200,7 @@ def test_two_membranes_split_into_training_and_validation(tmp_path):
 
 
 def test_normal_shift_augmentation_uses_only_windows_the_offsets_provide(tmp_path):
-    wide = write_membrane_h5(tmp_path / "wide_mb1.h5", plane_surface(8, 8))  # offsets ±30 Å
+    wide = write_membrane_h5(tmp_path / "wide_mb1.h5", plane_surface(8, 8, offsets_ang=np.arange(-30.0, 30.1, 2.5)))
     narrow = write_membrane_h5(tmp_path / "narrow_mb1.h5", plane_surface(8, 8, offsets_ang=np.arange(-27.5, 27.6, 2.5)))
     particles = pd.DataFrame({"tomo_name": ["tomo"], "x_ang": [30.0], "y_ang": [30.0], "z_ang": [0.0]})
     loaded = load_training_membranes(

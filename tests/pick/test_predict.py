@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.spatial import Delaunay
 
-from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, FEATURE_LOWPASS_ATTR
+from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG, FEATURE_LOWPASS_ATTR
 from cryomem.io import (
     MembraneSurface,
     euler_zyz_deg_to_matrix,
@@ -27,7 +27,7 @@ from cryomem.pick import (
     save_pick_model,
 )
 
-OFFSETS_ANG = np.arange(-30.0, 30.0 + 1e-9, 2.5)
+OFFSETS_ANG = DEFAULT_FEATURE_OFFSETS_ANG
 SMALL = {"width": 8, "n_blocks": 1, "mlp_hidden": 8, "k_eig": 16, "patch_vertices": 300}
 
 
@@ -149,7 +149,7 @@ def test_surfaces_with_another_feature_lowpass_are_refused_naming_the_fix(membra
 
 def test_tta_needs_features_beyond_the_window(tmp_path, tiny_model):
     tomogram = write_mrc(tmp_path / "t.mrc", np.zeros((32, 32, 32), np.float32), voxel_size_ang=10.0)
-    narrow = np.arange(-25.0, 25.0 + 1e-9, 2.5)  # exactly the model window: no room to shift
+    narrow = np.asarray(PickTrainConfig().window_offsets_ang)  # exactly the model window: no room to shift
     path = write_membrane_h5(tmp_path / "t_mb1.h5", make_surface(tomogram, 1, offsets=narrow))
     with pytest.raises(ValueError, match="shifted by"):
         predict_membranes(tiny_model, [path], tmp_path / "out", tta=True, cache_dir=tmp_path / "cache")

@@ -44,7 +44,7 @@ from cryomem.pick._operators import OperatorCache
 __all__ = ["PickTrainConfig", "train_pick_model"]
 
 Progress = Callable[[str, float], None]
-_DEFAULT_WINDOW = tuple(round(-25.0 + 2.5 * i, 6) for i in range(21))
+_DEFAULT_WINDOW = tuple(round(-50.0 + 2.5 * i, 6) for i in range(41))  # ±50 Å (see DEFAULT_FEATURE_OFFSETS_ANG)
 
 
 class PickTrainConfig(BaseModel):
