@@ -16,8 +16,8 @@ DEFAULT_FEATURE_OFFSETS_ANG = np.arange(-60.0, 60.0 + 1e-9, 2.5)
 window of these and shifts it by up to ±5 Å for test-time augmentation. Wider than the ±25 Å the
 membrane itself needs because membrane proteins protrude 3-6 nm from the mid-plane (the simulator's
 extrinsic domains reach ~60 Å): picking F1 at 6.3 nm on simulated tomograms at SNR 0.5 (5 training
-membranes, 15 Å low-pass, TTA, default mean shift) for model windows ±25 / ±50 / ±75 Å: 0.84 / 0.88 /
-0.87 (``benchmarks/bench_pick.py``)."""
+membranes, 15 Å low-pass, TTA, default mean shift) for model windows ±25 / ±50 / ±75 Å: 0.84 / 0.87-0.88 /
+0.87 (``benchmarks/bench_pick.py``; ±75 Å from the same protocol with features at ±85 Å)."""
 
 DEFAULT_FEATURE_LOWPASS_ANG = 15.0
 """Gaussian sigma, Å, of the low-pass filter applied to the tomogram before sampling the features
