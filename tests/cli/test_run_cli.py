@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from cryomem.cli import _app
 from cryomem.cli._run import report, run
+from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.io import read_membrane_h5, read_mrc, write_mrc
 
 runner = CliRunner()
@@ -65,7 +66,7 @@ def test_run_writes_every_stage_and_the_report(cli_run):
     assert read_mrc(root / "segment" / "t1_seg.mrc").data_zyx.shape == (48, 96, 96)
     assert read_mrc(root / "instances" / "t1_instances.mrc").data_zyx.max() >= 1
     surfaces = sorted((root / "membranes").glob("t1_mb*.h5"))
-    assert surfaces and read_membrane_h5(surfaces[0]).features.shape[1] == 25
+    assert surfaces and read_membrane_h5(surfaces[0]).features.shape[1] == len(DEFAULT_FEATURE_OFFSETS_ANG)
     manifest = json.loads((out / "manifest.json").read_text())
     assert {s: r["status"] for s, r in manifest["tomograms"]["t1"]["stages"].items()} == {
         "segment": "done", "instances": "done", "surfaces": "done"

@@ -6,6 +6,7 @@ import typer
 from typer.testing import CliRunner
 
 from cryomem.cli._surface import surface
+from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.io import read_membrane_h5, read_mesh, write_mrc
 
 runner = CliRunner()
@@ -46,7 +47,7 @@ def test_surface_writes_one_h5_and_obj_per_membrane(inputs, tmp_path):
     lower, upper = read_membrane_h5(out / "tomo_mb1.h5"), read_membrane_h5(out / "tomo_mb2.h5")
     assert lower.voxel_size_ang == 12.0 and lower.origin_xyz_ang == (5.0, 6.0, 7.0)
     assert lower.vertices_xyz_ang[:, 2].mean() < upper.vertices_xyz_ang[:, 2].mean()
-    assert lower.features.shape == (len(lower.vertices_xyz_ang), 25)
+    assert lower.features.shape == (len(lower.vertices_xyz_ang), len(DEFAULT_FEATURE_OFFSETS_ANG))
     assert len(read_mesh(out / "tomo_mb2.obj").faces) == len(upper.faces)
     text = _flat(result.output)
     assert "2 membranes" in text and str(out) in _flat(result.output.replace("\n", ""))
