@@ -118,6 +118,17 @@ def test_training_resumes_from_its_checkpoint(tiny_dataset, tmp_path):
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [1, 2, 3]
 
 
+def test_a_resumed_fine_tune_keeps_the_starting_model_scores(tiny_dataset, tmp_path):
+    config = TrainConfig.model_validate({**TINY_TRAINING, "epochs": 1, "iterations_per_epoch": 2})
+    start = train(tiny_dataset, tmp_path / "start", config)
+    tune = config.model_copy(update={"learning_rate": 0.05})  # large steps: later weights score differently
+    train(tiny_dataset, tmp_path / "tune", tune, init_model=start)
+    first = load_model(tmp_path / "tune" / "model_final.pt")[1]["training"]["starting_model_validation"]
+    train(tiny_dataset, tmp_path / "tune", tune.model_copy(update={"epochs": 2}), init_model=start, resume=True)
+    resumed = load_model(tmp_path / "tune" / "model_final.pt")[1]["training"]["starting_model_validation"]
+    assert set(first) == {"dice", "surface_dice"} and resumed == pytest.approx(first)
+
+
 def _ddp_worker(rank: int, world: int, port: int, data_dir, out_dir) -> None:
     import os
 

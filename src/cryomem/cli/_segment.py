@@ -184,9 +184,9 @@ def _warn_if_no_gain(path: Path, start: dict) -> None:
     """Say so when no epoch beat the starting model on validation Surface-Dice."""
     if "val_surface_dice" not in start or not path.is_file():
         return
-    from cryomem.segment import load_model
+    from cryomem.segment import read_model_card
 
-    best = load_model(path)[1].get("validation", {}).get("surface_dice")
+    best = read_model_card(path).get("validation", {}).get("surface_dice")
     if best is not None and best < start["val_surface_dice"]:
         console.print(
             f"[bold yellow]note[/]: no epoch beat the starting model on validation Surface-Dice "

@@ -216,6 +216,9 @@ def _train(
     loss_fn = SegmentationLoss(surface_dice_weight=config.surface_dice_weight)
     rng = np.random.default_rng([config.seed, rank] if world > 1 else config.seed)
     start_epoch, best, history = 0, -1.0, []
+    validating = bool(val_patches) and main_process
+    # the starting model's scores, measured before a resumed run loads its later weights
+    baseline = validate(model, val_patches, config.voxel_size_ang, device) if validating and init_model else None
     checkpoint = out_dir / "checkpoint_last.pt"
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -224,8 +227,6 @@ def _train(
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
         if world == 1:
             rng.bit_generator.state = state["rng"]
-    validating = bool(val_patches) and main_process
-    baseline = validate(model, val_patches, config.voxel_size_ang, device) if validating and init_model else None
     if baseline and report and start_epoch == 0:
         report({"epoch": 0, **{f"val_{k}": v for k, v in baseline.items()}})  # the starting model's scores
     augmentation = AugmentationConfig() if config.augment else None
