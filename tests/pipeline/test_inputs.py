@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pipeline_helpers import fake_functions, fake_tomograms
 
+from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.io import write_mrc
 from cryomem.pipeline import (
     Manifest,
@@ -50,6 +51,16 @@ def test_settings_hash_changes_only_for_the_stage_concerned():
     moved = RunConfig(pick=PickSettings(model="elsewhere/model.pt"))  # models are inputs, tracked by content
     assert moved.settings_hash("pick") == base.settings_hash("pick")
     assert RunConfig(cluster={"workers": 7}).settings_hash("segment") == base.settings_hash("segment")
+
+
+def test_the_surfaces_hash_follows_the_codes_feature_sampling(monkeypatch):
+    """Surfaces built with another sampling along the normal (an older release) are rebuilt."""
+    import cryomem.pipeline._settings as settings_module
+
+    before = RunConfig().settings_hash("surfaces")
+    assert RunConfig().stage_settings("surfaces")["feature_offsets_ang"][-1] == DEFAULT_FEATURE_OFFSETS_ANG[-1]
+    monkeypatch.setattr(settings_module, "DEFAULT_FEATURE_OFFSETS_ANG", DEFAULT_FEATURE_OFFSETS_ANG[5:-5])
+    assert RunConfig().settings_hash("surfaces") != before
 
 
 def test_fingerprints_follow_content_for_small_files_and_mtime_for_tomograms(tmp_path):

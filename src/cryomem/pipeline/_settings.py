@@ -14,7 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG
+from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.stats import ANALYSES, StatsConfig
 
 __all__ = [
@@ -148,7 +148,9 @@ class RunConfig(_Frozen):
         if stage == "instances":
             return {"min_voxels": data["surfaces"]["min_voxels"]}
         if stage == "surfaces":
-            return {**data["surfaces"], **voxel}
+            # the sampling along the normal is the code's, not a setting: a new default rebuilds old surfaces
+            offsets = [round(float(v), 6) for v in DEFAULT_FEATURE_OFFSETS_ANG]
+            return {**data["surfaces"], **voxel, "feature_offsets_ang": offsets}
         if stage == "pick":
             return {k: v for k, v in data["pick"].items() if k != "model"}
         if stage == "stats":

@@ -191,6 +191,7 @@ def surfaces_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolde
             spacing_ang=settings.spacing_ang,
             smoothing_sigma_vox=settings.smoothing_sigma_vox,
             feature_lowpass_ang=settings.feature_lowpass_ang,
+            offsets_ang=config.stage_settings("surfaces")["feature_offsets_ang"],
         )
         h5 = [p for p in written if p.suffix == ".h5"]
         vertices, area_ang2 = 0, 0.0
