@@ -98,6 +98,12 @@ def test_train_predict_evaluate_on_a_tiny_membrane(project):
     assert (picked["tomo_name"] == "tomo").all() and np.allclose(picked["rot_deg"], 5.0)
     assert "predicted_distance_ang" in read_membrane_h5(membranes / "tomo_mb1.h5").point_data
     assert str(star_out) in _flat(result.output)
+    model = root / "run" / "model.pt"  # an ensemble of one model twice picks exactly what the model picks
+    result = _run("predict", "--model", model, "--model", model, "--membranes", membranes, "--no-tta",
+                  "--inplane-deg", "5", "--out", root / "twice")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    twice = read_particles_star(root / "twice" / "tomo_particles.star")
+    pd.testing.assert_frame_equal(twice, picked)
 
     result = _run("evaluate", star, star, "--radius-nm", "6.3", "--csv", root / "scores.csv", "--per-membrane")
     assert result.exit_code == 0, result.output

@@ -238,3 +238,26 @@ def test_a_short_training_run_beats_an_untrained_model(simulated_membrane):
         }
     assert scores["trained"]["nearest"] > max(0.6, scores["untrained"]["nearest"] + 0.1), scores
     assert scores["trained"]["one_to_one"] > scores["untrained"]["one_to_one"] + 0.25, scores
+
+
+def test_an_ensemble_averages_the_distances_of_its_models(membranes, tmp_path):
+    first, second = save_tiny_model(tmp_path / "a.pt", seed=1), save_tiny_model(tmp_path / "b.pt", seed=2)
+    single = []
+    for model in (first, second):
+        predict_membranes(model, membranes[:1], tmp_path / model.stem, tta=False, cache_dir=tmp_path / "cache")
+        single.append(read_membrane_h5(membranes[0]).point_data[PREDICTED_DISTANCE_KEY].astype(np.float64))
+    assert np.abs(single[0] - single[1]).max() > 1.0  # two different networks
+    predict_membranes([first, second], membranes[:1], tmp_path / "both", tta=False, cache_dir=tmp_path / "cache")
+    surface = read_membrane_h5(membranes[0])
+    np.testing.assert_allclose(surface.point_data[PREDICTED_DISTANCE_KEY], np.mean(single, axis=0), atol=1e-4)
+    assert surface.attrs["pick_model"].split(";") == [str(first.resolve()), str(second.resolve())]
+
+
+def test_an_ensemble_of_models_with_other_max_distances_is_refused(membranes, tmp_path):
+    first = save_tiny_model(tmp_path / "a.pt")
+    payload = torch.load(save_tiny_model(tmp_path / "b.pt"), weights_only=True)
+    payload["card"]["max_distance_ang"] = 50.0
+    torch.save(payload, tmp_path / "b.pt")
+    with pytest.raises(ValueError, match="differ in max_distance_ang"):
+        predict_membranes([first, tmp_path / "b.pt"], membranes, tmp_path / "out", cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "out").exists()

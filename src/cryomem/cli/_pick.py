@@ -75,7 +75,11 @@ def train_command(
 @pick_app.command("predict")
 @one_line_errors
 def predict_command(
-    model: Path = typer.Option(..., "--model", help="Model file from `cryomem pick train`."),
+    model: list[Path] = typer.Option(
+        ...,
+        "--model",
+        help="Model file from `cryomem pick train`; repeat it for an ensemble (predicted distances averaged).",
+    ),
     membranes: Path = typer.Option(..., "--membranes", help="Folder of membrane .h5 files (`cryomem surface`)."),
     out_dir: Path | None = typer.Option(
         None, "--out", help="Folder for <tomo>_particles.star (default: 'particles' beside the membranes folder)."
@@ -84,7 +88,7 @@ def predict_command(
     bandwidth_ang: float | None = typer.Option(
         None,
         "--bandwidth-ang",
-        help="Mean-shift bandwidth in Å (default: the model's calibrated one, else 0.75 x max distance).",
+        help="Mean-shift bandwidth in Å (default: the model's calibrated one, else 0.5 x max distance).",
     ),
     seed_threshold_ang: float | None = typer.Option(
         None,

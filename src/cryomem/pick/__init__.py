@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 # --- names from the PREDICT helper (mean shift, clusters, evaluation, prediction) are appended below ---
-from cryomem.pick._clusters import half_thickness_ang, merge_duplicates, pick_surface  # noqa: E402
+from cryomem.pick._clusters import DEFAULT_BANDWIDTH_FACTOR, half_thickness_ang, merge_duplicates, pick_surface  # noqa: E402
 from cryomem.pick._evaluate import EVALUATION_COLUMNS, evaluate_files, evaluate_picks  # noqa: E402
 from cryomem.pick._mean_shift import mean_shift_ang  # noqa: E402
 from cryomem.pick._predict import (  # noqa: E402
@@ -84,6 +84,7 @@ from cryomem.pick._predict import (  # noqa: E402
 )
 
 __all__ += [
+    "DEFAULT_BANDWIDTH_FACTOR",
     "EVALUATION_COLUMNS",
     "PREDICTED_DISTANCE_KEY",
     "TTA_SHIFTS",

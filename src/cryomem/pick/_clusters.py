@@ -13,9 +13,13 @@ from sklearn.cluster import DBSCAN
 from cryomem.io import PARTICLE_COLUMNS, MembraneSurface, normals_to_euler_zyz_deg
 from cryomem.pick._mean_shift import Kernel, mean_shift_ang
 
-__all__ = ["half_thickness_ang", "merge_duplicates", "pick_surface"]
+__all__ = ["DEFAULT_BANDWIDTH_FACTOR", "half_thickness_ang", "merge_duplicates", "pick_surface"]
 
 Position = Literal["mid", "surface"]
+DEFAULT_BANDWIDTH_FACTOR = 0.5
+"""Default mean-shift bandwidth as a fraction of the model's maximum distance. Chosen on 3 tuning
+tomograms no benchmark scores (``benchmarks/tune_pick_mean_shift.py``): pooled F1 0.850 at 0.5 x,
+0.832 at 0.75 x (the earlier default), 0.857 at 0.4 x; smaller bandwidths split close neighbours."""
 _OPPOSITE_COSINE = -0.5  # a vertex of the opposite side faces away: normals at more than 120 degrees
 
 
@@ -185,10 +189,10 @@ def pick_surface(
     max_distance_ang : float, default 100.0
         Clip distance of the training targets, Å (the model card's ``max_distance_ang``).
     bandwidth_ang : float, optional
-        Mean-shift radius, Å. Default ``0.75 * max_distance_ang`` (Gaussian kernel, sigma =
-        bandwidth / 3). MemBrain v2 sets it to the maximum distance; with our kernel that merges
-        neighbours on densely packed simulated membranes (``benchmarks/bench_pick.py --sweep``
-        prints F1 over bandwidths and thresholds).
+        Mean-shift radius, Å. Default ``DEFAULT_BANDWIDTH_FACTOR * max_distance_ang`` (0.5;
+        Gaussian kernel, sigma = bandwidth / 3). MemBrain v2 sets it to the maximum distance; with
+        our kernel that merges neighbours on densely packed simulated membranes
+        (``benchmarks/tune_pick_mean_shift.py`` prints F1 over bandwidths and thresholds).
     seed_threshold_ang : float, optional
         Vertices predicted closer than this are mean-shift seeds, and a merged centre whose
         nearest vertex is predicted farther than this is dropped, Å. Default
@@ -231,7 +235,7 @@ def pick_surface(
             f"distances_ang must hold one distance per vertex of membrane {surface.membrane_id}, "
             f"shape ({len(vertices)},), got {distances.shape}"
         )
-    bandwidth = float(0.75 * max_distance_ang if bandwidth_ang is None else bandwidth_ang)
+    bandwidth = float(DEFAULT_BANDWIDTH_FACTOR * max_distance_ang if bandwidth_ang is None else bandwidth_ang)
     threshold = float(0.5 * max_distance_ang if seed_threshold_ang is None else seed_threshold_ang)
     eps = float(bandwidth / 4.0 if merge_eps_ang is None else merge_eps_ang)
     converged = mean_shift_ang(

@@ -1,0 +1,95 @@
+"""Mean-shift settings chosen on tuning tomograms that no benchmark scores (issue 4).
+
+Simulates tuning tomograms like ``bench_pick.py``'s but from other seeds (indices 10, 11, 12 by
+default: seeds 770111-770113; the benchmark trains on index 0 and scores on 1-3), segments them
+with the shipped model, builds surfaces, predicts with one or more picking models (with TTA; the
+distances of several models are averaged) and prints pooled F1 at 6.3 nm over bandwidths and seed
+thresholds. ``DEFAULT_BANDWIDTH_FACTOR`` in ``cryomem.pick`` comes from this table.
+
+    python benchmarks/bench_pick.py --work W --epochs 60 --sizes 5 \\
+        --train-setting learning_rate=0.003 --train-setting augment=false   # trains the 5-membrane model
+    python benchmarks/tune_pick_mean_shift.py --work W --model W/z96y256x256_snr0.5/model_..._5mb_.../model.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from bench_pick import prepare
+
+from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, default=Path("bench_pick_work"), help="bench_pick.py's data folder")
+    parser.add_argument("--model", type=Path, action="append", required=True, help="picking model (repeat: average)")
+    parser.add_argument("--tomograms", default="10,11,12", help="tuning tomogram indices (bench_pick uses 0-3)")
+    parser.add_argument("--shape", default="96,256,256", help="tomogram shape z,y,x (voxels of 10 Å)")
+    parser.add_argument("--snr", type=float, default=0.5)
+    parser.add_argument("--bandwidths", default="0.4,0.5,0.6,0.75", help="fractions of the max distance")
+    parser.add_argument("--thresholds", default="0.4,0.5,0.6,0.7", help="fractions of the max distance")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    args = parser.parse_args()
+    import torch
+
+    from cryomem.io import read_membrane_h5, read_particles_star
+    from cryomem.pick import (
+        PREDICTED_DISTANCE_KEY,
+        evaluate_picks,
+        pick_surface,
+        predict_membranes,
+        read_pick_model_card,
+        tomogram_name,
+    )
+
+    torch.set_num_threads(args.threads)
+    shape = tuple(int(v) for v in args.shape.split(","))
+    work = args.work.resolve() / f"z{shape[0]}y{shape[1]}x{shape[2]}_snr{args.snr:g}"
+    indices = [int(v) for v in args.tomograms.split(",")]
+    data = [prepare(work, i, shape, args.snr, "model", DEFAULT_FEATURE_LOWPASS_ANG) for i in indices]
+    paths = [p for _, membranes, _ in data for p in sorted(membranes.glob("*.h5"))]
+    truth = pd.concat([read_particles_star(t) for _, _, t in data], ignore_index=True)
+    max_distance = float(read_pick_model_card(args.model[0])["max_distance_ang"])
+    summed = [np.zeros(len(read_membrane_h5(p).vertices_xyz_ang)) for p in paths]
+    for model in args.model:  # predictions are written into the membrane files; collect each model's
+        predict_membranes(
+            model, paths, work / "tuning_particles", tta=True, overwrite=True, cache_dir=work / "operator_cache"
+        )
+        for total, path in zip(summed, paths, strict=True):
+            total += read_membrane_h5(path).point_data[PREDICTED_DISTANCE_KEY]
+    surfaces = [(read_membrane_h5(p), p, total / len(args.model)) for p, total in zip(paths, summed, strict=True)]
+    print(f"{len(paths)} tuning membranes, {len(truth)} proteins, {len(args.model)} model(s) averaged, with TTA")
+    print(f"{'bandwidth Å':>12} {'threshold Å':>12} {'min seeds':>10} {'n':>6} {'P':>6} {'R':>6} {'F1':>6}")
+    best = (0.0, "")
+    for bandwidth in (float(f) * max_distance for f in args.bandwidths.split(",")):
+        for threshold in (float(f) * max_distance for f in args.thresholds.split(",")):
+            for min_seeds in (1, 3):
+                tables = [
+                    pick_surface(
+                        surface,
+                        distances,
+                        max_distance_ang=max_distance,
+                        bandwidth_ang=bandwidth,
+                        seed_threshold_ang=threshold,
+                        min_seeds=min_seeds,
+                        tomo_name=tomogram_name(surface, path),
+                    )
+                    for surface, path, distances in surfaces
+                ]
+                picked = pd.concat(tables, ignore_index=True)
+                row = evaluate_picks(picked, truth, radius_nm=6.3).iloc[-1]
+                line = (
+                    f"{bandwidth:12.0f} {threshold:12.0f} {min_seeds:10d} {len(picked):6d} "
+                    f"{row.precision:6.3f} {row.recall:6.3f} {row.f1:6.3f}"
+                )
+                print(line, flush=True)
+                best = max(best, (float(row.f1), line))
+    print(f"best:\n{best[1]}")
+
+
+if __name__ == "__main__":
+    main()
