@@ -13,6 +13,7 @@ CPU threads. Training and prediction run in child processes so each peak memory 
     python benchmarks/bench_pick.py --quick               # 4 x 64x160x160, fewer epochs, ~5 min
     python benchmarks/bench_pick.py --work /tmp/bp --sweep  # reuse data; F1 over mean-shift settings
     python benchmarks/bench_pick.py --snr 5 --epochs 10 --sizes 1,2   # an easier task, a shorter run
+    python benchmarks/bench_pick.py --ensemble 2          # 2 models per size (seeds 0, 1), distances averaged
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def train_job(paths: list[str], truth_star: str, out_dir: str, settings: dict, t
     }
 
 
-def predict_job(model: str, paths: list[str], out_dir: str, tta: bool, threads: int, cache: str) -> dict:
+def predict_job(model: list[str], paths: list[str], out_dir: str, tta: bool, threads: int, cache: str) -> dict:
     import torch
 
     from cryomem.io import read_membrane_h5
@@ -151,7 +152,7 @@ def predict_job(model: str, paths: list[str], out_dir: str, tta: bool, threads: 
     stars = predict_membranes(model, paths, out_dir, tta=tta, overwrite=True, cache_dir=cache)
     seconds = time.perf_counter() - started
     surfaces = [read_membrane_h5(p) for p in paths]
-    max_distance = float(read_pick_model_card(model)["max_distance_ang"])
+    max_distance = float(read_pick_model_card(model[0])["max_distance_ang"])
     started = time.perf_counter()
     for surface in surfaces:
         pick_surface(surface, surface.point_data[PREDICTED_DISTANCE_KEY], max_distance_ang=max_distance)
@@ -191,7 +192,7 @@ def sweep(test_paths: list[Path], truths: list[Path], max_distance_ang: float) -
     surfaces = [(read_membrane_h5(p), p) for p in test_paths]
     print("\nmean-shift settings (pooled F1 at 6.3 nm):")
     print(f"{'bandwidth Å':>12} {'threshold Å':>12} {'min seeds':>10} {'n':>6} {'P':>6} {'R':>6} {'F1':>6}")
-    for bandwidth in (0.5 * max_distance_ang, 0.75 * max_distance_ang, max_distance_ang):
+    for bandwidth in (0.4 * max_distance_ang, 0.5 * max_distance_ang, 0.75 * max_distance_ang, max_distance_ang):
         for threshold in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
             for min_seeds in (1, 3):
                 tables = [
@@ -235,6 +236,9 @@ def main() -> None:
     )
     parser.add_argument("--no-tta-timing", action="store_true", help="skip the timing without TTA")
     parser.add_argument("--sweep", action="store_true", help="also print F1 over mean-shift settings")
+    parser.add_argument(
+        "--ensemble", type=int, default=1, help="models trained per size (seeds 0..N-1), predictions averaged"
+    )
     parser.add_argument("--quick", action="store_true", help="64x192x192 tomograms, 12 epochs, sizes 1,2")
     args = parser.parse_args()
     shape = (64, 192, 192) if args.quick else tuple(int(v) for v in args.shape.split(","))
@@ -271,9 +275,22 @@ def main() -> None:
     for size in sizes:
         paths = [str(p) for p in chosen[:size]]
         out = work / f"model_{args.segmentation}_lowpass{args.feature_lowpass:g}{SAMPLING_TAG}_{size}mb_{epochs}ep{tag}"
-        trained = run_in_child(train_job, paths, str(train_truth), str(out), settings, args.threads, str(cache))
+        members = [
+            run_in_child(
+                train_job,
+                paths,
+                str(train_truth),
+                str(out if seed == 0 else out.with_name(f"{out.name}_seed{seed}")),
+                {**settings, "seed": seed},
+                args.threads,
+                str(cache),
+            )  # fmt: skip
+            for seed in range(args.ensemble)
+        ]
+        trained = {**members[0], "models": [m["model"] for m in members]}
+        particles = out / ("particles" if args.ensemble == 1 else f"particles_ensemble{args.ensemble}")
         predicted = run_in_child(
-            predict_job, trained["model"], [str(p) for p in test_paths], str(out / "particles"), True, args.threads,
+            predict_job, trained["models"], [str(p) for p in test_paths], str(particles), True, args.threads,
             str(cache),
         )  # fmt: skip
         scores = pooled_scores(predicted["stars"], truths)
@@ -287,7 +304,8 @@ def main() -> None:
             f"R {scores.recall:.3f}; {scores.n_predicted} picked, {scores.n_ground_truth} true; one-to-one F1 "
             f"{scores.f1_one_to_one:.3f})\n    training {trained['epoch_seconds']:.1f} s/epoch "
             f"({1e4 * trained['epoch_seconds'] / train_vertices:.2f} s per 10k vertices), peak "
-            f"{trained['peak_mib']:.0f} MiB\n    prediction with TTA on {predicted['vertices']} vertices: "
+            f"{trained['peak_mib']:.0f} MiB\n    prediction ({args.ensemble} model(s)) with TTA on "
+            f"{predicted['vertices']} vertices: "
             f"{per_10k * predicted['seconds']:.2f} s per 10k vertices "
             f"({'operators computed' if predicted['operators_computed'] else 'operators from the cache'}; "
             f"mean shift + DBSCAN {per_10k * predicted['picking_seconds']:.3f} s of it), peak "
@@ -304,7 +322,7 @@ def main() -> None:
         sweep(test_paths, truths, float(read_pick_model_card(best["trained"]["model"])["max_distance_ang"]))
     if not args.no_tta_timing:
         plain = run_in_child(
-            predict_job, best["trained"]["model"], [str(p) for p in test_paths], str(work / "particles_no_tta"), False,
+            predict_job, best["trained"]["models"], [str(p) for p in test_paths], str(work / "particles_no_tta"), False,
             args.threads, str(cache),
         )  # fmt: skip
         plain_scores = pooled_scores(plain["stars"], truths)

@@ -22,6 +22,7 @@ from cryomem.pick import (
     train_pick_model,
     window_columns,
 )
+from cryomem.pick._calibrate import BANDWIDTH_FACTORS, THRESHOLD_FACTORS
 from cryomem.pick._dataset import load_training_membranes
 from cryomem.simulate import SimulationConfig, particles_table, simulate_tomogram
 
@@ -193,7 +194,7 @@ def test_two_membranes_split_into_training_and_validation(tmp_path):
     assert len(card["training"]["membranes"]) == 1 and len(card["training"]["validation_membranes"]) == 1
     assert set(card["validation"]) == {"loss", "rmse_ang"}
     calibration = card["calibration"]  # mean-shift settings chosen on the validation membrane
-    assert calibration["n_true"] >= 1 and len(calibration["sweep"]) == 20
+    assert calibration["n_true"] >= 1 and len(calibration["sweep"]) == len(BANDWIDTH_FACTORS) * len(THRESHOLD_FACTORS)
     assert {"bandwidth_ang", "seed_threshold_ang", "f1"} <= set(calibration)
     log = pd.read_csv(tmp_path / "out" / "training_log.csv")
     assert {"val_loss", "val_rmse_ang", "seconds"} <= set(log.columns)

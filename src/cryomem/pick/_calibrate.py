@@ -25,7 +25,7 @@ from cryomem.pick._evaluate import evaluate_picks
 
 __all__ = ["BANDWIDTH_FACTORS", "THRESHOLD_FACTORS", "calibrate_mean_shift"]
 
-BANDWIDTH_FACTORS = (0.5, 0.75)
+BANDWIDTH_FACTORS = (0.4, 0.5, 0.75)
 """Mean-shift bandwidths tried, as fractions of the model's maximum distance."""
 THRESHOLD_FACTORS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)
 """Seed thresholds tried, as fractions of the model's maximum distance."""

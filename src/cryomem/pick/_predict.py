@@ -125,7 +125,7 @@ def predict_membranes(
     model_path : str or os.PathLike, or a sequence of them
         Model file from :func:`cryomem.pick.train_pick_model`. Several files (e.g. trained with
         different seeds) form an ensemble: their predicted distances are averaged per vertex,
-        which smooths the noise of single models (pooled F1 0.850 -> 0.868 for 2 models on the
+        which smooths the noise of single models (pooled F1 0.857 -> 0.871 for 2 models on the
         tuning tomograms of ``benchmarks/tune_pick_mean_shift.py``). Each model reads its own
         window; all must share ``max_distance_ang`` and the feature low-pass.
     membrane_paths : sequence of paths
