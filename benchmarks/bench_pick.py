@@ -14,6 +14,7 @@ CPU threads. Training and prediction run in child processes so each peak memory 
     python benchmarks/bench_pick.py --work /tmp/bp --sweep  # reuse data; F1 over mean-shift settings
     python benchmarks/bench_pick.py --snr 5 --epochs 10 --sizes 1,2   # an easier task, a shorter run
     python benchmarks/bench_pick.py --ensemble 2          # 2 models per size (seeds 0, 1), distances averaged
+    python benchmarks/bench_pick.py --work W --reuse-models --ensemble 2   # models trained before, same settings
 """
 
 from __future__ import annotations
@@ -140,6 +141,24 @@ def train_job(paths: list[str], truth_star: str, out_dir: str, settings: dict, t
     }
 
 
+def reuse_or_train(reuse: bool, paths: list[str], truth_star: str, out_dir: str, settings: dict, *rest) -> dict:
+    """Train in a child process, or (``reuse``) read a model trained earlier with these exact settings."""
+    config_file = Path(out_dir) / "train_config.json"
+    if reuse and (Path(out_dir) / "model.pt").is_file() and config_file.is_file():
+        saved = json.loads(config_file.read_text())
+        if all(saved.get(k) == v for k, v in settings.items()):
+            log = pd.read_csv(Path(out_dir) / "training_log.csv")
+            print(f"  reusing {out_dir}/model.pt (same settings)", flush=True)
+            return {
+                "model": str(Path(out_dir) / "model.pt"),
+                "seconds": float(log["seconds"].sum()),
+                "epoch_seconds": float(log["seconds"].median()),
+                "final_train_loss": float(log["train_loss"].iloc[-1]),
+                "peak_mib": float("nan"),
+            }
+    return run_in_child(train_job, paths, truth_star, out_dir, settings, *rest)
+
+
 def predict_job(model: list[str], paths: list[str], out_dir: str, tta: bool, threads: int, cache: str) -> dict:
     import torch
 
@@ -239,6 +258,9 @@ def main() -> None:
     parser.add_argument(
         "--ensemble", type=int, default=1, help="models trained per size (seeds 0..N-1), predictions averaged"
     )
+    parser.add_argument(
+        "--reuse-models", action="store_true", help="skip training where a model with the same settings exists"
+    )
     parser.add_argument("--quick", action="store_true", help="64x192x192 tomograms, 12 epochs, sizes 1,2")
     args = parser.parse_args()
     shape = (64, 192, 192) if args.quick else tuple(int(v) for v in args.shape.split(","))
@@ -276,8 +298,8 @@ def main() -> None:
         paths = [str(p) for p in chosen[:size]]
         out = work / f"model_{args.segmentation}_lowpass{args.feature_lowpass:g}{SAMPLING_TAG}_{size}mb_{epochs}ep{tag}"
         members = [
-            run_in_child(
-                train_job,
+            reuse_or_train(
+                args.reuse_models,
                 paths,
                 str(train_truth),
                 str(out if seed == 0 else out.with_name(f"{out.name}_seed{seed}")),
