@@ -88,7 +88,7 @@ def predict_command(
     bandwidth_ang: float | None = typer.Option(
         None,
         "--bandwidth-ang",
-        help="Mean-shift bandwidth in Å (default: the model's calibrated one, else 0.4 x max distance).",
+        help="Mean-shift bandwidth in Å (default: the model's calibrated one, else 0.75 x max distance).",
     ),
     seed_threshold_ang: float | None = typer.Option(
         None,

@@ -16,12 +16,11 @@ from cryomem.pick._mean_shift import Kernel, mean_shift_ang
 __all__ = ["DEFAULT_BANDWIDTH_FACTOR", "half_thickness_ang", "merge_duplicates", "pick_surface"]
 
 Position = Literal["mid", "surface"]
-DEFAULT_BANDWIDTH_FACTOR = 0.4
-"""Default mean-shift bandwidth as a fraction of the model's maximum distance, chosen on 6 tuning
-tomograms that no benchmark scores (``benchmarks/tune_pick_mean_shift.py``, indices 10-12 and 13-15;
-5-membrane models, TTA, threshold 0.5 x): pooled F1 at 0.4 / 0.5 / 0.75 x was 0.857 / 0.850 / 0.832
-(one model) and 0.871 / 0.868 / 0.845 (two averaged) on the first three, 0.857 / 0.849 (one) and
-0.866 / 0.861 (two) on the others. Smaller bandwidths split close neighbours."""
+DEFAULT_BANDWIDTH_FACTOR = 0.75
+"""Default mean-shift bandwidth as a fraction of the model's maximum distance. Smaller bandwidths
+score a higher paper F1 on the tuning tomograms of ``benchmarks/tune_pick_mean_shift.py`` (0.4 x:
++0.02) but pick many proteins twice (bench_pick, 2-model ensemble: 1371 picks for 790 proteins at
+0.4 x, one-to-one F1 0.66), because the duplicate-merge radius scales with the bandwidth."""
 _OPPOSITE_COSINE = -0.5  # a vertex of the opposite side faces away: normals at more than 120 degrees
 
 
@@ -191,7 +190,7 @@ def pick_surface(
     max_distance_ang : float, default 100.0
         Clip distance of the training targets, Å (the model card's ``max_distance_ang``).
     bandwidth_ang : float, optional
-        Mean-shift radius, Å. Default ``DEFAULT_BANDWIDTH_FACTOR * max_distance_ang`` (0.4;
+        Mean-shift radius, Å. Default ``DEFAULT_BANDWIDTH_FACTOR * max_distance_ang`` (0.75;
         Gaussian kernel, sigma = bandwidth / 3). MemBrain v2 sets it to the maximum distance; with
         our kernel that merges neighbours on densely packed simulated membranes
         (``benchmarks/tune_pick_mean_shift.py`` prints F1 over bandwidths and thresholds).

@@ -125,8 +125,8 @@ def predict_membranes(
     model_path : str or os.PathLike, or a sequence of them
         Model file from :func:`cryomem.pick.train_pick_model`. Several files (e.g. trained with
         different seeds) form an ensemble: their predicted distances are averaged per vertex,
-        which smooths the noise of single models (pooled F1 0.857 -> 0.871 for 2 models on the
-        tuning tomograms of ``benchmarks/tune_pick_mean_shift.py``). Each model reads its own
+        which smooths the noise of single models (pooled F1 0.832 -> 0.845 for 2 models on the
+        tuning tomograms of ``benchmarks/tune_pick_mean_shift.py``, default mean shift). Each model reads its own
         window; all must share ``max_distance_ang`` and the feature low-pass.
     membrane_paths : sequence of paths
         Membrane ``.h5`` files (``cryomem surface``), of one or several tomograms.
