@@ -66,16 +66,22 @@ def _tomogram_shape(surface: MembraneSurface, path: Path) -> tuple[int, int, int
 
 
 def _plan(
-    membrane_paths: Sequence[Path], card: dict, shifts: Sequence[int]
+    membrane_paths: Sequence[Path], cards: Sequence[dict], shifts: Sequence[int]
 ) -> dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]]:
-    """Check every membrane file and group them by tomogram: name -> (paths, shape, voxel size, origin)."""
-    window = card["window_offsets_ang"]
+    """Check every membrane file against every model and group them by tomogram: name -> (paths, shape,
+    voxel size, origin)."""
     groups: dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]] = {}
     for path in membrane_paths:
         surface = read_membrane_h5(path)
-        for shift in shifts:
-            window_columns(surface.feature_offsets_ang, window, shift_samples=shift, where=f"membrane file {path}")
-        check_feature_lowpass(surface, float(card.get("feature_lowpass_ang", 0.0)), where=f"membrane file {path}")
+        for card in cards:
+            for shift in shifts:
+                window_columns(
+                    surface.feature_offsets_ang,
+                    card["window_offsets_ang"],
+                    shift_samples=shift,
+                    where=f"membrane file {path}",
+                )
+            check_feature_lowpass(surface, float(card.get("feature_lowpass_ang", 0.0)), where=f"membrane file {path}")
         name = tomogram_name(surface, path)
         if not name or re.search(r"\s", name):
             raise ValueError(f"membrane file {path} names its tomogram {name!r}; rename the tomogram without spaces")
@@ -192,8 +198,7 @@ def predict_membranes(
     model_paths = [Path(model_path)] if isinstance(model_path, (str, os.PathLike)) else [Path(m) for m in model_path]
     models, cards = _load_models(model_paths, device)
     shifts = TTA_SHIFTS if tta else (0,)
-    for card in cards:
-        groups = _plan(paths, card, shifts)
+    groups = _plan(paths, cards, shifts)
     if not overwrite:
         for name in groups:
             if particles_star_path(out_dir, name).exists():
