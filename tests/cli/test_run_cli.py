@@ -106,6 +106,49 @@ def test_missing_pick_model_is_one_line_and_leaves_nothing(tomogram_folder, tmp_
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
 
 
+def test_two_pick_models_pick_with_their_ensemble(cli_run, tomogram_folder, tmp_path):
+    import shutil
+
+    from cryomem.pipeline import DEMO_PICK_MODEL_PATH
+
+    inputs, _ = tomogram_folder
+    out = tmp_path / "run"
+    shutil.copytree(cli_run[0], out)  # segmentation and surfaces are done: only picking and statistics run
+    copy = shutil.copy2(DEMO_PICK_MODEL_PATH, tmp_path / "copy.pt")
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "cluster:\n  workers: 1\n  processes: false\npick:\n  tta: false\n"
+        "stats:\n  analyses: [concentration]\n  pooled_analyses: [concentration]\n"
+    )
+    result = _run("run", inputs, "--out", out, "--config", config, "--no-tta", "--no-report",
+                  "--pick-model", DEMO_PICK_MODEL_PATH, "--pick-model", copy)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for stage, counts in (("segment", r"0\W+1"), ("pick", r"1\W+0")):  # ran, up to date (then failed, skipped)
+        assert re.search(stage + r"\W+" + counts + r"\W+0\W+0\W", result.output), result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["pick"]["model"] == [str(DEMO_PICK_MODEL_PATH), str(copy)]
+    record = manifest["tomograms"]["t1"]["stages"]["pick"]
+    assert record["status"] == "done" and len(record["inputs"]["model"]) == 2
+    membranes = sorted((out / "tomograms" / "t1" / "picks").glob("t1_mb*.h5"))
+    assert membranes and read_membrane_h5(membranes[0]).attrs["pick_model"].count(";") == 1
+
+
+def test_pick_models_that_disagree_are_one_line_and_leave_nothing(tomogram_folder, tmp_path):
+    from cryomem.pick import load_pick_model, save_pick_model
+    from cryomem.pipeline import DEMO_PICK_MODEL_PATH
+
+    inputs, config = tomogram_folder
+    network, card = load_pick_model(DEMO_PICK_MODEL_PATH)
+    far = save_pick_model(tmp_path / "far.pt", network, {**card, "max_distance_ang": 2 * card["max_distance_ang"]})
+    result = _run("run", inputs, "--out", tmp_path / "run", "--config", config,
+                  "--pick-model", DEMO_PICK_MODEL_PATH, "--pick-model", far)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    text = _flat(result.output)
+    assert "error: the pick models of the ensemble differ in max_distance_ang" in text
+    assert "(demo_pick.pt: 100 Å, far.pt: 200 Å)" in text and "retrain them alike" in text
+    assert "Traceback" not in result.output and not (tmp_path / "run").exists()
+
+
 def test_folder_without_tomograms(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("x")

@@ -30,16 +30,9 @@ def simulated_pair(tmp_path_factory) -> tuple[Path, list[Path]]:
 @pytest.fixture(scope="session")
 def tiny_pick_model(tmp_path_factory) -> Path:
     """An untrained picking model file (fake runs only check that it is a picking model)."""
-    import torch
+    from pipeline_helpers import save_tiny_pick_model
 
-    from cryomem.pick import DiffusionNetConfig, PickNet, save_pick_model
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("models") / "tiny_pick.pt"
-    window = [-25.0 + 2.5 * i for i in range(21)]
-    model = PickNet(DiffusionNetConfig(width=4, n_blocks=1, conv_channels=2, mlp_hidden=4, k_eig=8))
-    card = {"window_offsets_ang": window, "max_distance_ang": 100.0, "k_eig": 8, "feature_lowpass_ang": 15.0}
-    return save_pick_model(path, model, card)
+    return save_tiny_pick_model(tmp_path_factory.mktemp("models") / "tiny_pick.pt")
 
 
 @pytest.fixture()

@@ -11,6 +11,19 @@ from cryomem.io import atomic_directory, write_mrc
 from cryomem.pipeline import STAGES, TomogramFolders
 
 
+def save_tiny_pick_model(path: Path, seed: int = 0, **card: object) -> Path:
+    """An untrained picking model file (max distance 100 Å, 15 Å feature low-pass unless ``card`` says otherwise)."""
+    import torch
+
+    from cryomem.pick import DiffusionNetConfig, PickNet, save_pick_model
+
+    torch.manual_seed(seed)
+    window = [-25.0 + 2.5 * i for i in range(21)]
+    model = PickNet(DiffusionNetConfig(width=4, n_blocks=1, conv_channels=2, mlp_hidden=4, k_eig=8))
+    defaults = {"window_offsets_ang": window, "max_distance_ang": 100.0, "k_eig": 8, "feature_lowpass_ang": 15.0}
+    return save_pick_model(path, model, {**defaults, **card})
+
+
 def fake_tomograms(folder: Path, names=("a", "b", "c"), voxel_size_ang: float = 10.0) -> list[Path]:
     """Small random MRC volumes (fake stages never read them)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,6 +19,7 @@ from cryomem.pipeline import (
     SegmentSettings,
     StatsSettings,
     TomogramFolders,
+    pick_stage,
     run_pipeline,
 )
 
@@ -94,6 +96,26 @@ def test_rerun_skips_everything_and_a_changed_setting_reruns_only_its_stages(ful
     assert again.up_to_date == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "pooled": 1}
     assert changed.executed == {"stats": 2, "pooled": 1}  # statistics settings changed: stats only
     assert changed.up_to_date == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2}
+
+
+def test_an_ensemble_of_two_copies_of_a_model_predicts_what_the_model_does(full_run, simulated_pair, tmp_path):
+    """The pick stage averages the members' distances: two copies of one model give its own map."""
+    out, _, _, _ = full_run
+    inputs, _ = simulated_pair
+    single = TomogramFolders(out / "tomograms" / "ta", "ta")
+    folders = TomogramFolders(tmp_path / "ta", "ta")
+    shutil.copytree(single.membranes, folders.membranes)
+    copy = shutil.copy2(DEMO_PICK_MODEL_PATH, tmp_path / "copy.pt")
+    config = _config().model_copy(update={"pick": PickSettings(model=[DEMO_PICK_MODEL_PATH, copy], tta=False)})
+    summary = pick_stage(inputs / "ta.mrc", folders, config)
+    assert summary["particles"] == len(read_particles_star(folders.particles_path))
+    picked, alone = folders.membrane_files(picked=True), single.membrane_files(picked=True)
+    assert [p.name for p in picked] == [p.name for p in alone] and picked
+    for path, reference in zip(picked, alone, strict=True):
+        surface = read_membrane_h5(path)
+        expected = read_membrane_h5(reference).point_data["predicted_distance_ang"]
+        np.testing.assert_allclose(surface.point_data["predicted_distance_ang"], expected, atol=1e-3)
+        assert surface.attrs["pick_model"].split(";") == [str(DEMO_PICK_MODEL_PATH.resolve()), str(copy.resolve())]
 
 
 def test_report_renders_in_headless_chromium(full_run, tmp_path):

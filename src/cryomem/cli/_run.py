@@ -73,8 +73,11 @@ def print_run_summary(result, run_dir: Path) -> None:
 def run(
     tomograms: list[Path] = typer.Argument(..., help="Tomograms (MRC) or folders of them; other files are skipped."),
     out_dir: Path = typer.Option(..., "--out", help="Run folder; running again resumes it."),
-    pick_model: Path | None = typer.Option(
-        None, "--pick-model", help="Picking model (cryomem pick train); without one the run stops after surfaces."
+    pick_model: list[Path] | None = typer.Option(
+        None,
+        "--pick-model",
+        help="Picking model (cryomem pick train); repeat it for an ensemble (predicted distances averaged). "
+        "Without one the run stops after surfaces.",
     ),
     config_file: Path | None = typer.Option(None, "--config", help="YAML run config (cryomem.pipeline.RunConfig)."),
     segmentation_model: Path | None = typer.Option(
@@ -99,7 +102,7 @@ def run(
     config = load_run_config(
         config_file,
         **{
-            "pick.model": str(pick_model) if pick_model is not None else None,
+            "pick.model": [str(p) for p in pick_model] if pick_model else None,  # one path: a single model
             "segment.model": str(segmentation_model) if segmentation_model is not None else None,
             "segment.tta": tta,
             "voxel_size_ang": voxel_size,

@@ -72,7 +72,7 @@ class RunResult:
         return sum(self.executed.values())
 
 
-def _stage_inputs(stage: str, tomogram: Tomogram, config: RunConfig, models: dict[str, dict]) -> dict:
+def _stage_inputs(stage: str, tomogram: Tomogram, config: RunConfig, models: dict[str, dict | list[dict]]) -> dict:
     if stage == "segment":
         return {"tomogram": tomogram.fingerprint, "model": models["segment"]}
     if stage == "surfaces":
@@ -91,36 +91,57 @@ def _clean_stale(folder: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
 
-def _model_fingerprints(config: RunConfig) -> dict[str, dict]:
-    """Check the model files before any work (cheapest first) and fingerprint them."""
+def _model_fingerprints(config: RunConfig) -> dict[str, dict | list[dict]]:
+    """Check the model files before any work (cheapest first) and fingerprint them.
+
+    The pick fingerprint is one file's for a single model and a list of them for an ensemble, so
+    changing any member re-runs picking and what follows.
+    """
     from cryomem.segment import DEFAULT_MODEL_PATH, read_model_card
 
-    if config.pick.model is not None and not Path(config.pick.model).is_file():
-        raise FileNotFoundError(
-            f"pick model {config.pick.model} does not exist; pass a model from `cryomem pick train` "
-            "with --pick-model, or leave it out to stop after the surfaces"
-        )
+    pick_models = config.pick.model_paths
+    for path in pick_models:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"pick model {path} does not exist; pass a model from `cryomem pick train` "
+                "with --pick-model, or leave it out to stop after the surfaces"
+            )
     seg_model = Path(config.segment.model) if config.segment.model is not None else DEFAULT_MODEL_PATH
     if not seg_model.is_file():
         raise FileNotFoundError(
             f"segmentation model {seg_model} does not exist; pass a model from `cryomem segment train`"
         )
-    models = {}
-    if config.pick.model is not None:
+    models: dict[str, dict | list[dict]] = {}
+    if pick_models:
         from cryomem.pick import read_pick_model_card
 
-        card = read_pick_model_card(config.pick.model)  # a picking model, not something else
-        trained_lowpass = float(card.get("feature_lowpass_ang", 0.0))
-        if abs(trained_lowpass - config.surfaces.feature_lowpass_ang) > 1e-3:
-            raise ValueError(
-                f"pick model {config.pick.model} was trained on surfaces with a {trained_lowpass:g} Å feature "
-                f"low-pass but the run builds them with {config.surfaces.feature_lowpass_ang:g} Å; set "
-                f"surfaces.feature_lowpass_ang: {trained_lowpass:g} in the run config"
-            )
-        models["pick"] = file_fingerprint(config.pick.model)
+        cards = [read_pick_model_card(path) for path in pick_models]  # picking models, not something else
+        _check_ensemble(pick_models, cards)
+        for path, card in zip(pick_models, cards, strict=True):
+            trained_lowpass = float(card.get("feature_lowpass_ang", 0.0))
+            if abs(trained_lowpass - config.surfaces.feature_lowpass_ang) > 1e-3:
+                raise ValueError(
+                    f"pick model {path} was trained on surfaces with a {trained_lowpass:g} Å feature "
+                    f"low-pass but the run builds them with {config.surfaces.feature_lowpass_ang:g} Å; set "
+                    f"surfaces.feature_lowpass_ang: {trained_lowpass:g} in the run config"
+                )
+        fingerprints = [file_fingerprint(path) for path in pick_models]
+        models["pick"] = fingerprints[0] if len(fingerprints) == 1 else fingerprints
     read_model_card(seg_model)
     models["segment"] = file_fingerprint(seg_model)
     return models
+
+
+def _check_ensemble(paths: Sequence[Path], cards: Sequence[dict]) -> None:
+    """The members of an ensemble must predict the same distances from the same features to be averaged."""
+    for key in ("max_distance_ang", "feature_lowpass_ang"):
+        values = [float(card.get(key, 0.0)) for card in cards]
+        if max(values) - min(values) > 1e-3:
+            members = ", ".join(f"{path.name}: {value:g} Å" for path, value in zip(paths, values, strict=True))
+            raise ValueError(
+                f"the pick models of the ensemble differ in {key} ({members}); an ensemble averages "
+                "models trained with the same settings: retrain them alike or pass only those that match"
+            )
 
 
 def run_pipeline(
@@ -164,7 +185,8 @@ def run_pipeline(
     ------
     ValueError, FileNotFoundError
         Before any work: no tomograms, duplicate names, mixed voxel sizes (unless allowed), missing
-        or foreign model files, an unreadable manifest, or another run using ``out_dir``.
+        or foreign model files, pick models trained on another feature low-pass than the run's or an
+        ensemble whose models disagree, an unreadable manifest, or another run using ``out_dir``.
     """
     config = config or RunConfig()
     run_dir = Path(out_dir)
@@ -196,7 +218,7 @@ def _locked_run(tomograms, ignored, run_dir, config, models, manifest, client, p
 def _run(tomograms, ignored, run_dir, config, models, manifest, client, progress, write_report, functions):
     from distributed import as_completed
 
-    stages = STAGES if config.pick.model is not None else STAGES[:3]
+    stages = STAGES if config.pick.model_paths else STAGES[:3]
     result = RunResult(run_dir, [t.name for t in tomograms], ignored_inputs=list(ignored))
     manifest.config = config.model_dump(mode="json")
     _clean_stale(run_dir)

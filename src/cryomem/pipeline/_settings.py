@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -66,7 +67,11 @@ class SurfaceSettings(_Frozen):
 class PickSettings(_Frozen):
     """Particle picking (:func:`cryomem.pick.predict_membranes`); skipped without a model."""
 
-    model: Path | None = Field(None, description="picking model file (None: no picking, no statistics)")
+    model: Path | tuple[Path, ...] | None = Field(
+        None,
+        description="picking model file, or a list of them for an ensemble (predicted distances averaged); "
+        "None: no picking, no statistics",
+    )
     tta: bool = Field(True, description="average over feature windows shifted along the normal")
     bandwidth_ang: float | None = Field(None, gt=0.0, description="mean-shift bandwidth, Å (None: from the model)")
     seed_threshold_ang: float | None = Field(
@@ -76,6 +81,30 @@ class PickSettings(_Frozen):
         "calibrated value, else 0.5 x its max distance)",
     )
     seed: int = Field(0, ge=0, description="seed of the random in-plane angles")
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _one_or_several(cls, value: object) -> object:
+        """Paths of one model or an ensemble; a list of one model is that model (same fingerprint as before)."""
+        if value is None:
+            return None
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not items:
+            raise ValueError(
+                "an empty list of picking models; give a model file, a list of them for an ensemble, "
+                "or leave pick.model out to stop after the surfaces"
+            )
+        if not all(isinstance(item, (str, os.PathLike)) for item in items):
+            raise ValueError(f"must be a picking model file or a list of them, got {value!r}")
+        paths = tuple(Path(item) for item in items)
+        return paths[0] if len(paths) == 1 else paths
+
+    @property
+    def model_paths(self) -> tuple[Path, ...]:
+        """The picking model files: none, one, or the members of an ensemble."""
+        if self.model is None:
+            return ()
+        return self.model if isinstance(self.model, tuple) else (self.model,)
 
 
 class StatsSettings(_Frozen):

@@ -214,7 +214,7 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
     from cryomem.pick import predict_membranes
 
     settings = config.pick
-    if settings.model is None:
+    if not settings.model_paths:
         raise ValueError("the pick stage needs a picking model: pass --pick-model (pick.model in the run config)")
     sources = folders.membrane_files()
     if not sources:
@@ -223,7 +223,7 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
         copies = [Path(shutil.copy2(p, tmp / p.name)) for p in sources]
         cache = tmp / "operator-cache"
         stars = predict_membranes(
-            settings.model,
+            list(settings.model_paths),  # one model, or an ensemble whose predicted distances are averaged
             copies,
             tmp,
             tta=settings.tta,
