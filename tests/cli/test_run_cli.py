@@ -144,7 +144,7 @@ def test_pick_models_that_disagree_are_one_line_and_leave_nothing(tomogram_folde
                   "--pick-model", DEMO_PICK_MODEL_PATH, "--pick-model", far)  # fmt: skip
     assert result.exit_code == 2, result.output
     text = _flat(result.output)
-    assert "error: the pick models of the ensemble differ in max_distance_ang" in text
+    assert "error: the picking models differ in max_distance_ang" in text
     assert "(demo_pick.pt: 100 Å, far.pt: 200 Å)" in text and "retrain them alike" in text
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
 

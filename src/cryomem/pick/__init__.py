@@ -79,6 +79,7 @@ from cryomem.pick._mean_shift import mean_shift_ang  # noqa: E402
 from cryomem.pick._predict import (  # noqa: E402
     PREDICTED_DISTANCE_KEY,
     TTA_SHIFTS,
+    check_ensemble_cards,
     particles_star_path,
     predict_membranes,
 )
@@ -88,6 +89,7 @@ __all__ += [
     "EVALUATION_COLUMNS",
     "PREDICTED_DISTANCE_KEY",
     "TTA_SHIFTS",
+    "check_ensemble_cards",
     "evaluate_files",
     "evaluate_picks",
     "mean_shift_ang",

@@ -31,7 +31,7 @@ from cryomem.pick._dataset import check_feature_lowpass, tomogram_name, window_c
 from cryomem.pick._inference import predict_distances_ang
 from cryomem.pick._model_file import load_pick_model
 
-__all__ = ["PREDICTED_DISTANCE_KEY", "TTA_SHIFTS", "particles_star_path", "predict_membranes"]
+__all__ = ["PREDICTED_DISTANCE_KEY", "TTA_SHIFTS", "check_ensemble_cards", "particles_star_path", "predict_membranes"]
 
 Progress = Callable[[str, float], None]
 PREDICTED_DISTANCE_KEY = "predicted_distance_ang"
@@ -91,19 +91,38 @@ def _plan(
     return groups
 
 
+def check_ensemble_cards(names: Sequence[str], cards: Sequence[dict]) -> None:
+    """Refuse an ensemble whose models would not mean the same distances from the same features.
+
+    Parameters
+    ----------
+    names : sequence of str
+        The models' names (file names), for the message.
+    cards : sequence of dict
+        Their model cards (:func:`cryomem.pick.read_pick_model_card`).
+
+    Raises
+    ------
+    ValueError
+        The models differ in ``max_distance_ang`` or ``feature_lowpass_ang``.
+    """
+    for key in ("max_distance_ang", "feature_lowpass_ang"):
+        values = [float(card.get(key, 0.0)) for card in cards]
+        if values and max(values) - min(values) > 1e-3:
+            members = ", ".join(f"{name}: {value:g} Å" for name, value in zip(names, values, strict=True))
+            raise ValueError(
+                f"the picking models differ in {key} ({members}); an ensemble averages models trained "
+                "with the same settings: retrain them alike or pass only those that match"
+            )
+
+
 def _load_models(model_paths: Sequence[Path], device: str) -> tuple[list, list[dict]]:
     """Load the models of an ensemble; their outputs must mean the same distances to be averaged."""
     if not model_paths:
         raise ValueError("no model given; pass a model file from `cryomem pick train`")
     loaded = [load_pick_model(path, device=device) for path in model_paths]
     cards = [card for _, card in loaded]
-    for key in ("max_distance_ang", "feature_lowpass_ang"):
-        values = {float(card.get(key, 0.0)) for card in cards}
-        if len(values) > 1:
-            raise ValueError(
-                f"the models differ in {key} ({', '.join(f'{v:g}' for v in sorted(values))}); an ensemble "
-                "averages models trained with the same settings: retrain them alike"
-            )
+    check_ensemble_cards([Path(path).name for path in model_paths], cards)
     return [model for model, _ in loaded], cards
 
 

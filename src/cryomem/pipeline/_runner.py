@@ -113,10 +113,10 @@ def _model_fingerprints(config: RunConfig) -> dict[str, dict | list[dict]]:
         )
     models: dict[str, dict | list[dict]] = {}
     if pick_models:
-        from cryomem.pick import read_pick_model_card
+        from cryomem.pick import check_ensemble_cards, read_pick_model_card
 
         cards = [read_pick_model_card(path) for path in pick_models]  # picking models, not something else
-        _check_ensemble(pick_models, cards)
+        check_ensemble_cards([path.name for path in pick_models], cards)
         for path, card in zip(pick_models, cards, strict=True):
             trained_lowpass = float(card.get("feature_lowpass_ang", 0.0))
             if abs(trained_lowpass - config.surfaces.feature_lowpass_ang) > 1e-3:
@@ -130,18 +130,6 @@ def _model_fingerprints(config: RunConfig) -> dict[str, dict | list[dict]]:
     read_model_card(seg_model)
     models["segment"] = file_fingerprint(seg_model)
     return models
-
-
-def _check_ensemble(paths: Sequence[Path], cards: Sequence[dict]) -> None:
-    """The members of an ensemble must predict the same distances from the same features to be averaged."""
-    for key in ("max_distance_ang", "feature_lowpass_ang"):
-        values = [float(card.get(key, 0.0)) for card in cards]
-        if max(values) - min(values) > 1e-3:
-            members = ", ".join(f"{path.name}: {value:g} Å" for path, value in zip(paths, values, strict=True))
-            raise ValueError(
-                f"the pick models of the ensemble differ in {key} ({members}); an ensemble averages "
-                "models trained with the same settings: retrain them alike or pass only those that match"
-            )
 
 
 def run_pipeline(
