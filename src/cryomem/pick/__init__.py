@@ -73,7 +73,14 @@ __all__ = [
 ]
 
 # --- names from the PREDICT helper (mean shift, clusters, evaluation, prediction) are appended below ---
-from cryomem.pick._clusters import DEFAULT_BANDWIDTH_FACTOR, half_thickness_ang, merge_duplicates, pick_surface  # noqa: E402
+from cryomem.pick._clusters import (  # noqa: E402
+    DEFAULT_BANDWIDTH_FACTOR,
+    DEFAULT_COINCIDE_FACTOR,
+    DEFAULT_MERGE_FACTOR,
+    half_thickness_ang,
+    merge_duplicates,
+    pick_surface,
+)
 from cryomem.pick._evaluate import EVALUATION_COLUMNS, evaluate_files, evaluate_picks  # noqa: E402
 from cryomem.pick._mean_shift import mean_shift_ang  # noqa: E402
 from cryomem.pick._predict import (  # noqa: E402
@@ -86,6 +93,8 @@ from cryomem.pick._predict import (  # noqa: E402
 
 __all__ += [
     "DEFAULT_BANDWIDTH_FACTOR",
+    "DEFAULT_COINCIDE_FACTOR",
+    "DEFAULT_MERGE_FACTOR",
     "EVALUATION_COLUMNS",
     "PREDICTED_DISTANCE_KEY",
     "TTA_SHIFTS",

@@ -13,14 +13,29 @@ from sklearn.cluster import DBSCAN
 from cryomem.io import PARTICLE_COLUMNS, MembraneSurface, normals_to_euler_zyz_deg
 from cryomem.pick._mean_shift import Kernel, mean_shift_ang
 
-__all__ = ["DEFAULT_BANDWIDTH_FACTOR", "half_thickness_ang", "merge_duplicates", "pick_surface"]
+__all__ = [
+    "DEFAULT_BANDWIDTH_FACTOR",
+    "DEFAULT_COINCIDE_FACTOR",
+    "DEFAULT_MERGE_FACTOR",
+    "half_thickness_ang",
+    "merge_duplicates",
+    "pick_surface",
+]
 
 Position = Literal["mid", "surface"]
-DEFAULT_BANDWIDTH_FACTOR = 0.75
-"""Default mean-shift bandwidth as a fraction of the model's maximum distance. Smaller bandwidths
-score a higher paper F1 on the tuning tomograms of ``benchmarks/tune_pick_mean_shift.py`` (0.4 x:
-+0.02) but pick many proteins twice (bench_pick, 2-model ensemble: 1371 picks for 790 proteins at
-0.4 x, one-to-one F1 0.66), because the duplicate-merge radius scales with the bandwidth."""
+DEFAULT_BANDWIDTH_FACTOR = 0.5
+"""Default mean-shift bandwidth as a fraction of the model's maximum distance."""
+DEFAULT_MERGE_FACTOR = 0.3
+"""Converged seeds closer than this fraction of the maximum distance are one particle."""
+DEFAULT_COINCIDE_FACTOR = 0.5
+"""Mid-surface picks (found from the two faces of a membrane) closer than this fraction of the
+maximum distance are one particle.
+
+The three defaults were chosen together on the tuning tomograms of
+``benchmarks/tune_pick_mean_shift.py`` by one-to-one F1 at 6.3 nm (each protein matched at most
+once, so duplicate picks count against a setting). Both merge radii are protein-sized and do not
+follow the bandwidth: when they did (bandwidth / 4 and / 2), a narrow bandwidth found more
+proteins but picked many of them twice."""
 _OPPOSITE_COSINE = -0.5  # a vertex of the opposite side faces away: normals at more than 120 degrees
 
 
@@ -190,16 +205,17 @@ def pick_surface(
     max_distance_ang : float, default 100.0
         Clip distance of the training targets, Å (the model card's ``max_distance_ang``).
     bandwidth_ang : float, optional
-        Mean-shift radius, Å. Default ``DEFAULT_BANDWIDTH_FACTOR * max_distance_ang`` (0.75;
+        Mean-shift radius, Å. Default ``DEFAULT_BANDWIDTH_FACTOR * max_distance_ang`` (0.5;
         Gaussian kernel, sigma = bandwidth / 3). MemBrain v2 sets it to the maximum distance; with
         our kernel that merges neighbours on densely packed simulated membranes
-        (``benchmarks/tune_pick_mean_shift.py`` prints F1 over bandwidths and thresholds).
+        (``benchmarks/tune_pick_mean_shift.py`` prints F1 over bandwidths, thresholds and merge radii).
     seed_threshold_ang : float, optional
         Vertices predicted closer than this are mean-shift seeds, and a merged centre whose
         nearest vertex is predicted farther than this is dropped, Å. Default
         ``0.5 * max_distance_ang``.
     merge_eps_ang : float, optional
-        Converged seeds closer than this are one particle, Å. Default ``bandwidth_ang / 4``.
+        Converged seeds closer than this are one particle, Å. Default
+        ``DEFAULT_MERGE_FACTOR * max_distance_ang`` (0.3; independent of the bandwidth).
     min_seeds : int, default 1
         Fewest converged seeds that make a particle (more drops isolated outliers).
     position : {"mid", "surface"}, default "mid"
@@ -208,7 +224,8 @@ def pick_surface(
         "mid" moves by the membrane's median half-thickness, or not at all without one.
     coincide_ang : float, optional
         With ``position="mid"``, particles closer than this (found from the two sides of the
-        membrane) are one; the better-scored one is kept, Å. Default ``bandwidth_ang / 2``.
+        membrane) are one; the better-scored one is kept, Å. Default
+        ``DEFAULT_COINCIDE_FACTOR * max_distance_ang`` (0.5; independent of the bandwidth).
     kernel : {"gaussian", "flat"}, default "gaussian"
         Mean-shift kernel (see :func:`cryomem.pick.mean_shift_ang`).
     inplane_deg : float, optional
@@ -238,7 +255,7 @@ def pick_surface(
         )
     bandwidth = float(DEFAULT_BANDWIDTH_FACTOR * max_distance_ang if bandwidth_ang is None else bandwidth_ang)
     threshold = float(0.5 * max_distance_ang if seed_threshold_ang is None else seed_threshold_ang)
-    eps = float(bandwidth / 4.0 if merge_eps_ang is None else merge_eps_ang)
+    eps = float(DEFAULT_MERGE_FACTOR * max_distance_ang if merge_eps_ang is None else merge_eps_ang)
     converged = mean_shift_ang(
         vertices,
         distances,
@@ -253,7 +270,7 @@ def pick_surface(
     keep = distances[nearest] < threshold
     positions, nearest = positions[keep], nearest[keep]
     if position == "mid" and len(nearest):
-        coincide = float(bandwidth / 2.0 if coincide_ang is None else coincide_ang)
+        coincide = float(DEFAULT_COINCIDE_FACTOR * max_distance_ang if coincide_ang is None else coincide_ang)
         positions, nearest = _onto_mid_surface(surface, positions, nearest, distances, coincide)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     spin = rng.uniform(-180.0, 180.0, len(nearest)) if inplane_deg is None else np.full(len(nearest), inplane_deg)
