@@ -210,7 +210,8 @@ def sweep(test_paths: list[Path], truths: list[Path], max_distance_ang: float) -
     truth = pd.concat([read_particles_star(t) for t in truths], ignore_index=True)
     surfaces = [(read_membrane_h5(p), p) for p in test_paths]
     print("\nmean-shift settings (pooled F1 at 6.3 nm):")
-    print(f"{'bandwidth Å':>12} {'threshold Å':>12} {'min seeds':>10} {'n':>6} {'P':>6} {'R':>6} {'F1':>6}")
+    header = ("bandwidth Å", 12), ("threshold Å", 12), ("min seeds", 10), ("n", 6), ("P", 6), ("R", 6), ("F1", 6)
+    print(" ".join(f"{name:>{width}}" for name, width in header), f"{'F1 1:1':>7}")
     for bandwidth in (0.4 * max_distance_ang, 0.5 * max_distance_ang, 0.75 * max_distance_ang, max_distance_ang):
         for threshold in (0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
             for min_seeds in (1, 3):
@@ -228,9 +229,10 @@ def sweep(test_paths: list[Path], truths: list[Path], max_distance_ang: float) -
                 ]
                 picked = pd.concat(tables, ignore_index=True)
                 row = evaluate_picks(picked, truth).iloc[-1]
+                one = evaluate_picks(picked, truth, matching="one_to_one").iloc[-1]
                 print(
                     f"{bandwidth:12.0f} {threshold * max_distance_ang:12.0f} {min_seeds:10d} {len(picked):6d} "
-                    f"{row.precision:6.3f} {row.recall:6.3f} {row.f1:6.3f}"
+                    f"{row.precision:6.3f} {row.recall:6.3f} {row.f1:6.3f} {one.f1:7.3f}"
                 )
 
 
