@@ -20,7 +20,6 @@ import argparse
 import itertools
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from bench_pick import prepare
 
@@ -45,10 +44,9 @@ def main() -> None:
     from cryomem.io import read_membrane_h5, read_particles_star
     from cryomem.pick import (
         PREDICTED_DISTANCE_KEY,
-        evaluate_picks,
-        pick_surface,
         predict_membranes,
         read_pick_model_card,
+        score_pick_settings,
         tomogram_name,
     )
 
@@ -60,14 +58,18 @@ def main() -> None:
     paths = [p for _, membranes, _ in data for p in sorted(membranes.glob("*.h5"))]
     truth = pd.concat([read_particles_star(t) for _, _, t in data], ignore_index=True)
     max_distance = float(read_pick_model_card(args.model[0])["max_distance_ang"])
-    summed = [np.zeros(len(read_membrane_h5(p).vertices_xyz_ang)) for p in paths]
+    summed = [0.0] * len(paths)
     for model in args.model:  # predictions are written into the membrane files; collect each model's
         predict_membranes(
             model, paths, work / "tuning_particles", tta=True, overwrite=True, cache_dir=work / "operator_cache"
         )
-        for total, path in zip(summed, paths, strict=True):
-            total += read_membrane_h5(path).point_data[PREDICTED_DISTANCE_KEY]
-    surfaces = [(read_membrane_h5(p), p, total / len(args.model)) for p, total in zip(paths, summed, strict=True)]
+        summed = [
+            total + read_membrane_h5(path).point_data[PREDICTED_DISTANCE_KEY]
+            for total, path in zip(summed, paths, strict=True)
+        ]
+    surfaces = [read_membrane_h5(p) for p in paths]
+    names = [tomogram_name(surface, p) for surface, p in zip(surfaces, paths, strict=True)]
+    distances = [total / len(args.model) for total in summed]
     print(f"{len(paths)} tuning membranes, {len(truth)} proteins, {len(args.model)} model(s) averaged, with TTA")
     print(f"{'bandwidth Å':>12} {'threshold Å':>12} {'merge Å':>8} {'coincide Å':>10} {'n':>6} {'P':>6} {'R':>6} "
           f"{'F1':>6} {'F1 1:1':>7}")  # fmt: skip
@@ -75,24 +77,19 @@ def main() -> None:
     fractions = [[float(f) * max_distance for f in text.split(",")] for text in
                  (args.bandwidths, args.thresholds, args.merges, args.coincides)]  # fmt: skip
     for bandwidth, threshold, merge, coincide in itertools.product(*fractions):
-        tables = [
-            pick_surface(
-                surface,
-                distances,
-                max_distance_ang=max_distance,
-                bandwidth_ang=bandwidth,
-                seed_threshold_ang=threshold,
-                merge_eps_ang=merge,
-                coincide_ang=coincide,
-                tomo_name=tomogram_name(surface, path),
-            )
-            for surface, path, distances in surfaces
-        ]
-        picked = pd.concat(tables, ignore_index=True)
-        row = evaluate_picks(picked, truth, radius_nm=6.3).iloc[-1]
-        one = evaluate_picks(picked, truth, radius_nm=6.3, matching="one_to_one").iloc[-1]
+        row, one = score_pick_settings(
+            surfaces,
+            distances,
+            names,
+            truth,
+            max_distance_ang=max_distance,
+            bandwidth_ang=bandwidth,
+            seed_threshold_ang=threshold,
+            merge_eps_ang=merge,
+            coincide_ang=coincide,
+        )
         line = (
-            f"{bandwidth:12.0f} {threshold:12.0f} {merge:8.0f} {coincide:10.0f} {len(picked):6d} "
+            f"{bandwidth:12.0f} {threshold:12.0f} {merge:8.0f} {coincide:10.0f} {int(row.n_predicted):6d} "
             f"{row.precision:6.3f} {row.recall:6.3f} {row.f1:6.3f} {one.f1:7.3f}"
         )
         print(line, flush=True)

@@ -168,23 +168,11 @@ def test_picks_move_to_the_mid_surface_and_both_sides_give_one_particle():
 def test_merge_radii_do_not_shrink_with_the_bandwidth():
     surface = _sphere_surface()
     # one particle predicted as two close minima 25 Å apart (a noisy map), and a second particle 80 Å away
-    base = np.array([1.0, 0.0, 0.0])
-    angles = np.array([0.0, 25.0, 105.0]) / 300.0  # arc lengths on the 300 Å sphere
-    centres = 300.0 * np.stack([np.cos(angles), np.sin(angles), np.zeros(3)], axis=1)
-    assert np.allclose(centres[0] / 300.0, base)
-    narrow = pick_surface(
-        surface,
-        np.minimum(cKDTree(centres).query(surface.vertices_xyz_ang)[0], 100.0),
-        bandwidth_ang=20.0,  # narrower than the two minima are apart: the mean shift keeps both
-        tomo_name="t",
-    )
+    arcs = np.array([0.0, 25.0, 105.0]) / 300.0  # arc lengths on the 300 Å sphere, radians
+    centres = 300.0 * np.stack([np.cos(arcs), np.sin(arcs), np.zeros(3)], axis=1)
+    distances = np.minimum(cKDTree(centres).query(surface.vertices_xyz_ang)[0], 100.0)
+    narrow = pick_surface(surface, distances, bandwidth_ang=20.0, tomo_name="t")  # the mean shift keeps both minima
     assert len(narrow) == 2  # the minima 25 Å apart are one particle (default merge radius 30 Å), the far one stays
-    coupled = pick_surface(
-        surface,
-        np.minimum(cKDTree(centres).query(surface.vertices_xyz_ang)[0], 100.0),
-        bandwidth_ang=20.0,
-        merge_eps_ang=5.0,
-        coincide_ang=10.0,  # radii that follow the bandwidth (/4, /2) pick the particles repeatedly
-        tomo_name="t",
-    )
+    # radii that follow the bandwidth (/4, /2) pick the particles repeatedly
+    coupled = pick_surface(surface, distances, bandwidth_ang=20.0, merge_eps_ang=5.0, coincide_ang=10.0, tomo_name="t")
     assert len(coupled) > 2

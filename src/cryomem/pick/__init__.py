@@ -19,7 +19,7 @@ from cryomem.pick._augment import (
     random_erasing,
     spatial_smoothing,
 )
-from cryomem.pick._calibrate import calibrate_mean_shift
+from cryomem.pick._calibrate import calibrate_mean_shift, score_pick_settings
 from cryomem.pick._dataset import SurfacePatch, normalise_window, surface_patches, tomogram_name, window_columns
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, operators_to_torch, parameter_count
 from cryomem.pick._inference import predict_distances_ang
@@ -46,6 +46,7 @@ __all__ = [
     "SurfacePatch",
     "assign_particles_to_surfaces",
     "calibrate_mean_shift",
+    "score_pick_settings",
     "augment_features",
     "brightness_gradient",
     "compute_operators",

@@ -23,12 +23,50 @@ from cryomem.io import MembraneSurface
 from cryomem.pick._clusters import pick_surface
 from cryomem.pick._evaluate import evaluate_picks
 
-__all__ = ["BANDWIDTH_FACTORS", "THRESHOLD_FACTORS", "calibrate_mean_shift"]
+__all__ = ["BANDWIDTH_FACTORS", "THRESHOLD_FACTORS", "calibrate_mean_shift", "score_pick_settings"]
 
 BANDWIDTH_FACTORS = (0.4, 0.5, 0.75)
 """Mean-shift bandwidths tried, as fractions of the model's maximum distance."""
 THRESHOLD_FACTORS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)
 """Seed thresholds tried, as fractions of the model's maximum distance."""
+
+
+def score_pick_settings(
+    surfaces: Sequence[MembraneSurface],
+    predicted_distances_ang: Sequence[np.ndarray],
+    tomo_names: Sequence[str],
+    truth: pd.DataFrame,
+    *,
+    radius_nm: float = 6.3,
+    **settings,
+) -> tuple[pd.Series, pd.Series]:
+    """Pick every membrane with one set of mean-shift settings and score the picks, pooled.
+
+    Parameters
+    ----------
+    surfaces, predicted_distances_ang, tomo_names
+        The membranes, their predicted distances (Å) and tomogram names.
+    truth : pandas.DataFrame
+        True particles: ``tomo_name, x_ang, y_ang, z_ang`` (Å).
+    radius_nm : float, default 6.3
+        Match radius, nm.
+    **settings
+        Keyword arguments of :func:`cryomem.pick.pick_surface` (``max_distance_ang``,
+        ``bandwidth_ang``, ...).
+
+    Returns
+    -------
+    (pandas.Series, pandas.Series)
+        The pooled rows of :func:`cryomem.pick.evaluate_picks`: the paper's matching, then one-to-one.
+    """
+    picks = [
+        pick_surface(surface, distances, tomo_name=name, **settings)
+        for surface, distances, name in zip(surfaces, predicted_distances_ang, tomo_names, strict=True)
+    ]
+    picked = pd.concat(picks, ignore_index=True)
+    row = evaluate_picks(picked, truth, radius_nm=radius_nm).iloc[-1]
+    one = evaluate_picks(picked, truth, radius_nm=radius_nm, matching="one_to_one").iloc[-1]
+    return row, one
 
 
 def calibrate_mean_shift(
@@ -82,20 +120,16 @@ def calibrate_mean_shift(
     sweep = []
     for bandwidth in (f * max_distance for f in BANDWIDTH_FACTORS):
         for threshold in (f * max_distance for f in THRESHOLD_FACTORS):
-            picks = [
-                pick_surface(
-                    surface,
-                    distances,
-                    max_distance_ang=max_distance,
-                    bandwidth_ang=bandwidth,
-                    seed_threshold_ang=threshold,
-                    tomo_name=name,
-                )
-                for surface, distances, name in zip(surfaces, predicted_distances_ang, tomo_names)
-            ]
-            picked = pd.concat(picks, ignore_index=True)
-            row = evaluate_picks(picked, truth, radius_nm=radius_nm).iloc[-1]
-            one = evaluate_picks(picked, truth, radius_nm=radius_nm, matching="one_to_one").iloc[-1]
+            row, one = score_pick_settings(
+                surfaces,
+                predicted_distances_ang,
+                tomo_names,
+                truth,
+                radius_nm=radius_nm,
+                max_distance_ang=max_distance,
+                bandwidth_ang=bandwidth,
+                seed_threshold_ang=threshold,
+            )
             sweep.append(
                 {
                     "bandwidth_ang": bandwidth,
