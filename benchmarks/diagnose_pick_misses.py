@@ -16,6 +16,7 @@ settings and prints
     python benchmarks/bench_pick.py --work W --epochs 60 --sizes 5 \\
         --train-setting learning_rate=0.003 --train-setting augment=false   # trains the 5-membrane model
     python benchmarks/diagnose_pick_misses.py --work W --model W/z96y256x256_snr0.5/model_..._5mb_.../model.pt
+    python benchmarks/diagnose_pick_misses.py --work W --segmentation truth --model ...   # surfaces from exact labels
 """
 
 from __future__ import annotations
@@ -109,6 +110,9 @@ def main() -> None:
     parser.add_argument("--tomograms", default="1,2,3", help="scored tomogram indices (bench_pick scores 1-3)")
     parser.add_argument("--shape", default="96,256,256", help="tomogram shape z,y,x (voxels of 10 Å)")
     parser.add_argument("--snr", type=float, default=0.5)
+    parser.add_argument(
+        "--segmentation", choices=("model", "truth"), default="model", help="surfaces from (as bench_pick.py)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args()
     import torch
@@ -123,7 +127,7 @@ def main() -> None:
     models = [load_pick_model(m) for m in args.model]
     max_distance = float(models[0][1]["max_distance_ang"])
     indices = [int(v) for v in args.tomograms.split(",")]
-    data = [prepare(work, i, shape, args.snr, "model", DEFAULT_FEATURE_LOWPASS_ANG) for i in indices]
+    data = [prepare(work, i, shape, args.snr, args.segmentation, DEFAULT_FEATURE_LOWPASS_ANG) for i in indices]
     truth = pd.concat([read_particles_star(t) for _, _, t in data], ignore_index=True)
     predicted = predict(models, [p for _, folder, _ in data for p in sorted(folder.glob("*.h5"))], cache)
 
