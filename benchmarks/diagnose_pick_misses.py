@@ -52,43 +52,52 @@ def predict(models: list, paths: list[Path], cache: Path) -> list[tuple]:
     return out
 
 
-def protein_table(predicted: list[tuple], truth: pd.DataFrame, max_distance_ang: float) -> pd.DataFrame:
-    """One row per true protein within ``max_distance_ang`` of a mesh, with its nearest pick and context."""
+def pick_all(predicted: list[tuple], max_distance_ang: float) -> pd.DataFrame:
+    """Picks of every membrane with the default mean-shift settings, one table."""
     from cryomem.pick import pick_surface
 
+    tables = [pick_surface(s, d, max_distance_ang=max_distance_ang, tomo_name=n) for s, n, d in predicted]
+    return pd.concat(tables, ignore_index=True)
+
+
+def protein_table(
+    predicted: list[tuple], picked: pd.DataFrame, truth: pd.DataFrame, max_distance_ang: float
+) -> pd.DataFrame:
+    """One row per true protein within ``max_distance_ang`` of a mesh: nearest pick, context at its nearest mesh."""
     rows = []
-    for surface, name, distances in predicted:
-        picked = pick_surface(surface, distances, max_distance_ang=max_distance_ang, tomo_name=name)
-        proteins = truth[truth.tomo_name == name]
-        centres = proteins[["x_ang", "y_ang", "z_ang"]].to_numpy()
-        tree = cKDTree(surface.vertices_xyz_ang)
-        to_mesh, nearest = tree.query(centres)
-        on = to_mesh < max_distance_ang
-        if not on.any():
+    for name, proteins in truth.groupby("tomo_name"):
+        members = [(s, d) for s, n, d in predicted if n == name]
+        if not members:
             continue
-        picks = picked[["x_ang", "y_ang", "z_ang"]].to_numpy()
-        to_pick = cKDTree(picks).query(centres[on])[0] if len(picks) else np.full(on.sum(), np.inf)
-        around = tree.query_ball_point(surface.vertices_xyz_ang[nearest[on]], NEIGHBOURHOOD_ANG)
-        rows.append(
-            proteins[on].assign(
-                to_pick_ang=to_pick,
-                to_mesh_ang=to_mesh[on],
-                normal_z=np.abs(surface.normals_xyz[nearest[on], 2]),
-                predicted_min_ang=[float(distances[ids].min()) for ids in around],
+        centres = proteins[["x_ang", "y_ang", "z_ang"]].to_numpy()
+        trees = [cKDTree(s.vertices_xyz_ang) for s, _ in members]
+        queries = [tree.query(centres) for tree in trees]
+        to_mesh = np.stack([q[0] for q in queries])  # (membranes, proteins), Å
+        owner = np.argmin(to_mesh, axis=0)
+        picks = picked.loc[picked.tomo_name == name, ["x_ang", "y_ang", "z_ang"]].to_numpy()
+        to_pick = cKDTree(picks).query(centres)[0] if len(picks) else np.full(len(centres), np.inf)
+        for k, ((surface, distances), tree, (_, nearest)) in enumerate(zip(members, trees, queries)):
+            on = (owner == k) & (to_mesh[k] < max_distance_ang)
+            if not on.any():
+                continue
+            around = tree.query_ball_point(surface.vertices_xyz_ang[nearest[on]], NEIGHBOURHOOD_ANG)
+            rows.append(
+                proteins[on].assign(
+                    to_pick_ang=to_pick[on],
+                    to_mesh_ang=to_mesh[k, on],
+                    normal_z=np.abs(surface.normals_xyz[nearest[on], 2]),
+                    predicted_min_ang=[float(distances[ids].min()) for ids in around],
+                )
             )
-        )
     table = pd.concat(rows, ignore_index=True)
     table["found"] = table.to_pick_ang <= MATCH_RADIUS_ANG
     return table
 
 
-def pooled(predicted: list[tuple], truth: pd.DataFrame, max_distance_ang: float) -> pd.Series:
-    from cryomem.pick import evaluate_picks, pick_surface
+def pooled(predicted: list[tuple], picked: pd.DataFrame, truth: pd.DataFrame, max_distance_ang: float) -> pd.Series:
+    """Paper P / R / F1 against the proteins within ``max_distance_ang`` of one of these meshes."""
+    from cryomem.pick import evaluate_picks
 
-    picked = pd.concat(
-        [pick_surface(s, d, max_distance_ang=max_distance_ang, tomo_name=n) for s, n, d in predicted],
-        ignore_index=True,
-    )
     vertices = np.concatenate([s.vertices_xyz_ang for s, _, _ in predicted])
     near = cKDTree(vertices).query(truth[["x_ang", "y_ang", "z_ang"]].to_numpy())[0] < max_distance_ang
     row = evaluate_picks(picked, truth[near], radius_nm=MATCH_RADIUS_ANG / 10).iloc[-1].copy()
@@ -131,12 +140,13 @@ def main() -> None:
     truth = pd.concat([read_particles_star(t) for _, _, t in data], ignore_index=True)
     predicted = predict(models, [p for _, folder, _ in data for p in sorted(folder.glob("*.h5"))], cache)
 
-    row = pooled(predicted, truth, max_distance)
+    picked = pick_all(predicted, max_distance)
+    row = pooled(predicted, picked, truth, max_distance)
     print(
         f"{len(models)} model(s), tomograms {args.tomograms}: {int(row.picks)} picks, {int(row.proteins)} proteins "
         f"on membranes; P {row.precision:.3f} R {row.recall:.3f} F1 {row.f1:.3f}"
     )
-    table = protein_table(predicted, truth, max_distance)
+    table = protein_table(predicted, picked, truth, max_distance)
     classes = json.loads((work / data[0][0] / f"{data[0][0]}_ground_truth.json").read_text())
     names = {c["class_number"]: c["name"] for c in classes["membrane_protein_classes"]}
     print_recall(table, table.class_number.map(names), "protein class")
@@ -156,7 +166,8 @@ def main() -> None:
     print(f"\nfirst model on its training tomogram {home.parent.name}:")
     for label, paths in (("training membranes", trained), ("other membranes", others)):
         if paths:
-            row = pooled(predict(models[:1], paths, cache), home_truth, max_distance)
+            own = predict(models[:1], paths, cache)
+            row = pooled(own, pick_all(own, max_distance), home_truth, max_distance)
             print(f"  {label:>18} ({len(paths)}): {int(row.proteins)} proteins, F1 {row.f1:.3f}")
 
 
