@@ -56,6 +56,11 @@ def simulation_config(index: int, shape: tuple[int, int, int], snr: float):
     )
 
 
+def data_folder(work: Path, shape: tuple[int, int, int], snr: float) -> Path:
+    """The folder under ``work`` that holds one shape's and SNR's tomograms, surfaces and models."""
+    return work.resolve() / f"z{shape[0]}y{shape[1]}x{shape[2]}_snr{snr:g}"
+
+
 def prepare(
     work: Path, index: int, shape: tuple[int, int, int], snr: float, segmentation: str, lowpass_ang: float
 ) -> tuple[str, Path, Path]:
@@ -268,7 +273,7 @@ def main() -> None:
     shape = (64, 192, 192) if args.quick else tuple(int(v) for v in args.shape.split(","))
     epochs = 12 if args.quick else args.epochs
     sizes = [1, 2] if args.quick else [int(v) for v in args.sizes.split(",")]
-    work = args.work.resolve() / f"z{shape[0]}y{shape[1]}x{shape[2]}_snr{args.snr:g}"
+    work = data_folder(args.work, shape, args.snr)
     work.mkdir(parents=True, exist_ok=True)
     print(
         f"data in {work}: {1 + args.n_test} tomograms {shape} at 10 Å, SNR {args.snr:g}, segmentation: "

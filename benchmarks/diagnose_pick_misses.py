@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_pick import prepare
+from bench_pick import data_folder, prepare
 from scipy.spatial import cKDTree
 
 from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG
@@ -120,7 +120,10 @@ def main() -> None:
     parser.add_argument("--shape", default="96,256,256", help="tomogram shape z,y,x (voxels of 10 Å)")
     parser.add_argument("--snr", type=float, default=0.5)
     parser.add_argument(
-        "--segmentation", choices=("model", "truth"), default="model", help="surfaces from (as bench_pick.py)"
+        "--segmentation",
+        choices=("model", "truth"),
+        default="model",
+        help="surfaces from the default segmentation model or the simulator's membrane labels",
     )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = parser.parse_args()
@@ -131,7 +134,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     shape = tuple(int(v) for v in args.shape.split(","))
-    work = args.work.resolve() / f"z{shape[0]}y{shape[1]}x{shape[2]}_snr{args.snr:g}"
+    work = data_folder(args.work, shape, args.snr)
     cache = work / "operator_cache"
     models = [load_pick_model(m) for m in args.model]
     max_distance = float(models[0][1]["max_distance_ang"])

@@ -21,7 +21,7 @@ import itertools
 from pathlib import Path
 
 import pandas as pd
-from bench_pick import prepare
+from bench_pick import data_folder, prepare
 
 from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG
 
@@ -52,7 +52,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     shape = tuple(int(v) for v in args.shape.split(","))
-    work = args.work.resolve() / f"z{shape[0]}y{shape[1]}x{shape[2]}_snr{args.snr:g}"
+    work = data_folder(args.work, shape, args.snr)
     indices = [int(v) for v in args.tomograms.split(",")]
     data = [prepare(work, i, shape, args.snr, "model", DEFAULT_FEATURE_LOWPASS_ANG) for i in indices]
     paths = [p for _, membranes, _ in data for p in sorted(membranes.glob("*.h5"))]
