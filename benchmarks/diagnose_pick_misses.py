@@ -7,7 +7,8 @@ settings and prints
 - pooled precision / recall / F1 at 6.3 nm (the paper's definition);
 - recall per protein class (the simulator's class names), per distance from the protein centre to
   the nearest mesh vertex (a protein far from the mesh has a segmentation problem, not a picking
-  one), and per |normal z| at that vertex (membranes seen face-on suffer most from the missing wedge);
+  one), per |normal z| at that vertex (membranes seen face-on suffer most from the missing wedge), and
+  by whether the protein's mesh holds one simulated membrane or several merged by the segmentation;
 - for missed proteins, the smallest predicted distance within 30 Å of them: near the model's
   maximum means the network did not see the protein at all, small means mean shift lost it;
 - F1 of the first model on its own training membranes and on the other membranes of its training
@@ -85,6 +86,7 @@ def protein_table(
                 proteins[on].assign(
                     to_pick_ang=to_pick[on],
                     to_mesh_ang=to_mesh[k, on],
+                    mesh=f"{name}/{k}",
                     normal_z=np.abs(surface.normals_xyz[nearest[on], 2]),
                     predicted_min_ang=[float(distances[ids].min()) for ids in around],
                 )
@@ -155,6 +157,10 @@ def main() -> None:
     print_recall(table, table.class_number.map(names), "protein class")
     print_recall(table, pd.cut(table.to_mesh_ang, [0, 20, 40, 60, max_distance]), "protein centre to mesh, Å")
     print_recall(table, pd.cut(table.normal_z, [0, 0.3, 0.6, 0.8, 0.95, 1.0]), "|normal z| at the protein")
+    membranes_per_mesh = table.groupby("mesh").membrane_id.transform("nunique")
+    print_recall(
+        table, membranes_per_mesh.map(lambda n: "own mesh" if n == 1 else "merged mesh"), "simulated membranes per mesh"
+    )
     missed, found = table[~table.found], table[table.found]
     quantiles = [10, 25, 50, 75, 90]
     print(f"\nsmallest predicted distance within {NEIGHBOURHOOD_ANG:g} Å, quantiles {quantiles} %, Å:")
