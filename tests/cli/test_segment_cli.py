@@ -55,6 +55,26 @@ def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_
 
 
 @pytest.mark.parametrize(
+    "trained, note", [(None, False), ([8.0, 12.0], False), ([8.0, 11.0], True), ([12.5, 20.0], True)]
+)
+def test_segment_notes_a_voxel_size_outside_the_training_range(tmp_path, tomogram, trained, note):
+    model = UNet3D(UNetConfig(base_channels=4, max_channels=8, depth=3, deep_supervision_levels=1)).eval()
+    card = {"voxel_size_ang": 10.0, "inference_window": 32}
+    if trained is not None:
+        card["training"] = {"voxel_size_range_ang": trained}
+    path = save_model(tmp_path / "model.pt", model, card)
+    result = _run("segment", tomogram, "--model", path, "--out-dir", tmp_path / "out", "--no-tta")
+    assert result.exit_code == 0, result.output
+    text = _flat(result.output)
+    if note:  # the tomogram is at 12 Å
+        assert f"tomo.mrc has voxels of 12.0 Å, outside the {trained[0]:g}-{trained[1]:g} Å" in text
+        assert "cryomem segment finetune" in text
+    else:
+        assert "outside the" not in text
+    assert (tmp_path / "out" / "tomo_seg.mrc").is_file()
+
+
+@pytest.mark.parametrize(
     "make, extra, message",
     [
         (lambda p: p.write_text("not an mrc"), [], "not a readable MRC"),
@@ -138,6 +158,8 @@ def test_train_then_finetune_from_the_cli(tmp_path):
 
     card = read_model_card(tmp_path / "tuned" / "model.pt")
     assert card["training"]["config"]["learning_rate"] == 1e-5
+    low, high = card["training"]["voxel_size_range_ang"]  # the training patches' voxel sizes, drawn from 10-12 Å
+    assert 10.0 <= low <= high <= 12.0
     start = card["training"]["starting_model_validation"]  # the starting model's scores, also printed first
     assert set(start) == {"dice", "surface_dice"} and f"starting model: val_dice {start['dice']:.4f}" in result.output
     result = _run(

@@ -54,3 +54,18 @@ def test_files_that_are_not_models_are_refused(tmp_path):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a cryomem segmentation model"):
         load_model(tmp_path / "other.pt")
+
+
+def test_training_voxel_range_comes_from_the_card():
+    from cryomem.segment import trained_voxel_range_ang, voxel_size_note
+
+    assert trained_voxel_range_ang({"training": {"voxel_size_range_ang": [9.0, 14.5]}}) == (9.0, 14.5)
+    older = {"training": {"dataset_config": {"voxel_size_ang": [8, 20]}}}  # cards of simulated-data models
+    assert trained_voxel_range_ang(older) == (8.0, 20.0)
+    for unknown in ({}, {"training": None}, {"training": {"voxel_size_range_ang": [0.0, 5.0]}}):
+        assert trained_voxel_range_ang(unknown) is None and voxel_size_note(unknown, 50.0) is None
+    assert voxel_size_note(older, 8.0) is None and voxel_size_note(older, 20.0) is None
+    assert "24.0 Å, outside the 8-20 Å" in voxel_size_note(older, 24.0, "big.mrc")
+    assert voxel_size_note(older, 5.0).startswith("note: the tomogram has voxels of 5.0 Å")
+    _, shipped = load_model(None)
+    assert trained_voxel_range_ang(shipped) == (8.0, 20.0)

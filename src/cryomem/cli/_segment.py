@@ -67,7 +67,8 @@ def predict(
     """Segment membranes in tomograms: writes <stem>_seg.mrc (uint8, 1 = membrane) per tomogram."""
     from rich.progress import Progress
 
-    from cryomem.segment import load_model, segment_file, select_device
+    from cryomem.io import read_mrc
+    from cryomem.segment import load_model, segment_file, select_device, voxel_size_note
 
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"--threshold is a membrane probability in [0, 1], got {threshold}")
@@ -78,6 +79,9 @@ def predict(
     network, card = load_model(model, torch_device)
     with Progress(console=console) as bar:
         for path in paths:
+            note = voxel_size_note(card, read_mrc(path, voxel_size_ang=voxel_size, mmap=True).voxel_size_ang, path.name)
+            if note:
+                console.print(note, style="yellow", highlight=False)
             task = bar.add_task(f"segmenting {path.name}", total=1.0)
             written = segment_file(
                 path,

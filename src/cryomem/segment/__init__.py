@@ -12,7 +12,14 @@ from cryomem.segment._inference import predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
 from cryomem.segment._losses import SegmentationLoss
 from cryomem.segment._metrics import dice, surface_dice
-from cryomem.segment._model_file import DEFAULT_MODEL_PATH, load_model, read_model_card, save_model
+from cryomem.segment._model_file import (
+    DEFAULT_MODEL_PATH,
+    load_model,
+    read_model_card,
+    save_model,
+    trained_voxel_range_ang,
+    voxel_size_note,
+)
 from cryomem.segment._segment_file import segment_file
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.segment._train import TrainConfig, train
@@ -39,5 +46,7 @@ __all__ = [
     "skeletonize_membranes",
     "surface_dice",
     "train",
+    "trained_voxel_range_ang",
+    "voxel_size_note",
     "write_evaluation_csv",
 ]

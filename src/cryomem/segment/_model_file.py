@@ -63,6 +63,39 @@ def load_model(path: Path | str | None = None, device: torch.device | str = "cpu
     return model.to(device).eval(), payload["card"]
 
 
+def trained_voxel_range_ang(card: dict) -> tuple[float, float] | None:
+    """Smallest and largest voxel size (Å) of the model's training data, or None if the card does not say.
+
+    Read from ``training.voxel_size_range_ang`` (written by :func:`cryomem.segment.train`) or, for
+    models trained on ``cryomem simulate dataset`` output before that field existed, from the
+    dataset settings ``training.dataset_config.voxel_size_ang``.
+    """
+    training = card.get("training") or {}
+    found = training.get("voxel_size_range_ang") or (training.get("dataset_config") or {}).get("voxel_size_ang")
+    try:
+        low, high = (float(v) for v in found)
+    except (TypeError, ValueError):
+        return None
+    return (low, high) if 0.0 < low <= high else None
+
+
+def voxel_size_note(card: dict, voxel_size_ang: float, name: str = "the tomogram") -> str | None:
+    """A one-line warning when ``voxel_size_ang`` lies outside the model's training voxel sizes, else None.
+
+    The windows are rescaled to the model's voxel size either way, but the model has never seen how
+    membranes look at such a sampling, so its quality there is not known (the shipped model is
+    measured on simulated tomograms of 7-22 Å only, ``benchmarks/bench_segment_quality.py``).
+    """
+    trained = trained_voxel_range_ang(card)
+    if trained is None or trained[0] <= voxel_size_ang <= trained[1]:
+        return None
+    return (
+        f"note: {name} has voxels of {voxel_size_ang:.1f} Å, outside the {trained[0]:g}-{trained[1]:g} Å the model "
+        "was trained on; check its segmentation, or fine-tune the model on annotations at this voxel size "
+        "(`cryomem segment finetune`)"
+    )
+
+
 def _load_payload(path: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist; give a model saved by `cryomem segment train`")

@@ -321,6 +321,7 @@ def _card(
             "data_dir": str(data_dir),
             "dataset_seed": dataset.get("config", {}).get("seed"),
             "training_patches": len(train),
+            "voxel_size_range_ang": [min(p.voxel_size_ang for p in train), max(p.voxel_size_ang for p in train)],
             "validation_patches": len(val),
             "config": config.model_dump(mode="json"),
             "epochs_done": row["epoch"],
