@@ -8,7 +8,7 @@ import pytest
 from cryomem.io import write_mrc
 from cryomem.segment._data import Patch, load_split, random_crop, whole_patch
 from cryomem.segment._model_file import load_model
-from cryomem.segment._train import TrainConfig, train
+from cryomem.segment._train import TrainConfig, _card, train
 from cryomem.simulate import DatasetConfig, simulate_dataset
 
 TINY_TRAINING = {
@@ -153,3 +153,16 @@ def test_data_parallel_training_through_torch_ddp(tiny_dataset, tmp_path):
     assert card["training"]["data_parallel_processes"] == 2 and card["training"]["epochs_done"] == 2
     with open(tmp_path / "run" / "training_log.csv") as handle:
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [1, 2]  # one log, written by rank 0
+
+
+@pytest.mark.parametrize(
+    "voxel_sizes, start, expected",
+    [([14.0], None, [14.0, 14.0]), ([9.0, 14.0, 11.0], None, [9.0, 14.0]), ([14.0], [8.0, 20.0], [8.0, 20.0]),
+     ([25.0, 14.0], [8.0, 20.0], [8.0, 25.0])],
+)  # fmt: skip
+def test_card_records_the_training_voxel_sizes_with_the_starting_model_s(tmp_path, voxel_sizes, start, expected):
+    patches = [Patch(f"p{i}", np.zeros((8, 8, 8), np.float32), np.zeros((8, 8, 8), np.uint8), v)
+               for i, v in enumerate(voxel_sizes)]  # fmt: skip
+    init_card = {"name": "start", "training": {"voxel_size_range_ang": start}} if start else None
+    card = _card(TrainConfig(), tmp_path, patches, [], {"epoch": 1}, init_card)
+    assert card["training"]["voxel_size_range_ang"] == expected

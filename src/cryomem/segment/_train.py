@@ -26,7 +26,7 @@ from cryomem.segment._data import Patch, load_split, normalise, random_crop, who
 from cryomem.segment._losses import SegmentationLoss
 from cryomem.segment._malloc import reuse_freed_memory
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
-from cryomem.segment._model_file import load_model, save_model
+from cryomem.segment._model_file import load_model, save_model, trained_voxel_range_ang
 from cryomem.segment._unet import UNet3D, UNetConfig
 
 EpochReport = Callable[[dict], None]
@@ -311,6 +311,11 @@ def _card(
 ) -> dict:
     dataset_json = data_dir / "dataset.json"
     dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
+    voxel_sizes = [p.voxel_size_ang for p in train]
+    voxel_range = [min(voxel_sizes), max(voxel_sizes)]
+    start_range = trained_voxel_range_ang(init_card) if init_card else None
+    if start_range:  # a fine-tuned model also knows what its starting model saw
+        voxel_range = [min(voxel_range[0], start_range[0]), max(voxel_range[1], start_range[1])]
     return {
         "task": "membrane segmentation",
         "voxel_size_ang": config.voxel_size_ang,
@@ -321,7 +326,7 @@ def _card(
             "data_dir": str(data_dir),
             "dataset_seed": dataset.get("config", {}).get("seed"),
             "training_patches": len(train),
-            "voxel_size_range_ang": [min(p.voxel_size_ang for p in train), max(p.voxel_size_ang for p in train)],
+            "voxel_size_range_ang": voxel_range,
             "validation_patches": len(val),
             "config": config.model_dump(mode="json"),
             "epochs_done": row["epoch"],
