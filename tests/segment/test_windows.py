@@ -53,8 +53,10 @@ def test_plan_extent_matches_physical_window_and_shrinks_short_axes():
     plan = plan_windows((20, 300, 500), window=64, divisor=16, input_voxel_size_ang=8.0, model_voxel_size_ang=10.0)
     z, y, x = plan.axes
     assert y.extent == x.extent == 80  # 64 model voxels * 10 Å / 8 Å
-    assert z.model_window == 16 and z.extent == 20 and z.starts == (0,)  # shrunk to cover 20 voxels
-    assert plan.model_window_zyx == (16, 64, 64)
+    assert z.model_window == 32 and z.extent == 40 and z.starts == (0,)  # shrunk, but to two divisors at least
+    assert plan.model_window_zyx == (32, 64, 64)
+    thicker = plan_windows((50, 300, 500), window=64, divisor=16, input_voxel_size_ang=8.0, model_voxel_size_ang=10.0)
+    assert thicker.axes[0].model_window == 48 and thicker.axes[0].extent == 60  # the smallest cover: 3 divisors
     assert plan.stream_axis == 2  # x has the most window positions
     for axis in plan.axes:
         assert axis.total_weight.min() > 0

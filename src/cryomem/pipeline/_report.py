@@ -189,6 +189,9 @@ def _tomogram_section(run_dir: Path, name: str, entry: dict) -> str:
         f"<p class='muted'>{html.escape(str(entry.get('path', '')))} · "
         f"{' x '.join(map(str, shape)) if shape else '?'} voxels (z, y, x) · {voxel or '?'} Å</p>"
     )
+    note = ((entry.get("stages", {}).get("segment") or {}).get("summary") or {}).get("note")
+    if note:  # e.g. a voxel size outside the segmentation model's training range
+        parts.append(f"<p class='failed'>{html.escape(note)}</p>")
     tomogram = Path(entry.get("path", ""))
     labels = folders.instances_path if folders.instances_path.is_file() else folders.seg_path
     if tomogram.is_file():

@@ -121,9 +121,10 @@ def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolder
     Returns
     -------
     dict
-        ``outputs`` (paths relative to ``folders.root``), ``voxel_size_ang``, ``membrane_fraction``.
+        ``outputs`` (paths relative to ``folders.root``), ``voxel_size_ang``, ``membrane_fraction``, and
+        ``note`` when the voxel size is outside the model's training range.
     """
-    from cryomem.segment import segment_file
+    from cryomem.segment import segment_file, voxel_size_note
 
     settings = config.segment
     device = _device(config.device)
@@ -150,8 +151,9 @@ def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolder
         fraction = float(np.count_nonzero(seg.data_zyx)) / max(1, seg.data_zyx.size)
         voxel_size = seg.voxel_size_ang
         del seg
+    note = voxel_size_note(card, voxel_size, Path(tomogram_path).name)  # shown in the report
     return {"outputs": _relative([folders.seg_path], folders.root), "voxel_size_ang": voxel_size,
-            "membrane_fraction": round(fraction, 6)}  # fmt: skip
+            "membrane_fraction": round(fraction, 6), **({"note": note} if note else {})}  # fmt: skip
 
 
 def instances_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:

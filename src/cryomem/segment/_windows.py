@@ -141,7 +141,9 @@ def _plan_axis(size: int, window: int, divisor: int, scale: float, overlap: floa
     """``scale`` = input voxels per model voxel (model voxel size / input voxel size)."""
     model_window = window
     if window * scale > size:  # the axis is shorter than a window: shrink the window to fit
-        model_window = min(window, max(divisor, math.ceil(size / (scale * divisor)) * divisor))
+        # at least two divisors: a window of one divisor reaches the bottleneck as a single voxel,
+        # which instance normalisation cannot normalise
+        model_window = min(window, max(2 * divisor, math.ceil(size / (scale * divisor)) * divisor))
     extent = max(1, int(round(model_window * scale)))
     starts = tuple(window_starts(size, extent, overlap))
     importance = gaussian_importance_1d(extent)
@@ -225,7 +227,8 @@ def plan_windows(
     -------
     WindowPlan
         Along an axis shorter than a window, the window shrinks to the smallest multiple of
-        ``divisor`` that covers it (one window, padded by less than ``divisor`` model voxels).
+        ``divisor`` that covers it (one window, padded by less than ``divisor`` model voxels), but
+        not below two divisors (nor above ``window``).
     """
     if divisor < 1 or window < divisor or window % divisor:
         raise ValueError(
