@@ -32,7 +32,7 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#22
 h1{margin-bottom:.2em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em} th,td{border:1px solid #ccc;padding:.25em .6em}
 th{background:#f3f3f3} td.num{text-align:right} .done{color:#17692d} .failed{color:#b00020;font-weight:bold}
-.skipped{color:#8a6d00} img{max-width:100%;margin:.3em .6em .3em 0;vertical-align:top}
+.skipped,.note{color:#8a6d00} img{max-width:100%;margin:.3em .6em .3em 0;vertical-align:top}
 .plots img{max-width:48%} .muted{color:#777;font-size:.85em} pre{white-space:pre-wrap}
 """
 _SCRIPT = """
@@ -191,7 +191,7 @@ def _tomogram_section(run_dir: Path, name: str, entry: dict) -> str:
     )
     note = ((entry.get("stages", {}).get("segment") or {}).get("summary") or {}).get("note")
     if note:  # e.g. a voxel size outside the segmentation model's training range
-        parts.append(f"<p class='failed'>{html.escape(note)}</p>")
+        parts.append(f"<p class='note'>{html.escape(note)}</p>")
     tomogram = Path(entry.get("path", ""))
     labels = folders.instances_path if folders.instances_path.is_file() else folders.seg_path
     if tomogram.is_file():
