@@ -43,8 +43,12 @@ def tomogram(tmp_path):
 
 def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_path):
     out = tmp_path / "out"
-    result = _run("segment", tomogram, "--model", tiny_model, "--out-dir", out, "--no-tta", "--scores", "--instances")
+    result = _run(
+        "segment", tomogram, "--model", tiny_model, "--out-dir", out, "--no-tta", "--scores", "--instances",
+        "--no-sheet-filter",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert not (out / "tomo_sheet_filter.csv").exists()
     seg = read_mrc(out / "tomo_seg.mrc")
     assert seg.data_zyx.shape == (24, 40, 40) and seg.data_zyx.dtype == np.uint8
     assert seg.voxel_size_ang == pytest.approx(12.0) and seg.origin_xyz_ang == pytest.approx((5.0, 6.0, 7.0))
@@ -52,6 +56,23 @@ def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_
     assert scores.dtype == np.float16 and 0.0 <= float(scores.min()) <= float(scores.max()) <= 1.0
     np.testing.assert_array_equal(seg.data_zyx, (scores.astype(np.float32) > 0.5).astype(np.uint8))
     assert (out / "tomo_instances.mrc").is_file()
+
+
+def test_segment_sheet_filter_is_on_by_default_and_takes_a_rules_file(tiny_model, tomogram, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "out"
+    result = _run("segment", tomogram, "--model", tiny_model, "--out-dir", out, "--no-tta")
+    assert result.exit_code == 0, result.output
+    decisions = pd.read_csv(out / "tomo_sheet_filter.csv")
+    assert f"sheet filter: kept {decisions['kept'].sum()} of {len(decisions)} pieces" in _flat(result.output)
+    assert {"area_nm2", "thickness_nm", "tubularity", "kept", "reason"} <= set(decisions.columns)
+    assert read_mrc(out / "tomo_seg.mrc").data_zyx.sum() == (
+        decisions["voxels"] * decisions["kept"]).sum()  # fmt: skip
+    missing = tmp_path / "missing.json"
+    result = _run("segment", tomogram, "--model", tiny_model, "--out-dir", tmp_path / "o2", "--sheet-filter-rules", missing)
+    assert result.exit_code != 0 and result.output.count("\n") == 1 and "missing.json does not exist" in result.output
+    assert not (tmp_path / "o2").exists()
 
 
 @pytest.mark.parametrize(

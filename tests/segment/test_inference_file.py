@@ -9,7 +9,8 @@ from torch import nn
 from cryomem.io import read_mrc, write_mrc
 from cryomem.segment._segment_file import segment_file
 
-CARD = {"model_voxel_size_ang": 12.0, "window": 16, "divisor": 8}
+# the model card's numbers; the sheet prior is off here (its own tests are at the end of this file)
+CARD = {"model_voxel_size_ang": 12.0, "window": 16, "divisor": 8, "sheet_filter": False}
 ORIGIN = (100.0, -20.0, 35.5)
 
 
@@ -162,3 +163,25 @@ def test_failure_midway_leaves_no_partial_output_and_keeps_old_results(tomogram,
 def test_uncertainty_without_tta_is_rejected_before_work(tomogram, tmp_path):
     with pytest.raises(ValueError, match="tta"):
         segment_file(tomogram, tiny_model(), tmp_path / "out", **CARD, tta=False, write_uncertainty=True)
+
+
+def test_sheet_filter_drops_small_pieces_and_writes_its_decisions(tomogram, tmp_path):
+    """On by default: the small square goes, the slab stays; one CSV row per piece."""
+    import pandas as pd
+
+    out = tmp_path / "out"
+    card = {**CARD, "sheet_filter": True}
+    written = segment_file(tomogram, tiny_model(), out, **card, tta=False, write_scores=True, write_instances=True,
+                           min_instance_voxels=1)  # fmt: skip
+    assert _files(out) == ["tomo_instances.mrc", "tomo_scores.mrc", "tomo_seg.mrc", "tomo_sheet_filter.csv"]
+    seg = read_mrc(written["seg"]).data_zyx
+    raw = read_mrc(written["scores"]).data_zyx.astype(np.float32) > 0.5
+    decisions = pd.read_csv(written["sheet_filter"])
+    assert len(decisions) == 2 and decisions["kept"].sum() == 1
+    assert set(decisions.loc[~decisions["kept"], "reason"]) <= {"smaller than 300 nm²"}
+    assert seg.sum() < raw.sum() and not (seg & ~raw).any()
+    assert seg[8:10, 5:35, 4:30].mean() > 0.9 and not seg[16:18, 10:20, 10:20].any() and not seg[20, 30, 30]
+    assert read_mrc(written["instances"]).data_zyx.max() == 1  # instances follow the filtered segmentation
+    # switched off with --overwrite: the old decisions, which no longer apply, are removed
+    segment_file(tomogram, tiny_model(), out, **CARD, tta=False, overwrite=True)
+    assert "tomo_sheet_filter.csv" not in _files(out)

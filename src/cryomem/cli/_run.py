@@ -85,6 +85,9 @@ def run(
     ),
     voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å; overrides the headers."),
     tta: bool | None = typer.Option(None, "--tta/--no-tta", help="8-fold segmentation TTA (default on; 8x slower)."),
+    sheet_filter: bool | None = typer.Option(
+        None, "--sheet-filter/--no-sheet-filter", help="Keep only sheet-like segmented pieces (default on)."
+    ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or mps."),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Local workers (default: one per GPU or core)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Join a running dask scheduler at this address."),
@@ -105,6 +108,7 @@ def run(
             "pick.model": [str(p) for p in pick_model] if pick_model else None,  # one path: a single model
             "segment.model": str(segmentation_model) if segmentation_model is not None else None,
             "segment.tta": tta,
+            "segment.sheet_filter": sheet_filter,
             "voxel_size_ang": voxel_size,
             "device": device,
             "cluster.workers": workers,

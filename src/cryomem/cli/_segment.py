@@ -45,6 +45,18 @@ def _tomograms(inputs: list[Path]) -> list[Path]:
     return found
 
 
+def _sheet_filter_summary(csv_path: Path) -> str:
+    """One line: how many connected pieces the sheet prior kept, and why it dropped the others."""
+    import pandas as pd
+
+    decisions = pd.read_csv(csv_path)
+    dropped = decisions.loc[~decisions["kept"].astype(bool), "reason"].value_counts()
+    why = "; ".join(f"{n} {reason}" for reason, n in dropped.items())
+    return f"sheet filter: kept {int(decisions['kept'].sum())} of {len(decisions)} pieces" + (
+        f" (dropped: {why})" if why else ""
+    )
+
+
 @segment_app.command("predict")
 @one_line_errors
 def predict(
@@ -58,6 +70,14 @@ def predict(
     instances: bool = typer.Option(False, "--instances", help="Also write <stem>_instances.mrc (one id per membrane)."),
     min_instance_voxels: int = typer.Option(1000, help="Smallest connected membrane kept as an instance, voxels."),
     uncertainty: bool = typer.Option(False, "--uncertainty", help="Also write the s.d. of the TTA probabilities."),
+    sheet_filter: bool = typer.Option(
+        True,
+        "--sheet-filter/--no-sheet-filter",
+        help="Keep only sheet-like pieces (drops filaments, protein clusters, specks); decisions in <stem>_sheet_filter.csv.",
+    ),
+    sheet_filter_rules: Path | None = typer.Option(
+        None, help="Sheet filter rules JSON (default: the shipped ones, chosen on simulated tomograms)."
+    ),
     batch_size: int | None = typer.Option(
         None, min=1, help="Windows per network call (default: 1 on the CPU, where more only costs memory; 4 on a GPU)."
     ),
@@ -68,11 +88,12 @@ def predict(
     from rich.progress import Progress
 
     from cryomem.io import read_mrc
-    from cryomem.segment import load_model, segment_file, select_device, voxel_size_note
+    from cryomem.segment import load_model, load_sheet_filter, segment_file, select_device, voxel_size_note
 
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"--threshold is a membrane probability in [0, 1], got {threshold}")
     paths = _tomograms(tomograms)
+    filter_model = load_sheet_filter(sheet_filter_rules) if sheet_filter else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     torch_device = select_device(device)
@@ -97,6 +118,8 @@ def predict(
                 write_instances=instances,
                 min_instance_voxels=min_instance_voxels,
                 write_uncertainty=uncertainty,
+                sheet_filter=sheet_filter,
+                sheet_filter_rules=filter_model,
                 batch_size=batch_size,
                 device=torch_device,
                 overwrite=overwrite,
@@ -107,6 +130,8 @@ def predict(
             bar.update(task, completed=1.0)
             for role, file in written.items():
                 console.print(f"  {role:<12} {file}", highlight=False)
+            if "sheet_filter" in written:
+                console.print(f"  {_sheet_filter_summary(written['sheet_filter'])}", highlight=False)
 
 
 @segment_app.command("train")

@@ -48,6 +48,7 @@ class SegmentSettings(_Frozen):
     batch_size: int | None = Field(
         None, ge=1, le=256, description="windows per network call (default: 1 on CPU, 4 on GPU)"
     )
+    sheet_filter: bool = Field(True, description="keep only sheet-like pieces (the sheet prior); decisions in a CSV")
 
 
 class SurfaceSettings(_Frozen):

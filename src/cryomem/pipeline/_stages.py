@@ -143,6 +143,7 @@ def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolder
             threshold=settings.threshold,
             overlap=settings.overlap,
             tta=settings.tta,
+            sheet_filter=settings.sheet_filter,
             batch_size=settings.batch_size,
             device=device,
             scratch_dir=tmp,

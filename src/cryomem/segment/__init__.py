@@ -21,6 +21,7 @@ from cryomem.segment._model_file import (
     voxel_size_note,
 )
 from cryomem.segment._segment_file import segment_file
+from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.segment._train import TrainConfig, train
 from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_MODEL_PATH",
     "AugmentationConfig",
     "SegmentationLoss",
+    "SheetFilterRules",
     "TrainConfig",
     "UNet3D",
     "UNetConfig",
@@ -36,7 +38,9 @@ __all__ = [
     "connected_instances",
     "dice",
     "evaluate_segmentation",
+    "filter_sheets",
     "load_model",
+    "load_sheet_filter",
     "parameter_count",
     "predict_probabilities",
     "read_model_card",

@@ -17,6 +17,7 @@ import torch
 from cryomem.io import atomic_write_path, read_mrc, write_mrc
 from cryomem.segment._inference import Progress, default_batch_size, predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
+from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._windows import plan_windows
 
 __all__ = ["segment_file"]
@@ -78,6 +79,8 @@ def segment_file(
     write_instances: bool = False,
     min_instance_voxels: int = 1000,
     write_uncertainty: bool = False,
+    sheet_filter: bool = True,
+    sheet_filter_rules: SheetFilterRules | None = None,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
@@ -87,8 +90,11 @@ def segment_file(
     Writes ``<stem>_seg.mrc`` (uint8, 1 = membrane: probability > ``threshold``) and, when
     asked, ``<stem>_scores.mrc`` (float16 probabilities), ``<stem>_instances.mrc`` (26-connected
     membranes of at least ``min_instance_voxels`` voxels, 1 = largest) and
-    ``<stem>_uncertainty.mrc`` (float16 standard deviation of the 8 flip probabilities). All
-    carry the input's voxel size (or ``voxel_size_ang``) and origin, and appear together only
+    ``<stem>_uncertainty.mrc`` (float16 standard deviation of the 8 flip probabilities). With
+    ``sheet_filter`` (the default), connected pieces that do not look like membranes (filaments,
+    protein clusters, specks; see :mod:`cryomem.segment._sheet_filter`) are removed from the
+    segmentation and the instances, and every piece's decision goes to ``<stem>_sheet_filter.csv``.
+    The MRCs carry the input's voxel size (or ``voxel_size_ang``) and origin, and appear together only
     once everything succeeded (atomic writes; nothing is left behind on error).
 
     Parameters
@@ -115,13 +121,17 @@ def segment_file(
         Which optional outputs to write (uncertainty needs ``tta``).
     min_instance_voxels : int, default 1000
         Smallest membrane instance kept, voxels.
+    sheet_filter : bool, default True
+        Keep only sheet-like connected pieces (the sheet prior) and write the decisions CSV.
+    sheet_filter_rules : SheetFilterRules, optional
+        The prior's rules; default the shipped ones (:func:`load_sheet_filter`).
     overwrite : bool, default False
         Replace existing outputs; otherwise they raise ``FileExistsError`` before any work.
 
     Returns
     -------
     dict of str to Path
-        ``"seg"`` and, when written, ``"scores"``, ``"instances"``, ``"uncertainty"``.
+        ``"seg"`` and, when written, ``"scores"``, ``"instances"``, ``"uncertainty"``, ``"sheet_filter"``.
 
     Raises
     ------
@@ -150,6 +160,9 @@ def segment_file(
         raise NotADirectoryError(f"out_dir {out_dir} exists and is not a folder")
     wanted = {"seg": True, "scores": write_scores, "instances": write_instances, "uncertainty": write_uncertainty}
     targets = {kind: out_dir / f"{path.stem}_{kind}.mrc" for kind, on in wanted.items() if on}
+    if sheet_filter:
+        targets["sheet_filter"] = out_dir / f"{path.stem}_sheet_filter.csv"
+        sheet_filter_rules = load_sheet_filter() if sheet_filter_rules is None else sheet_filter_rules
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"outputs already exist: {', '.join(existing)}; pass overwrite=True (--overwrite)")
@@ -180,6 +193,11 @@ def segment_file(
         if progress is not None:
             progress("writing segmentation", 0.0)
         seg = _threshold(probabilities, threshold)
+        if sheet_filter:
+            if progress is not None:
+                progress("sheet filter", 0.25)
+            seg, decisions = filter_sheets(seg, probabilities, placement["voxel_size_ang"], sheet_filter_rules)
+            decisions.to_csv(tmp["sheet_filter"], index=False, float_format="%.4g")
         write_mrc(tmp["seg"], seg, **placement)
         if write_scores:
             write_mrc(tmp["scores"], probabilities, **placement)
@@ -193,4 +211,7 @@ def segment_file(
             write_mrc(tmp["instances"], connected_instances(seg, int(min_instance_voxels)), **placement)
         if progress is not None:
             progress("writing segmentation", 1.0)
+    stale = out_dir / f"{path.stem}_sheet_filter.csv"
+    if not sheet_filter and overwrite and stale.exists():  # decisions of an earlier run no longer apply
+        stale.unlink()
     return targets
