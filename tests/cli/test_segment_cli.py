@@ -70,7 +70,9 @@ def test_segment_sheet_filter_is_on_by_default_and_takes_a_rules_file(tiny_model
     assert read_mrc(out / "tomo_seg.mrc").data_zyx.sum() == (
         decisions["voxels"] * decisions["kept"]).sum()  # fmt: skip
     missing = tmp_path / "missing.json"
-    result = _run("segment", tomogram, "--model", tiny_model, "--out-dir", tmp_path / "o2", "--sheet-filter-rules", missing)
+    result = _run(
+        "segment", tomogram, "--model", tiny_model, "--out-dir", tmp_path / "o2", "--sheet-filter-rules", missing
+    )
     assert result.exit_code != 0 and result.output.count("\n") == 1 and "missing.json does not exist" in result.output
     assert not (tmp_path / "o2").exists()
 

@@ -25,12 +25,12 @@ def test_simulated_sphere_label_volume_and_area_match_analytic():
 
 def test_membranes_keep_their_gap():
     phantom = empty_phantom((96, 96, 96), 10.0)
-    bilayer = Bilayer(40.0, 6.0)  # label half-thickness 32 Å
+    bilayer = Bilayer(40.0, 6.0)  # label half-thickness 20 + 1.18 x 6 = 27 Å
     config = MembraneConfig(min_gap_nm=4.0)
     assert add_membrane_group(phantom, [(Sphere(np.full(3, 475.0), 200.0), bilayer)], "sphere", config)
-    # 6 nm further out leaves 60 - 2 * 32 < 40 Å between the labels: refused
+    # 6 nm further out leaves 60 - 2 * 27 < 40 Å between the labels: refused
     assert not add_membrane_group(phantom, [(Sphere(np.full(3, 475.0), 260.0), bilayer)], "sphere", config)
-    # 11 nm further out leaves 110 - 64 = 46 Å >= 40 Å: accepted
+    # 11 nm further out leaves 110 - 54 = 56 Å >= 40 Å: accepted
     assert add_membrane_group(phantom, [(Sphere(np.full(3, 475.0), 310.0), bilayer)], "sphere", config)
 
 

@@ -73,7 +73,7 @@ def predict(
     sheet_filter: bool = typer.Option(
         True,
         "--sheet-filter/--no-sheet-filter",
-        help="Keep only sheet-like pieces (drops filaments, protein clusters, specks); decisions in <stem>_sheet_filter.csv.",
+        help="Keep only sheet-like pieces (drop filaments, protein clusters, specks); see <stem>_sheet_filter.csv.",
     ),
     sheet_filter_rules: Path | None = typer.Option(
         None, help="Sheet filter rules JSON (default: the shipped ones, chosen on simulated tomograms)."

@@ -27,7 +27,8 @@ def print_summary(folder: Path, files: dict[str, str], sim) -> None:
         f"[bold green]done[/] in {sim.timings_s['total']:.1f} s: {len(phantom.membranes)} membranes "
         f"({area_um2:.3f} µm² inside the volume), {len(phantom.membrane_proteins)} membrane proteins "
         f"({len(phantom.membrane_proteins) / area_um2 if area_um2 else 0:.0f} per µm²), "
-        f"{len(phantom.cytosolic_proteins)} cytosolic proteins, {len(phantom.filaments)} filaments",
+        f"{len(phantom.cytosolic_proteins)} cytosolic proteins, {len(phantom.filaments)} filaments"
+        + (f", {len(phantom.hard_negatives)} hard negatives" if phantom.hard_negatives else ""),
         highlight=False,
     )
     console.print(f"written to {folder}/", highlight=False)
@@ -47,7 +48,14 @@ def tomogram(
     voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å (default 10)."),
     seed: int | None = typer.Option(None, help="Random seed; the same seed gives identical files (default 0)."),
     membranes: str | None = typer.Option(
-        None, help="Membrane mix as kind=weight, kinds: sphere, ellipsoid, torus, sheet, stack, double."
+        None,
+        help="Membrane mix as kind=weight, kinds: sphere, ellipsoid, torus, sheet, stack, double, small_vesicle.",
+    ),
+    membrane_contrast: str | None = typer.Option(
+        None, help="Per-membrane density factor drawn from min,max (default 1,1)."
+    ),
+    leaflet_asymmetry: str | None = typer.Option(
+        None, help="Outer/inner leaflet peak ratio drawn from min,max (default 1,1 = symmetric)."
     ),
     membrane_occupancy: float | None = typer.Option(
         None, help="Target fraction of the volume that is membrane (default 0.04)."
@@ -64,11 +72,39 @@ def tomogram(
     template: list[Path] | None = typer.Option(
         None, help="MRC template of a membrane protein (z = membrane normal); repeatable."
     ),
+    membrane_atomic_model: list[Path] | None = typer.Option(
+        None, help="PDB/mmCIF model of a membrane protein (z = normal, mass centre on the mid-plane); repeatable."
+    ),
+    atomic_model: list[Path] | None = typer.Option(
+        None, help="PDB/mmCIF model of a cytosolic protein; repeatable (never downloaded)."
+    ),
+    distractor_classes: int | None = typer.Option(
+        None, help="Random protein-like distractor templates generated per tomogram; 0 = off (default 6)."
+    ),
+    distractor_size: str | None = typer.Option(None, help="Distractor sizes in nm as min,max (default 3,40)."),
+    distractors: str | None = typer.Option(
+        None, help="Distractor mix as kind=weight, kinds: pseudo_atomic, symmetric, cage, ring, rod."
+    ),
+    distractor_clusters: float | None = typer.Option(
+        None, help="Fraction of non-ribosome cytosolic proteins placed in clusters (default 0.2)."
+    ),
+    gold: int | None = typer.Option(None, help="Gold fiducials (5-15 nm, very dense) per tomogram (default 0)."),
+    ice: int | None = typer.Option(None, help="Faceted ice contaminants at the top/bottom surface (default 0)."),
+    carbon_edges: int | None = typer.Option(None, help="Carbon-film / lamella-edge slabs, 0-3 (default 0)."),
+    granules: int | None = typer.Option(None, help="Dense 20-80 nm granules (default 0)."),
     cytosolic_occupancy: float | None = typer.Option(
         None, help="Target volume fraction of cytosolic proteins (default 0.03)."
     ),
     microtubules: int | None = typer.Option(None, help="Number of microtubules (default 1)."),
     actin: int | None = typer.Option(None, help="Number of actin filaments (default 3)."),
+    protofilaments: str | None = typer.Option(
+        None, help="Microtubule protofilament numbers drawn from min,max within 11-16 (default 13,13)."
+    ),
+    intermediate_filaments: int | None = typer.Option(
+        None, help="Number of smooth ~10 nm intermediate-filament-like rods (default 0)."
+    ),
+    bundles: int | None = typer.Option(None, help="Number of parallel actin bundles (default 0)."),
+    actin_networks: int | None = typer.Option(None, help="Number of branched (~70°) actin networks (default 0)."),
     snr: float | None = typer.Option(None, help="Signal-to-noise ratio of each tilt image (default 0.5)."),
     tilt_range: str | None = typer.Option(None, help="Tilt range in degrees as min,max (default -60,60)."),
     tilt_step: float | None = typer.Option(None, help="Tilt step in degrees (default 3)."),
@@ -81,6 +117,21 @@ def tomogram(
     ),
     misalignment: float | None = typer.Option(
         None, help="Per-tilt random shift, standard deviation in pixels (default 0.5)."
+    ),
+    reconstruction: str | None = typer.Option(None, help="Reconstruction: wbp or sirt (default wbp)."),
+    sirt_iterations: int | None = typer.Option(None, help="SIRT iterations (default 10)."),
+    defocus_gradient: bool | None = typer.Option(
+        None, "--defocus-gradient/--no-defocus-gradient", help="Defocus varies across tilted images (default off)."
+    ),
+    dose: float | None = typer.Option(
+        None, help="Total exposure in e/Å² with accumulated radiation damage; 0 = off (default 0)."
+    ),
+    detector_mtf: bool | None = typer.Option(
+        None, "--detector-mtf/--no-detector-mtf", help="Blur images by a detector MTF (default off)."
+    ),
+    noise_color: float | None = typer.Option(None, help="Noise power ∝ 1/f^x: 0 white, 1 pink, 2 brown (default 0)."),
+    denoise: str | None = typer.Option(
+        None, help="Denoised look after reconstruction: none, lowpass or diffusion (default none)."
     ),
     save_density: bool = typer.Option(False, help="Also write the noise-free density."),
     save_tilt_series: bool = typer.Option(False, help="Also write the tilt series (MRC stack) and its .tlt angles."),
@@ -100,6 +151,18 @@ def tomogram(
         "membrane_proteins.concentration_per_um2": protein_concentration,
         "membrane_proteins.clustered_fraction": clustered_fraction,
         "membrane_proteins.template_files": tuple(template) if template else None,
+        "membrane_proteins.atomic_model_files": tuple(membrane_atomic_model) if membrane_atomic_model else None,
+        "cytosol.atomic_model_files": tuple(atomic_model) if atomic_model else None,
+        "cytosol.procedural_classes": distractor_classes,
+        "cytosol.procedural_size_nm": (
+            parse_floats(distractor_size, 2, "--distractor-size") if distractor_size else None
+        ),
+        "cytosol.procedural_kinds": parse_weights(distractors, "--distractors") if distractors else None,
+        "cytosol.cluster_fraction": distractor_clusters,
+        "hard_negatives.gold_fiducials": gold,
+        "hard_negatives.ice_crystals": ice,
+        "hard_negatives.carbon_edges": carbon_edges,
+        "hard_negatives.granules": granules,
         "cytosol.occupancy": cytosolic_occupancy,
         "cytosol.microtubules": microtubules,
         "cytosol.actin_filaments": actin,
@@ -113,6 +176,25 @@ def tomogram(
         "microscope.amplitude_contrast": amplitude_contrast,
         "microscope.phase_flip": phase_flip,
         "microscope.misalignment_px": misalignment,
+        "membranes.density_factor": parse_floats(membrane_contrast, 2, "--membrane-contrast")
+        if membrane_contrast
+        else None,
+        "membranes.leaflet_peak_ratio": parse_floats(leaflet_asymmetry, 2, "--leaflet-asymmetry")
+        if leaflet_asymmetry
+        else None,
+        "cytosol.microtubule_protofilaments": parse_ints(protofilaments, 2, "--protofilaments")
+        if protofilaments
+        else None,
+        "cytosol.intermediate_filaments": intermediate_filaments,
+        "cytosol.filament_bundles": bundles,
+        "cytosol.actin_networks": actin_networks,
+        "microscope.reconstruction": reconstruction,
+        "microscope.sirt_iterations": sirt_iterations,
+        "microscope.defocus_gradient": defocus_gradient,
+        "microscope.total_dose_e_per_ang2": dose,
+        "microscope.detector_mtf": detector_mtf,
+        "microscope.noise_exponent": noise_color,
+        "microscope.denoise": denoise,
     }
     config = load_config(config_file, **overrides) if config_file else merge_config(SimulationConfig(), **overrides)
     with StageProgress() as progress:

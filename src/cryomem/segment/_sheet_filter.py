@@ -84,7 +84,10 @@ class SheetFilterRules:
                 (table["tubularity"] >= self.min_tubularity) & (table["tube_radius_nm"] < self.max_tube_radius_nm),
                 f"a tube of radius < {self.max_tube_radius_nm:g} nm (filament)",
             ),
-            (table["mean_probability"] < self.min_mean_probability, f"mean probability < {self.min_mean_probability:g}"),
+            (
+                table["mean_probability"] < self.min_mean_probability,
+                f"mean probability < {self.min_mean_probability:g}",
+            ),
         ]
         reason = np.full(len(table), "", dtype=object)
         for broken, text in reversed(checks):  # the first rule broken wins
@@ -108,7 +111,9 @@ def load_sheet_filter(path: str | Path | None = None) -> SheetFilterRules:
             raise ValueError(f"unknown setting {unknown[0]!r}")
         return SheetFilterRules(**data)
     except (ValueError, TypeError, AttributeError) as err:
-        raise ValueError(f"sheet filter file {path} is not valid ({err}); use the settings of SheetFilterRules") from None
+        raise ValueError(
+            f"sheet filter file {path} is not valid ({err}); use the settings of SheetFilterRules"
+        ) from None
 
 
 def _component_moments(labels: np.ndarray, points: tuple[np.ndarray, ...], n: int) -> np.ndarray:

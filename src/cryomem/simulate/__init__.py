@@ -8,6 +8,7 @@ weighted back-projection.
 
 from cryomem.simulate._config import (
     CytosolConfig,
+    HardNegativeConfig,
     MembraneConfig,
     MembraneProteinConfig,
     MicroscopeConfig,
@@ -23,6 +24,7 @@ from cryomem.simulate._write import particles_table, simulate_to_folder, write_s
 __all__ = [
     "CytosolConfig",
     "DatasetConfig",
+    "HardNegativeConfig",
     "MembraneConfig",
     "MembraneProteinConfig",
     "MicroscopeConfig",

@@ -31,6 +31,15 @@ from cryomem.simulate._write import write_simulated_tomogram
 LABEL_IGNORE = 2
 
 
+class Choice(_Frozen):
+    """One of several values, drawn with equal probability (``{choices: [wbp, sirt]}`` in YAML)."""
+
+    choices: tuple[bool | int | float | str, ...] = Field(..., min_length=1)
+
+
+Varied = tuple[float, float] | Choice
+
+
 class DatasetConfig(_Frozen):
     """Ranges the tomograms of a training set are drawn from (uniformly, per tomogram)."""
 
@@ -52,6 +61,12 @@ class DatasetConfig(_Frozen):
     membrane_occupancy: Range = (0.01, 0.05)
     membrane_protein_occupancy: Range = (0.0, 0.4)
     cytosolic_occupancy: Range = (0.0, 0.06)
+    vary: dict[str, Varied] = Field(
+        default_factory=dict,
+        description="any other setting drawn per tomogram, by its dotted name: [low, high] (integers when both "
+        "are integers) or {choices: [...]}; e.g. cytosol.microtubules: [0, 4], microscope.phase_flip: {choices: "
+        "[true, false]}",
+    )
     base: SimulationConfig = SimulationConfig()
 
     @field_validator("voxel_size_ang", "snr", "tilt_max_deg", "defocus_um", "thickness_nm")
@@ -74,6 +89,11 @@ class DatasetConfig(_Frozen):
             )
         if 2 * self.ignore_border_voxels >= self.patch_size:
             raise ValueError("ignore_border_voxels leaves no labelled voxel in a patch; lower it")
+        for key, value in self.vary.items():
+            if not isinstance(value, Choice) and value[0] > value[1]:
+                raise ValueError(f"vary.{key}: low {value[0]} is above high {value[1]}")
+        if self.vary:
+            tomogram_config(self, 0)  # every varied name must be a setting, every value valid
         return self
 
 
@@ -84,7 +104,7 @@ def tomogram_config(config: DatasetConfig, index: int) -> SimulationConfig:
     def draw(r: Range) -> float:
         return float(rng.uniform(r[0], r[1]))
 
-    return merge_config(
+    config_fixed = merge_config(
         config.base,
         shape_zyx=config.shape_zyx,
         seed=int(rng.integers(2**31)),
@@ -100,6 +120,25 @@ def tomogram_config(config: DatasetConfig, index: int) -> SimulationConfig:
             "cytosol.occupancy": draw(config.cytosolic_occupancy),
         },
     )
+    if not config.vary:
+        return config_fixed
+    current = config_fixed.model_dump()
+    varied = {}
+    for key in sorted(config.vary):  # drawn after the fixed ranges, in name order
+        value = config.vary[key]
+        node = current
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(value, Choice):
+            varied[key] = value.choices[int(rng.integers(len(value.choices)))]
+        elif isinstance(node, int) and not isinstance(node, bool):  # a count: whole numbers from low to high
+            varied[key] = int(rng.integers(round(value[0]), round(value[1]) + 1))
+        else:
+            varied[key] = draw(value)
+    try:
+        return merge_config(config_fixed, **varied)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"dataset setting vary: {err}") from None
 
 
 def training_labels(membrane_mask_zyx: np.ndarray, shell_voxels: int) -> np.ndarray:

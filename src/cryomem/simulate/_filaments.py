@@ -8,7 +8,8 @@ worm-like chain with persistence length ``p``). For small ``b / p`` this is the 
 bend with variance ``b / p`` per perpendicular axis (PolNet's persistence-length model, here as
 a random walk rather than a helix). The unit frame is carried along by the minimal rotation that
 tilts the tangent (parallel transport: no twist); actin units additionally turn by
-``ACTIN_TWIST_DEG`` about the tangent at every step.
+``ACTIN_TWIST_DEG`` about the tangent at every step. Intermediate-filament-like rods are smooth,
+untwisted and more flexible (persistence ~1 µm).
 """
 
 from __future__ import annotations
@@ -19,25 +20,35 @@ from typing import Literal
 import numpy as np
 from scipy import optimize
 
+from cryomem.simulate._filament_units import (
+    ACTIN_DIAMETER_ANG,
+    INTERMEDIATE_DIAMETER_ANG,
+    INTERMEDIATE_RISE_ANG,
+    MICROTUBULE_PROTOFILAMENTS,
+    actin_unit_variant,
+    intermediate_unit,
+    microtubule_unit_variant,
+)
 from cryomem.simulate._templates import (
     ACTIN_RISE_ANG,
     ACTIN_TWIST_DEG,
     MICROTUBULE_RISE_ANG,
     Template,
-    actin_unit,
-    microtubule_unit,
 )
 
 __all__ = [
     "ACTIN_PERSISTENCE_ANG",
+    "FILAMENT_KINDS",
     "FilamentKind",
+    "INTERMEDIATE_PERSISTENCE_ANG",
     "MICROTUBULE_PERSISTENCE_ANG",
     "filament_rise_ang",
     "filament_unit_template",
     "filament_units",
 ]
 
-FilamentKind = Literal["microtubule", "actin"]
+FilamentKind = Literal["microtubule", "actin", "intermediate"]
+FILAMENT_KINDS = ("microtubule", "actin", "intermediate")
 
 #: Default microtubule persistence length (Å): 100 µm. Real microtubules are stiffer (~1-5 mm)
 #: but bend visibly in cells; at this value a 5 µm microtubule wanders by ~18° end to end.
@@ -45,15 +56,21 @@ MICROTUBULE_PERSISTENCE_ANG = 1.0e6
 #: Default actin persistence length (Å): 10 µm, close to measured F-actin values; a 1 µm
 #: filament bends by ~25° end to end.
 ACTIN_PERSISTENCE_ANG = 1.0e5
+#: Default intermediate-filament persistence length (Å): 1 µm (vimentin-like, measured 0.3-2 µm).
+INTERMEDIATE_PERSISTENCE_ANG = 1.0e4
 
-_RISE = {"microtubule": MICROTUBULE_RISE_ANG, "actin": ACTIN_RISE_ANG}
-_TWIST_DEG = {"microtubule": 0.0, "actin": ACTIN_TWIST_DEG}
-_PERSISTENCE = {"microtubule": MICROTUBULE_PERSISTENCE_ANG, "actin": ACTIN_PERSISTENCE_ANG}
+_RISE = {"microtubule": MICROTUBULE_RISE_ANG, "actin": ACTIN_RISE_ANG, "intermediate": INTERMEDIATE_RISE_ANG}
+_TWIST_DEG = {"microtubule": 0.0, "actin": ACTIN_TWIST_DEG, "intermediate": 0.0}
+_PERSISTENCE = {
+    "microtubule": MICROTUBULE_PERSISTENCE_ANG,
+    "actin": ACTIN_PERSISTENCE_ANG,
+    "intermediate": INTERMEDIATE_PERSISTENCE_ANG,
+}
 
 
 def _check_kind(kind: str) -> None:
     if kind not in _RISE:
-        raise ValueError(f"kind must be 'microtubule' or 'actin', got {kind!r}")
+        raise ValueError(f"kind must be 'microtubule', 'actin' or 'intermediate', got {kind!r}")
 
 
 def filament_rise_ang(kind: FilamentKind) -> float:
@@ -62,10 +79,24 @@ def filament_rise_ang(kind: FilamentKind) -> float:
     return _RISE[kind]
 
 
-def filament_unit_template(kind: FilamentKind, voxel_size_ang: float) -> Template:
-    """The structural-unit template to render at every pose from :func:`filament_units`."""
+def filament_unit_template(
+    kind: FilamentKind,
+    voxel_size_ang: float,
+    *,
+    protofilaments: int = MICROTUBULE_PROTOFILAMENTS,
+    diameter_ang: float | None = None,
+) -> Template:
+    """The structural-unit template to render at every pose from :func:`filament_units`.
+
+    ``protofilaments`` (microtubules, 11-16) sets the microtubule's diameter; ``diameter_ang``
+    sets that of actin (default 70 Å) and intermediate filaments (default 100 Å).
+    """
     _check_kind(kind)
-    return microtubule_unit(voxel_size_ang) if kind == "microtubule" else actin_unit(voxel_size_ang)
+    if kind == "microtubule":
+        return microtubule_unit_variant(voxel_size_ang, protofilaments)
+    if kind == "actin":
+        return actin_unit_variant(voxel_size_ang, ACTIN_DIAMETER_ANG if diameter_ang is None else diameter_ang)
+    return intermediate_unit(voxel_size_ang, INTERMEDIATE_DIAMETER_ANG if diameter_ang is None else diameter_ang)
 
 
 def _langevin(kappa: float) -> float:
@@ -122,7 +153,7 @@ def filament_units(
 
     Parameters
     ----------
-    kind : {"microtubule", "actin"}
+    kind : {"microtubule", "actin", "intermediate"}
         Filament type: sets the rise (:func:`filament_rise_ang`), the twist (actin only) and the
         default persistence length.
     start_xyz_ang : (3,) float array

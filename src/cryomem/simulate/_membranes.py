@@ -1,9 +1,10 @@
 """Random membranes: shapes, bilayer profiles, voxel bands and mid-surface meshes.
 
 A membrane is an analytic mid-surface (``_shapes``) plus a bilayer: two Gaussian leaflets at
-±thickness/2 along the normal. Its label is every voxel within ``half_label_ang`` of the
-mid-surface. Only voxels near the surface are ever evaluated (coarse blocks first, then voxels in
-the blocks the surface can reach), so cost grows with membrane area, not with the volume.
+±thickness/2 along the normal, each with its own width and peak. Its label is the bilayer itself:
+every voxel between the outer edges (half maximum) of the two leaflets (``Bilayer.in_label``).
+Only voxels near the surface are ever evaluated (coarse blocks first, then voxels in the blocks
+the surface can reach), so cost grows with membrane area, not with the volume.
 """
 
 from __future__ import annotations
@@ -18,26 +19,67 @@ from cryomem.simulate._shapes import Ellipsoid, Shape, Sphere, SphericalCap, Tor
 
 ANG2_PER_UM2 = 1e8  # one µm² in Å²
 BLOCK = 4  # voxels per block edge of the finest block level
+HALF_MAXIMUM_SIGMAS = float(np.sqrt(2.0 * np.log(2.0)))  # a Gaussian's half width at half maximum, in σ
 
 
 @dataclass(frozen=True)
 class Bilayer:
-    """Lipid bilayer profile along the normal."""
+    """Lipid bilayer profile along the normal, possibly asymmetric.
+
+    The inner leaflet sits at ``-thickness/2`` (towards the enclosed side, against the outward
+    normal), the outer one at ``+thickness/2``. Each is a Gaussian with its own width and peak.
+    """
 
     thickness_ang: float  # leaflet centre-to-centre distance
-    leaflet_sigma_ang: float
+    leaflet_sigma_ang: float  # inner leaflet (both when ``outer_sigma_ang`` is None)
+    outer_sigma_ang: float | None = None
+    inner_peak: float = 1.0
+    outer_peak: float = 1.0
+    density_factor: float = 1.0  # per-membrane contrast, multiplies the profile in the phantom
+
+    @property
+    def sigmas_ang(self) -> tuple[float, float]:
+        """(inner, outer) leaflet Gaussian widths, Å."""
+        outer = self.leaflet_sigma_ang if self.outer_sigma_ang is None else self.outer_sigma_ang
+        return self.leaflet_sigma_ang, outer
+
+    @property
+    def label_extent_ang(self) -> tuple[float, float]:
+        """How far the label reaches (inner side, outer side) from the mid-surface, Å.
+
+        Each side ends at its leaflet's outer half-maximum edge: a Gaussian of width σ falls to
+        half its peak at ``sqrt(2 ln 2)·σ`` from its centre, so the label spans
+        ``thickness + 1.177·(σ_inner + σ_outer)`` — the bilayer, not a wider band around it.
+        """
+        half = 0.5 * self.thickness_ang
+        inner, outer = self.sigmas_ang
+        return half + HALF_MAXIMUM_SIGMAS * inner, half + HALF_MAXIMUM_SIGMAS * outer
 
     @property
     def half_label_ang(self) -> float:
-        """Half-thickness of the voxels labelled membrane (leaflet centres ± 2σ)."""
-        return 0.5 * self.thickness_ang + 2.0 * self.leaflet_sigma_ang
+        """The larger of the two sides of `label_extent_ang` (the half-thickness when symmetric)."""
+        return max(self.label_extent_ang)
+
+    def in_label(self, distance_ang: np.ndarray) -> np.ndarray:
+        """Whether a signed distance (Å, + outward) lies inside the labelled bilayer."""
+        inner, outer = self.label_extent_ang
+        return (distance_ang >= -inner) & (distance_ang <= outer)
 
     def profile(self, distance_ang: np.ndarray) -> np.ndarray:
-        """Density (peak 1) at signed distance from the mid-surface: two Gaussian leaflets."""
-        half, two_var = 0.5 * self.thickness_ang, 2.0 * self.leaflet_sigma_ang**2
-        return (
-            np.exp(-((distance_ang - half) ** 2) / two_var) + np.exp(-((distance_ang + half) ** 2) / two_var)
-        ).astype(np.float32)
+        """Density at signed distance from the mid-surface: two Gaussian leaflets.
+
+        Peaks are ``inner_peak`` and ``outer_peak`` (1 for a symmetric bilayer), without
+        ``density_factor``.
+        """
+        half = 0.5 * self.thickness_ang
+        inner, outer = self.sigmas_ang
+        outer_g = np.exp(-((distance_ang - half) ** 2) / (2.0 * outer**2))
+        inner_g = np.exp(-((distance_ang + half) ** 2) / (2.0 * inner**2))
+        if self.outer_peak != 1.0:
+            outer_g = self.outer_peak * outer_g
+        if self.inner_peak != 1.0:
+            inner_g = self.inner_peak * inner_g
+        return (outer_g + inner_g).astype(np.float32)
 
 
 @dataclass
@@ -159,6 +201,35 @@ def _random_rotation(rng: np.random.Generator) -> np.ndarray:
     return Rotation.random(random_state=rng).as_matrix()
 
 
+def _draw_varied(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
+    """Uniform draw that consumes no randomness for a fixed value (keeps old seeds reproducible)."""
+    return float(bounds[0]) if bounds[0] == bounds[1] else _uniform(rng, bounds)
+
+
+def random_bilayer(config: MembraneConfig, rng: np.random.Generator) -> Bilayer:
+    """Draw a bilayer: thickness and inner σ, then (only where ranges are set) asymmetry and contrast."""
+    nm = 10.0
+    thickness, sigma = _uniform(rng, config.thickness_nm) * nm, _uniform(rng, config.leaflet_sigma_nm) * nm
+    sigma_ratio = _draw_varied(rng, config.leaflet_sigma_ratio)
+    peak_ratio = _draw_varied(rng, config.leaflet_peak_ratio)
+    factor = _draw_varied(rng, config.density_factor)
+    strongest = max(1.0, peak_ratio)
+    return Bilayer(
+        thickness,
+        sigma,
+        outer_sigma_ang=None if sigma_ratio == 1.0 else sigma * sigma_ratio,
+        inner_peak=1.0 / strongest,
+        outer_peak=peak_ratio / strongest,
+        density_factor=factor,
+    )
+
+
+def _spacings_ang(spacings_ang: list[float], bilayer: Bilayer) -> np.ndarray:
+    """Mid-surface spacings raised so neighbouring labels keep >= 1 nm of free space between them."""
+    inner, outer = bilayer.label_extent_ang
+    return np.maximum(np.asarray(spacings_ang, float), inner + outer + 10.0)
+
+
 def random_membrane_group(
     kind: str, config: MembraneConfig, extent_xyz_ang: np.ndarray, rng: np.random.Generator
 ) -> list[tuple[Shape, Bilayer]]:
@@ -170,9 +241,11 @@ def random_membrane_group(
     extent_xyz_ang : (3,) physical size of the volume, Å, xyz
     """
     nm = 10.0
-    bilayer = Bilayer(_uniform(rng, config.thickness_nm) * nm, _uniform(rng, config.leaflet_sigma_nm) * nm)
+    bilayer = random_bilayer(config, rng)
     center = rng.uniform(0.0, 1.0, 3) * extent_xyz_ang
     radius = _uniform(rng, config.radius_nm) * nm
+    if kind == "small_vesicle":
+        return [(Sphere(center, _uniform(rng, config.small_vesicle_radius_nm) * nm), bilayer)]
     if kind == "sphere":
         return [(Sphere(center, radius), bilayer)]
     if kind == "ellipsoid":
@@ -188,10 +261,11 @@ def random_membrane_group(
         return [(SphericalCap(center - sheet_radius * normal, sheet_radius, normal, half_angle), bilayer)]
     if kind == "stack":
         n = int(rng.integers(config.stack_count[0], config.stack_count[1] + 1))
-        radii = sheet_radius + np.cumsum([0.0] + [_uniform(rng, config.stack_spacing_nm) * nm for _ in range(n - 1)])
+        gaps = _spacings_ang([_uniform(rng, config.stack_spacing_nm) * nm for _ in range(n - 1)], bilayer)
+        radii = sheet_radius + np.cumsum(np.concatenate([[0.0], gaps]))
         return [(SphericalCap(center - sheet_radius * normal, float(r), normal, half_angle), bilayer) for r in radii]
     if kind == "double":
-        gap = _uniform(rng, config.double_spacing_nm) * nm
+        gap = float(_spacings_ang([_uniform(rng, config.double_spacing_nm) * nm], bilayer)[0])
         choice = rng.integers(3)
         if choice == 0:
             return [(Sphere(center, radius), bilayer), (Sphere(center, radius + gap), bilayer)]

@@ -4,9 +4,11 @@ One tilt image is made as a real one is: the projected density is convolved
 with ``−H`` (the CTF, see `ctf_2d`; dense matter comes out dark), white
 Gaussian noise is added to reach the requested SNR, the image is displaced by
 a random misalignment and, if asked, phase-flipped like a CTF correction.
-The tomogram is the weighted back-projection of those images with the nominal
-geometry, so the missing wedge, its streaks and the misalignment blur all come
-from the physics rather than a filter.
+The tomogram is the weighted back-projection (or a SIRT reconstruction) of
+those images with the nominal geometry, so the missing wedge, its streaks and
+the misalignment blur all come from the physics rather than a filter.
+Optional effects (`ImagingEffects`: defocus gradient, dose and radiation
+damage, detector MTF, coloured noise) and a denoised look are off by default.
 """
 
 from __future__ import annotations
@@ -20,14 +22,25 @@ import scipy.fft
 from cryomem.simulate._ctf import ctf_2d
 from cryomem.simulate._projection import (
     TiltProjector,
-    reconstruct_wbp,
     tilt_angles_deg,
     validate_angles_deg,
     wbp_filter,
 )
+from cryomem.simulate._reconstruction import check_reconstruction, denoise_tomogram, reconstruct
+from cryomem.simulate._tilt_effects import (
+    ImagingEffects,
+    accumulated_dose_e_per_ang2,
+    apply_in_strips,
+    coloured_noise,
+    column_defoci_ang,
+    detector_mtf_2d,
+    dose_per_tilt_e_per_ang2,
+    exposure_filter_2d,
+)
 
 # tilt_angles_deg is re-exported: callers build the angles next to image_tomogram
 __all__ = [
+    "ImagingEffects",
     "TiltSeries",
     "image_tomogram",
     "misalignment_sigma_px",
@@ -57,6 +70,8 @@ class TiltSeries:
         Defocus of each image (positive: underfocus).
     phase_flipped : bool
         Whether the images were multiplied by sign(CTF).
+    dose_e_per_ang2 : (n_tilts,) float64 array, e/Å², or None
+        Accumulated (mid-exposure) dose of each tilt when dose was simulated.
     """
 
     images: np.ndarray
@@ -66,6 +81,7 @@ class TiltSeries:
     voxel_size_ang: float
     defocus_ang: np.ndarray
     phase_flipped: bool
+    dose_e_per_ang2: np.ndarray | None = None
 
 
 def misalignment_sigma_px(angles_deg: Sequence[float] | np.ndarray, misalignment_px: float) -> np.ndarray:
@@ -150,6 +166,7 @@ def simulate_tilt_series(
     misalignment_px: float = 0.0,
     phase_flip: bool = True,
     projector: TiltProjector | None = None,
+    effects: ImagingEffects | None = None,
 ) -> TiltSeries:
     """Simulate the tilt series a microscope records of a density volume.
 
@@ -184,6 +201,9 @@ def simulate_tilt_series(
         Apply phase flipping (CTF correction) to the recorded images.
     projector : TiltProjector, optional
         Reuse one built for ``(nz, nx)``; its angles are used.
+    effects : ImagingEffects, optional
+        Defocus gradient, dose, detector MTF and noise colour (default: none). With dose the
+        SNR holds at the mean per-tilt dose before damage; damage and MTF act on the signal.
 
     Returns
     -------
@@ -217,17 +237,47 @@ def simulate_tilt_series(
         )
         for defocus in np.unique(defoci).tolist()
     }
+    effects = effects or ImagingEffects()
+    accumulated, relative_dose = None, np.ones(angles.size)
+    if effects.dose:
+        doses = dose_per_tilt_e_per_ang2(angles, effects.total_dose_e_per_ang2, effects.dose_split)
+        accumulated = accumulated_dose_e_per_ang2(angles, doses, effects.tilt_scheme)
+        relative_dose = doses / doses.mean()
+    mtf = detector_mtf_2d((ny, nx), effects.mtf_decay) if effects.detector_mtf else None
+
+    optics = dict(voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast)
+
+    def ctf_at(defocus: float) -> np.ndarray:
+        if defocus not in ctfs:
+            ctfs[defocus] = ctf_2d((ny, nx), voxel_size_ang=voxel_size_ang, defocus_ang=defocus, **optics)
+        return ctfs[defocus]
+
     for i in range(angles.size):
         ctf = ctfs[float(defoci[i])]
-        spectrum = scipy.fft.rfft2(images[i])
-        spectrum *= -ctf
-        image = scipy.fft.irfft2(spectrum, s=(ny, nx))
+        columns = column_defoci_ang(defoci[i], angles[i], nx, voxel_size_ang) if effects.defocus_gradient else None
+        if columns is not None:
+            image = apply_in_strips(images[i], columns, lambda d: -ctf_at(d))
+        else:
+            spectrum = scipy.fft.rfft2(images[i])
+            spectrum *= -ctf
+            image = scipy.fft.irfft2(spectrum, s=(ny, nx))
         noise_std = np.sqrt(image.var(dtype=np.float64) / snr)
-        image += rng.standard_normal((ny, nx), dtype=np.float32) * np.float32(noise_std)
+        if effects.dose or mtf is not None:
+            noise_std /= np.sqrt(relative_dose[i])
+            signal_filter = np.ones((ny, nx // 2 + 1), np.float32) if mtf is None else mtf
+            if accumulated is not None:
+                signal_filter = signal_filter * exposure_filter_2d((ny, nx), voxel_size_ang, accumulated[i])
+            image = scipy.fft.irfft2(scipy.fft.rfft2(image) * signal_filter, s=(ny, nx))
+        noise = rng.standard_normal((ny, nx), dtype=np.float32)
+        if effects.noise_exponent > 0:
+            noise = coloured_noise(noise, effects.noise_exponent)
+        image += noise * np.float32(noise_std)
+        if columns is not None and phase_flip:
+            image = apply_in_strips(image, columns, lambda d: np.where(ctf_at(d) >= 0, np.float32(1), np.float32(-1)))
         shifted = bool(np.any(shifts[i] != 0))
-        if phase_flip or shifted:
+        if (phase_flip and columns is None) or shifted:
             spectrum = scipy.fft.rfft2(image)
-            if phase_flip:
+            if phase_flip and columns is None:
                 spectrum *= np.where(ctf >= 0, np.float32(1), np.float32(-1))
             if shifted:
                 spectrum *= _shift_phase((ny, nx), shifts[i])
@@ -241,6 +291,7 @@ def simulate_tilt_series(
         voxel_size_ang=float(voxel_size_ang),
         defocus_ang=defoci,
         phase_flipped=bool(phase_flip),
+        dose_e_per_ang2=accumulated,
     )
 
 
@@ -268,11 +319,18 @@ def image_tomogram(
     misalignment_px: float = 0.0,
     phase_flip: bool = True,
     lowpass_fraction: float = 1.0,
+    effects: ImagingEffects | None = None,
+    reconstruction: str = "wbp",
+    sirt_iterations: int = 10,
+    denoise: str = "none",
+    denoise_strength: float = 1.0,
 ) -> tuple[np.ndarray, TiltSeries]:
-    """Simulate a tilt series of a density volume and reconstruct it by WBP.
+    """Simulate a tilt series of a density volume and reconstruct it (WBP or SIRT).
 
     Parameters are those of `simulate_tilt_series`; ``lowpass_fraction`` goes to
-    `reconstruct_wbp`.  The tomogram has the shape of ``density_zyx``.
+    `reconstruct_wbp`; ``reconstruction``, ``sirt_iterations``, ``denoise`` and
+    ``denoise_strength`` to `reconstruct` and `denoise_tomogram`.  The tomogram
+    has the shape of ``density_zyx``.
 
     Returns
     -------
@@ -293,6 +351,7 @@ def image_tomogram(
         amplitude_contrast=amplitude_contrast,
     )
     wbp_filter(2, lowpass_fraction=lowpass_fraction)  # validate before the heavy work
+    check_reconstruction(reconstruction, sirt_iterations, denoise, denoise_strength)
     nz, _, nx = density_zyx.shape
     projector = TiltProjector((nz, nx), angles)
     series = simulate_tilt_series(
@@ -307,13 +366,18 @@ def image_tomogram(
         misalignment_px=misalignment_px,
         phase_flip=phase_flip,
         projector=projector,
+        effects=effects,
     )
-    tomogram = reconstruct_wbp(
+    tomogram = reconstruct(
         series.images,
         angles,
         thickness_z=nz,
         projector=projector,
+        method=reconstruction,
+        sirt_iterations=sirt_iterations,
         lowpass_fraction=lowpass_fraction,
     )
+    if denoise != "none":
+        tomogram = denoise_tomogram(tomogram, denoise, denoise_strength)
     _normalise_inplace(tomogram)
     return tomogram, series

@@ -25,13 +25,15 @@ from cryomem.simulate._membranes import (
     random_membrane_group,
     triangle_areas,
 )
-from cryomem.simulate._render import rotated_template_box
+from cryomem.simulate._render import core_offsets_xyz, rotated_template_box
 from cryomem.simulate._shapes import Shape
 from cryomem.simulate._templates import Template
 
 Progress = Callable[[str, float], None]
 
 LABEL_BACKGROUND, LABEL_MEMBRANE, LABEL_MEMBRANE_PROTEIN, LABEL_CYTOSOLIC, LABEL_FILAMENT = 0, 1, 2, 3, 4
+#: gold fiducials, ice contamination, carbon / lamella edges and dense granules
+LABEL_HARD_NEGATIVE = 5
 
 
 class SimulationError(ValueError):
@@ -61,6 +63,7 @@ class Phantom:
     membrane_proteins: list[PlacedObject] = field(default_factory=list)
     cytosolic_proteins: list[PlacedObject] = field(default_factory=list)
     filaments: list[dict] = field(default_factory=list)
+    hard_negatives: list[dict] = field(default_factory=list)
     object_labels: list[int] = field(default_factory=lambda: [LABEL_BACKGROUND])
     membrane_blocks: np.ndarray | None = None  # bool per BLOCK³ block: holds a membrane voxel
 
@@ -73,7 +76,8 @@ class Phantom:
         return self.density_zyx.shape
 
     def semantic_labels(self) -> np.ndarray:
-        """uint8 labels: 0 background, 1 membrane, 2 membrane protein, 3 cytosolic protein, 4 filament."""
+        """uint8 labels: 0 background, 1 membrane, 2 membrane protein, 3 cytosolic protein, 4 filament,
+        5 hard negative (gold fiducial, ice contamination, carbon / lamella edge, dense granule)."""
         labels = np.asarray(self.object_labels, dtype=np.uint8)[self.object_ids_zyx]
         labels[self.membrane_ids_zyx > 0] = LABEL_MEMBRANE
         return labels
@@ -89,6 +93,8 @@ class Phantom:
 
         A membrane protein (``membrane_id > 0``) may overlap only its own membrane.
         """
+        if self._core_is_taken(template, rotation, center_xyz_ang, membrane_id):
+            return 0
         box = rotated_template_box(
             template, rotation, np.asarray(center_xyz_ang)[::-1] / self.voxel_size_ang, self.shape_zyx
         )
@@ -108,6 +114,22 @@ class Phantom:
         target = self.density_zyx[slices]
         np.maximum(target, density, out=target)
         return object_id
+
+    def _core_is_taken(
+        self, template: Template, rotation: np.ndarray, center_xyz_ang: np.ndarray, membrane_id: int
+    ) -> bool:
+        """Exact early rejection (no resampling): a voxel under the template's core is already taken."""
+        core = core_offsets_xyz(template)
+        if len(core) == 0:
+            return False
+        centre_zyx = np.asarray(center_xyz_ang, float)[::-1] / self.voxel_size_ang
+        points = np.rint(centre_zyx + (core @ np.asarray(rotation, float).T)[:, ::-1]).astype(np.int64)
+        points = points[np.all((points >= 0) & (points < np.array(self.shape_zyx)), axis=1)]
+        if len(points) == 0:
+            return False
+        index = tuple(points.T)
+        membranes = self.membrane_ids_zyx[index]
+        return bool(self.object_ids_zyx[index].any() or np.any((membranes != 0) & (membranes != membrane_id)))
 
 
 def empty_phantom(shape_zyx: tuple[int, int, int], voxel_size_ang: float) -> Phantom:
@@ -170,12 +192,12 @@ def add_membrane_group(phantom: Phantom, group: list[tuple[Shape, Bilayer]], kin
     labelled = 0
     for surface, bilayer, flat, dist, vertices, faces in candidates:
         membrane_id = len(phantom.membranes) + 1
-        inside = np.abs(dist) <= bilayer.half_label_ang
+        inside = bilayer.in_label(dist)
         phantom.membrane_ids_zyx.flat[flat[inside]] = membrane_id
         blocks = np.array(np.unravel_index(flat[inside], shape_zyx)) // BLOCK
         phantom.membrane_blocks[tuple(blocks)] = True
         labelled += int(inside.sum())
-        profile = config.density * bilayer.profile(dist)
+        profile = config.density * bilayer.density_factor * bilayer.profile(dist)
         phantom.density_zyx.flat[flat] = np.maximum(phantom.density_zyx.flat[flat], profile)
         phantom.membranes.append(Membrane(membrane_id, kind, group_id, surface, bilayer, vertices, faces))
     return labelled

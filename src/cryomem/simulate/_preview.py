@@ -8,8 +8,8 @@ import numpy as np
 
 from cryomem.io import atomic_write_path
 
-LABEL_NAMES = ("background", "membrane", "membrane protein", "cytosolic protein", "filament")
-LABEL_COLOURS = ("#00000000", "#f2c12e", "#e8412c", "#3a8fd9", "#4cc26a")
+LABEL_NAMES = ("background", "membrane", "membrane protein", "cytosolic protein", "filament", "hard negative")
+LABEL_COLOURS = ("#00000000", "#f2c12e", "#e8412c", "#3a8fd9", "#4cc26a", "#b04fd6")
 
 
 def central_slices(volume_zyx: np.ndarray) -> dict[str, np.ndarray]:
@@ -43,14 +43,16 @@ def write_preview(
         axes[0, col].set_title(f"tomogram, central {name} slice")
         if labels is not None:
             axes[1, col].imshow(tomo[name], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-            axes[1, col].imshow(labels[name], cmap=cmap, vmin=-0.5, vmax=4.5, alpha=0.6, interpolation="nearest")
+            axes[1, col].imshow(
+                labels[name], cmap=cmap, vmin=-0.5, vmax=len(LABEL_COLOURS) - 0.5, alpha=0.6, interpolation="nearest"
+            )
             axes[1, col].set_title(f"labels, central {name} slice")
         for row in range(rows):
             axes[row, col].set_xlabel(name[0] + " (voxels)")
             axes[row, col].set_ylabel(name[1] + " (voxels)")
     if labels is not None:
         handles = [Patch(color=c, label=n) for c, n in zip(LABEL_COLOURS[1:], LABEL_NAMES[1:])]
-        fig.legend(handles=handles, loc="lower center", ncol=4, frameon=False)
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
     fig.suptitle(f"{title}  (voxel {voxel_size_ang:g} Å, shape z,y,x = {tomogram_zyx.shape})")
     fig.tight_layout(rect=(0, 0.04 if labels is not None else 0, 1, 0.97))
     path = Path(path)

@@ -11,11 +11,10 @@ import numpy as np
 
 from cryomem.io import euler_zyz_deg_to_matrix, normals_to_euler_zyz_deg
 from cryomem.simulate._config import CytosolConfig, MembraneProteinConfig
-from cryomem.simulate._filaments import filament_units
+from cryomem.simulate._filament_insert import insert_filaments
 from cryomem.simulate._membranes import ANG2_PER_UM2, Membrane, triangle_areas
 from cryomem.simulate._phantom import (
     LABEL_CYTOSOLIC,
-    LABEL_FILAMENT,
     LABEL_MEMBRANE_PROTEIN,
     Phantom,
     PlacedObject,
@@ -23,7 +22,6 @@ from cryomem.simulate._phantom import (
     check_reached,
     random_rotations,
 )
-from cryomem.simulate._render import rotated_template_box
 from cryomem.simulate._templates import Template
 
 
@@ -153,21 +151,27 @@ def insert_cytosolic_proteins(
     rng: np.random.Generator,
     progress: Progress | None = None,
 ) -> None:
-    """Fill the cytosol up to the target volume occupancy; ribosome-like classes come in SAWLC clusters."""
+    """Fill the cytosol up to the target volume occupancy.
+
+    Ribosome-like classes come in polysome-like SAWLC clusters; other classes form same-class
+    clusters for a ``config.cluster_fraction`` of their copies (no random draw when it is 0).
+    """
     if not templates or config.occupancy <= 0:
         return
     n_voxels = float(np.prod(phantom.shape_zyx))
     volumes = np.array([(t.density_zyx > t.threshold).sum() for t in templates], float)
     clustered = np.array(["ribosome" in t.name for t in templates])
     extent = np.array(phantom.shape_zyx[::-1], float) * phantom.voxel_size_ang
+    p_cluster = _cluster_probability(config.cluster_fraction, config.cluster_size)
     occupied, failures = 0.0, 0
     while occupied / n_voxels < config.occupancy and failures < config.max_failures:
         k = int(rng.integers(len(templates)))
-        chain = (
-            int(rng.integers(config.ribosome_cluster_size[0], config.ribosome_cluster_size[1] + 1))
-            if clustered[k]
-            else 1
-        )
+        if clustered[k]:
+            chain = int(rng.integers(config.ribosome_cluster_size[0], config.ribosome_cluster_size[1] + 1))
+        elif p_cluster > 0 and rng.random() < p_cluster:
+            chain = int(rng.integers(config.cluster_size[0], config.cluster_size[1] + 1))
+        else:
+            chain = 1
         previous = None
         for _ in range(chain):
             placed = _try_cytosolic(phantom, templates[k], previous, extent, rng)
@@ -213,70 +217,4 @@ def _try_cytosolic(
     return None
 
 
-def insert_filaments(
-    phantom: Phantom,
-    units: dict[str, Template],
-    config: CytosolConfig,
-    rng: np.random.Generator,
-    min_length_ang: float = 500.0,
-    max_tries: int = 50,
-) -> None:
-    """Insert microtubules and actin filaments crossing the volume.
-
-    Each filament follows a worm-like chain through a random point; the longest run of consecutive
-    units that stays inside the volume and touches nothing is kept.
-    """
-    extent = np.array(phantom.shape_zyx[::-1], float) * phantom.voxel_size_ang
-    length = float(np.linalg.norm(extent))
-    for kind, count in (("microtubule", config.microtubules), ("actin", config.actin_filaments)):
-        template = units[kind]
-        for _ in range(count):
-            for _ in range(max_tries):
-                direction = rng.normal(size=3)
-                direction /= np.linalg.norm(direction)
-                start = rng.uniform(0.0, 1.0, 3) * extent - 0.5 * length * direction
-                centers, rotations = filament_units(kind, start, direction, length, rng=rng)
-                if _insert_longest_run(phantom, template, kind, centers, rotations, min_length_ang):
-                    break
-
-
-def _insert_longest_run(
-    phantom: Phantom, template: Template, kind: str, centers: np.ndarray, rotations: np.ndarray, min_length_ang: float
-) -> bool:
-    boxes = [
-        rotated_template_box(template, r, c[::-1] / phantom.voxel_size_ang, phantom.shape_zyx)
-        for c, r in zip(centers, rotations)
-    ]
-    free = np.zeros(len(boxes), bool)
-    for i, box in enumerate(boxes):
-        if box is not None and box[2].any():
-            slices, _, mask = box
-            free[i] = not (phantom.object_ids_zyx[slices][mask].any() or phantom.membrane_ids_zyx[slices][mask].any())
-    best_start, best_len, run_start = 0, 0, None
-    for i, ok in enumerate(np.append(free, False)):
-        if ok and run_start is None:
-            run_start = i
-        elif not ok and run_start is not None:
-            if i - run_start > best_len:
-                best_start, best_len = run_start, i - run_start
-            run_start = None
-    step = float(np.linalg.norm(centers[1] - centers[0])) if len(centers) > 1 else 0.0
-    if best_len * step < min_length_ang:
-        return False
-    object_id = phantom.new_object_id(LABEL_FILAMENT)
-    for i in range(best_start, best_start + best_len):
-        slices, density, mask = boxes[i]
-        phantom.object_ids_zyx[slices][mask] = object_id
-        target = phantom.density_zyx[slices]
-        np.maximum(target, density, out=target)
-    phantom.filaments.append(
-        {
-            "object_id": object_id,
-            "kind": kind,
-            "units": best_len,
-            "length_nm": round(best_len * step / 10.0, 2),
-            "start_xyz_ang": centers[best_start].round(2).tolist(),
-            "end_xyz_ang": centers[best_start + best_len - 1].round(2).tolist(),
-        }
-    )
-    return True
+__all__ = ["insert_cytosolic_proteins", "insert_filaments", "insert_membrane_proteins"]

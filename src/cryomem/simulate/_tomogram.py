@@ -8,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cryomem.simulate._atomic_models import template_from_atomic_model
 from cryomem.simulate._config import SimulationConfig
-from cryomem.simulate._microscope import TiltSeries, image_tomogram, tilt_angles_deg
+from cryomem.simulate._distractors import random_distractor_templates
+from cryomem.simulate._hard_negatives import insert_hard_negatives
+from cryomem.simulate._microscope import ImagingEffects, TiltSeries, image_tomogram, tilt_angles_deg
 from cryomem.simulate._phantom import Phantom, Progress, SimulationError, empty_phantom, insert_membranes
 from cryomem.simulate._proteins import insert_cytosolic_proteins, insert_filaments, insert_membrane_proteins
 from cryomem.simulate._templates import (
@@ -51,23 +54,35 @@ def _select(templates: tuple[Template, ...], names: tuple[str, ...] | None, what
 
 
 def resolve_templates(config: SimulationConfig) -> tuple[list[Template], list[Template], dict[str, Template]]:
-    """Templates at the config's voxel size; user MRC files are checked before anything is simulated."""
+    """Templates at the config's voxel size; user MRC and atomic-model files are checked before simulating."""
     for path in config.membrane_proteins.template_files:
         if not Path(path).is_file():
             raise FileNotFoundError(f"template file {path} does not exist; check the path given as a template")
+    for path in (*config.membrane_proteins.atomic_model_files, *config.cytosol.atomic_model_files):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"atomic model {path} does not exist; check the path given as an atomic model")
     membrane, cytosolic, units = _procedural(config.voxel_size_ang)
     membrane_list = _select(membrane, config.membrane_proteins.classes, "membrane protein")
     membrane_list += [
         load_template_mrc(p, config.voxel_size_ang, kind="membrane") for p in config.membrane_proteins.template_files
     ]
-    return membrane_list, _select(cytosolic, config.cytosol.classes, "cytosolic"), units
+    membrane_list += [
+        template_from_atomic_model(p, config.voxel_size_ang, kind="membrane")
+        for p in config.membrane_proteins.atomic_model_files
+    ]
+    cytosolic_list = _select(cytosolic, config.cytosol.classes, "cytosolic")
+    cytosolic_list += [template_from_atomic_model(p, config.voxel_size_ang) for p in config.cytosol.atomic_model_files]
+    return membrane_list, cytosolic_list, units
 
 
 def simulate_tomogram(config: SimulationConfig, progress: Progress | None = None) -> SimulatedTomogram:
     """Simulate one tomogram; all randomness flows from ``config.seed``.
 
     Each stage draws from its own stream spawned from the seed, so changing, say, the noise level
-    leaves the phantom unchanged.
+    leaves the phantom unchanged. Streams 0-4 (membranes, filaments, membrane proteins, cytosol,
+    microscope) are the first five children of ``SeedSequence(seed)``; hard negatives (5) and the
+    random distractor templates (6) come after them, so turning those off reproduces the older
+    streams exactly.
 
     Raises
     ------
@@ -77,12 +92,23 @@ def simulate_tomogram(config: SimulationConfig, progress: Progress | None = None
         A user template file is missing.
     """
     membrane_templates, cyto_templates, units = resolve_templates(config)
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(7)]
+    cyto = config.cytosol
+    cyto_templates = cyto_templates + random_distractor_templates(
+        cyto.procedural_classes,
+        config.voxel_size_ang,
+        streams[6],
+        size_range_nm=cyto.procedural_size_nm,
+        kinds=cyto.procedural_kinds,
+    )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     phantom = empty_phantom(config.shape_zyx, config.voxel_size_ang)
     insert_membranes(phantom, config.membranes, streams[0], progress)
     timings["membranes"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    insert_hard_negatives(phantom, config.hard_negatives, streams[5])
+    timings["hard_negatives"] = time.perf_counter() - t
     t = time.perf_counter()
     insert_filaments(phantom, units, config.cytosol, streams[1])
     timings["filaments"] = time.perf_counter() - t
@@ -108,6 +134,19 @@ def simulate_tomogram(config: SimulationConfig, progress: Progress | None = None
         misalignment_px=mic.misalignment_px,
         phase_flip=mic.phase_flip,
         rng=streams[4],
+        effects=ImagingEffects(
+            defocus_gradient=mic.defocus_gradient,
+            total_dose_e_per_ang2=mic.total_dose_e_per_ang2,
+            dose_split=mic.dose_split,
+            tilt_scheme=mic.tilt_scheme,
+            detector_mtf=mic.detector_mtf,
+            mtf_decay=mic.mtf_decay,
+            noise_exponent=mic.noise_exponent,
+        ),
+        reconstruction=mic.reconstruction,
+        sirt_iterations=mic.sirt_iterations,
+        denoise=mic.denoise,
+        denoise_strength=mic.denoise_strength,
     )
     timings["microscope"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0

@@ -46,6 +46,21 @@ def particles_table(objects: list[PlacedObject], tomo_name: str) -> pd.DataFrame
     )
 
 
+def _bilayer_details(bilayer) -> dict:
+    """Per-leaflet widths and peaks, contrast and the label's reach on each side, nm."""
+    inner_sigma, outer_sigma = bilayer.sigmas_ang
+    inner_label, outer_label = bilayer.label_extent_ang
+    return {
+        "inner_leaflet_sigma_nm": round(inner_sigma / 10, 4),
+        "outer_leaflet_sigma_nm": round(outer_sigma / 10, 4),
+        "inner_leaflet_peak": round(bilayer.inner_peak, 4),
+        "outer_leaflet_peak": round(bilayer.outer_peak, 4),
+        "density_factor": round(bilayer.density_factor, 4),
+        "label_inner_nm": round(inner_label / 10, 4),
+        "label_outer_nm": round(outer_label / 10, 4),
+    }
+
+
 def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str]) -> dict:
     """Every parameter, the seed, and per-membrane areas, protein counts and true concentrations."""
     phantom = sim.phantom
@@ -65,6 +80,7 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
                 "shape": shape_parameters(m.shape),
                 "thickness_nm": round(m.bilayer.thickness_ang / 10, 4),
                 "leaflet_sigma_nm": round(m.bilayer.leaflet_sigma_ang / 10, 4),
+                **_bilayer_details(m.bilayer),
                 "area_nm2": area / 100.0,
                 "area_um2": area / ANG2_PER_UM2,
                 "n_proteins": int(counts[m.membrane_id]),
@@ -73,7 +89,7 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
                 "mesh": files["meshes"] + f"/{name}_mb{m.membrane_id:03d}.obj",
             }
         )
-    labels = np.bincount(phantom.semantic_labels().ravel(), minlength=5)
+    labels = np.bincount(phantom.semantic_labels().ravel(), minlength=6)
     n_voxels = float(labels.sum())
     total_area = sum(m["area_um2"] for m in membranes)
 
@@ -100,10 +116,13 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
             "membrane_proteins": len(phantom.membrane_proteins),
             "cytosolic_proteins": len(phantom.cytosolic_proteins),
             "filaments": len(phantom.filaments),
+            "hard_negatives": len(phantom.hard_negatives),
         },
         "volume_fraction": {
             n: labels[i] / n_voxels
-            for i, n in enumerate(("background", "membrane", "membrane_protein", "cytosolic_protein", "filament"))
+            for i, n in enumerate(
+                ("background", "membrane", "membrane_protein", "cytosolic_protein", "filament", "hard_negative")
+            )
         },
         "membrane_area_um2": total_area,
         "concentration_per_um2": len(phantom.membrane_proteins) / total_area if total_area else 0.0,
@@ -111,9 +130,14 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
         "membrane_protein_classes": classes(sim.membrane_templates),
         "cytosolic_classes": classes(sim.cytosolic_templates),
         "filaments": phantom.filaments,
+        "hard_negatives": phantom.hard_negatives,
         "tilt_series": {
             "angles_deg": np.asarray(sim.tilt_series.angles_deg).round(4).tolist(),
             "shifts_yx_px": np.asarray(sim.tilt_series.shifts_yx_px).round(4).tolist(),
+            "defocus_ang": np.asarray(sim.tilt_series.defocus_ang).round(1).tolist(),
+            "accumulated_dose_e_per_ang2": None
+            if sim.tilt_series.dose_e_per_ang2 is None
+            else np.asarray(sim.tilt_series.dose_e_per_ang2).round(4).tolist(),
         },
         "timings_s": {k: round(v, 3) for k, v in sim.timings_s.items()},
         "files": files,
