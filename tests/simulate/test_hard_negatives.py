@@ -108,3 +108,25 @@ def test_cli_bad_hard_negative_values_give_one_clear_line(tmp_path, args, messag
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output and len(result.output.strip().splitlines()) <= 2
     assert not out.exists()
+
+
+def test_dense_hard_negatives_do_not_raise_the_noise_on_everything_else():
+    """With the density without gold as the SNR reference, adding gold adds its image and nothing else."""
+    from cryomem.simulate._microscope import simulate_tilt_series
+
+    rng = np.random.default_rng(0)
+    biology = np.zeros((16, 32, 32), np.float32)
+    biology[6:10, 8:24, 8:24] = rng.uniform(0.5, 1.0, (4, 16, 16))
+    gold = np.zeros_like(biology)
+    gold[4:7, 2:5, 26:29] = 8.0
+    common = dict(voxel_size_ang=10.0, defocus_ang=3e4, angles_deg=[-30.0, 0.0, 30.0], phase_flip=False)
+
+    def images(density, snr, **extra):
+        return simulate_tilt_series(density, snr=snr, rng=np.random.default_rng(5), **common, **extra).images
+
+    plain = images(biology, 0.5)
+    with_gold = images(biology + gold, 0.5, snr_reference_zyx=biology)
+    gold_signal = images(biology + gold, 1e12) - images(biology, 1e12)
+    np.testing.assert_allclose(with_gold - plain, gold_signal, atol=1e-3 * np.abs(gold_signal).max())
+    # without the reference, the gold's variance would have set the noise: much more of it
+    assert np.std(images(biology + gold, 0.5) - images(biology + gold, 1e12)) > 2 * np.std(plain - images(biology, 1e12))

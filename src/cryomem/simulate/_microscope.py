@@ -167,6 +167,7 @@ def simulate_tilt_series(
     phase_flip: bool = True,
     projector: TiltProjector | None = None,
     effects: ImagingEffects | None = None,
+    snr_reference_zyx: np.ndarray | None = None,
 ) -> TiltSeries:
     """Simulate the tilt series a microscope records of a density volume.
 
@@ -204,6 +205,10 @@ def simulate_tilt_series(
     effects : ImagingEffects, optional
         Defocus gradient, dose, detector MTF and noise colour (default: none). With dose the
         SNR holds at the mean per-tilt dose before damage; damage and MTF act on the signal.
+    snr_reference_zyx : (nz, ny, nx) array, optional
+        Density whose image sets the noise level (default ``density_zyx``). The simulator passes
+        the density without its hard negatives, so that dense gold, ice or carbon do not raise the
+        noise on everything else: in a microscope the dose, not the sample, sets the noise.
 
     Returns
     -------
@@ -225,6 +230,7 @@ def simulate_tilt_series(
     if projector is None:
         projector = TiltProjector((nz, nx), angles)
     images = projector.project(density_zyx)  # becomes the output, tilt by tilt
+    reference = None if snr_reference_zyx is None else projector.project(snr_reference_zyx)
     shifts = rng.standard_normal((angles.size, 2)) * misalignment_sigma_px(angles, misalignment_px)[:, None]
     ctfs = {
         defocus: ctf_2d(
@@ -261,7 +267,11 @@ def simulate_tilt_series(
             spectrum = scipy.fft.rfft2(images[i])
             spectrum *= -ctf
             image = scipy.fft.irfft2(spectrum, s=(ny, nx))
-        noise_std = np.sqrt(image.var(dtype=np.float64) / snr)
+        if reference is not None:  # the noise of an image of the reference density
+            reference_image = scipy.fft.irfft2(scipy.fft.rfft2(reference[i]) * ctf, s=(ny, nx))
+            noise_std = np.sqrt(reference_image.var(dtype=np.float64) / snr)
+        else:
+            noise_std = np.sqrt(image.var(dtype=np.float64) / snr)
         if effects.dose or mtf is not None:
             noise_std /= np.sqrt(relative_dose[i])
             signal_filter = np.ones((ny, nx // 2 + 1), np.float32) if mtf is None else mtf
@@ -324,10 +334,11 @@ def image_tomogram(
     sirt_iterations: int = 10,
     denoise: str = "none",
     denoise_strength: float = 1.0,
+    snr_reference_zyx: np.ndarray | None = None,
 ) -> tuple[np.ndarray, TiltSeries]:
     """Simulate a tilt series of a density volume and reconstruct it (WBP or SIRT).
 
-    Parameters are those of `simulate_tilt_series`; ``lowpass_fraction`` goes to
+    Parameters are those of `simulate_tilt_series` (``snr_reference_zyx`` included); ``lowpass_fraction`` goes to
     `reconstruct_wbp`; ``reconstruction``, ``sirt_iterations``, ``denoise`` and
     ``denoise_strength`` to `reconstruct` and `denoise_tomogram`.  The tomogram
     has the shape of ``density_zyx``.
@@ -367,6 +378,7 @@ def image_tomogram(
         phase_flip=phase_flip,
         projector=projector,
         effects=effects,
+        snr_reference_zyx=snr_reference_zyx,
     )
     tomogram = reconstruct(
         series.images,

@@ -13,7 +13,14 @@ from cryomem.simulate._config import SimulationConfig
 from cryomem.simulate._distractors import random_distractor_templates
 from cryomem.simulate._hard_negatives import insert_hard_negatives
 from cryomem.simulate._microscope import ImagingEffects, TiltSeries, image_tomogram, tilt_angles_deg
-from cryomem.simulate._phantom import Phantom, Progress, SimulationError, empty_phantom, insert_membranes
+from cryomem.simulate._phantom import (
+    LABEL_HARD_NEGATIVE,
+    Phantom,
+    Progress,
+    SimulationError,
+    empty_phantom,
+    insert_membranes,
+)
 from cryomem.simulate._proteins import insert_cytosolic_proteins, insert_filaments, insert_membrane_proteins
 from cryomem.simulate._templates import (
     Template,
@@ -75,6 +82,16 @@ def resolve_templates(config: SimulationConfig) -> tuple[list[Template], list[Te
     return membrane_list, cytosolic_list, units
 
 
+def _without_hard_negatives(phantom: Phantom) -> np.ndarray | None:
+    """The density with gold, ice, carbon and granules removed (None when there are none): it sets the noise."""
+    is_hard = np.asarray(phantom.object_labels) == LABEL_HARD_NEGATIVE
+    if not is_hard.any():
+        return None
+    density = phantom.density_zyx.copy()
+    density[is_hard[phantom.object_ids_zyx]] = 0.0
+    return density
+
+
 def simulate_tomogram(config: SimulationConfig, progress: Progress | None = None) -> SimulatedTomogram:
     """Simulate one tomogram; all randomness flows from ``config.seed``.
 
@@ -124,6 +141,7 @@ def simulate_tomogram(config: SimulationConfig, progress: Progress | None = None
     mic = config.microscope
     tomogram, tilt_series = image_tomogram(
         phantom.density_zyx,
+        snr_reference_zyx=_without_hard_negatives(phantom),
         voxel_size_ang=config.voxel_size_ang,
         angles_deg=tilt_angles_deg(mic.tilt_min_deg, mic.tilt_max_deg, mic.tilt_step_deg),
         defocus_ang=mic.defocus_um * 1e4,
