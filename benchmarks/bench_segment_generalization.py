@@ -64,8 +64,15 @@ def test_config(set_name: str, index: int, shape: tuple[int, int, int]) -> Simul
         "voxel_size_ang": float(rng.uniform(8.0, 16.0)),
         "membranes": {
             "occupancy": float(rng.uniform(0.02, 0.05)),
-            "kinds": {"sphere": 3.0, "ellipsoid": 2.0, "torus": 1.0, "sheet": 1.0, "stack": 1.0, "double": 1.0,
-                      "small_vesicle": 1.5},
+            "kinds": {
+                "sphere": 3.0,
+                "ellipsoid": 2.0,
+                "torus": 1.0,
+                "sheet": 1.0,
+                "stack": 1.0,
+                "double": 1.0,
+                "small_vesicle": 1.5,
+            },
             "thickness_nm": (3.0, 5.0),
         },  # fmt: skip
         "membrane_proteins": {"occupancy": float(rng.uniform(0.0, 0.4))},
@@ -97,12 +104,13 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
     parser.add_argument("--compare", default=None, help="a second model scored on the same tomograms")
     parser.add_argument("--n", type=int, default=2, help="tomograms per set")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the network")
     parser.add_argument("--shape", default="80,160,160", help="tomogram shape z,y,x")
     parser.add_argument("--tta", action="store_true", help="8-fold flip TTA (8x slower)")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated test sets")
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     models = {"model": load_model(args.model)}
     if args.compare:
         models["compare"] = load_model(args.compare)

@@ -57,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model file (default: the shipped model)")
     parser.add_argument("--n", type=int, default=5, help="number of test tomograms")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the network")
     parser.add_argument("--shape", default="96,192,192", help="tomogram shape z,y,x")
     parser.add_argument("--no-tta-only", action="store_true", help="skip the slower TTA pass")
     parser.add_argument("--tta-only", action="store_true", help="skip the pass without TTA")
@@ -67,7 +68,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     model, card = load_model(args.model)
     print(
         f"model: {card['parameter_count']:,} parameters, {card['voxel_size_ang']} Å, window {card['inference_window']}"

@@ -64,6 +64,8 @@ def demo_simulation_config(seed: int = 0, shape_zyx: tuple[int, int, int] = DEMO
                 "kinds": {"sphere": 3.0, "ellipsoid": 2.0, "sheet": 1.0},
             },
             "membrane_proteins": {"occupancy": 0.3},
+            # the recipe the demo picking model was trained on: no random distractor templates
+            "cytosol": {"procedural_classes": 0, "cluster_fraction": 0.0},
         }
     )
 
