@@ -129,4 +129,6 @@ def test_dense_hard_negatives_do_not_raise_the_noise_on_everything_else():
     gold_signal = images(biology + gold, 1e12) - images(biology, 1e12)
     np.testing.assert_allclose(with_gold - plain, gold_signal, atol=1e-3 * np.abs(gold_signal).max())
     # without the reference, the gold's variance would have set the noise: much more of it
-    assert np.std(images(biology + gold, 0.5) - images(biology + gold, 1e12)) > 2 * np.std(plain - images(biology, 1e12))
+    assert np.std(images(biology + gold, 0.5) - images(biology + gold, 1e12)) > 2 * np.std(
+        plain - images(biology, 1e12)
+    )
