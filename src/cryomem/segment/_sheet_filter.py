@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 DEFAULT_SHEET_FILTER_PATH = Path(__file__).parent / "models" / "sheet_filter.json"
+_CHUNK_VOXELS = 16 * 1024**2  # per-component sums run over slabs of about this many voxels
 
 
 @dataclass(frozen=True)
@@ -144,17 +145,18 @@ def component_features(
         raise ValueError(f"voxel_size_ang must be a positive number, got {voxel_size_ang}")
     mask = np.asarray(seg_zyx) != 0
     labels, n = cc3d.connected_components(mask, connectivity=26, return_N=True)
-    labels = labels.astype(np.int64, copy=False)
     voxel_nm = voxel_size_ang / 10.0
-    voxels = np.bincount(labels.ravel(), minlength=n + 1).astype(float)
-    skeleton = skeletonize_membranes(mask) != 0
-    sheet_points = np.nonzero(skeleton)
+    voxels, sums = np.zeros(n + 1), np.zeros(n + 1)
+    step = max(1, _CHUNK_VOXELS // max(1, mask.shape[1] * mask.shape[2]))
+    for z0 in range(0, mask.shape[0], step):  # bounded temporaries
+        slab = labels[z0 : z0 + step].ravel()
+        voxels += np.bincount(slab, minlength=n + 1)
+        if probabilities_zyx is not None:
+            weights = np.asarray(probabilities_zyx[z0 : z0 + step], np.float64).ravel()
+            sums += np.bincount(slab, weights=weights, minlength=n + 1)
+    mean_probability = np.ones(n + 1) if probabilities_zyx is None else sums / np.maximum(voxels, 1.0)
+    sheet_points = np.nonzero(skeletonize_membranes(mask))
     sheet_voxels = np.bincount(labels[sheet_points], minlength=n + 1).astype(float)
-    if probabilities_zyx is None:
-        mean_probability = np.ones(n + 1)
-    else:
-        sums = np.bincount(labels.ravel(), weights=np.asarray(probabilities_zyx, np.float32).ravel(), minlength=n + 1)
-        mean_probability = sums / np.maximum(voxels, 1.0)
     eig_sheet = _component_moments(labels, sheet_points, n)
     eig_all = _component_moments(labels, np.nonzero(mask), n)
     eig = np.where((sheet_voxels >= 10)[:, None], eig_sheet, eig_all) * voxel_nm**2
