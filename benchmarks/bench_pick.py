@@ -51,6 +51,7 @@ def simulation_config(index: int, shape: tuple[int, int, int], snr: float):
                 "kinds": {"sphere": 2.0, "ellipsoid": 2.0, "sheet": 1.0},
             },
             "membrane_proteins": {"occupancy": 0.3},
+            "cytosol": {"procedural_classes": 0, "cluster_fraction": 0.0},  # the recipe of earlier figures
             "microscope": {"snr": snr},
         }
     )

@@ -112,9 +112,8 @@ def load_sheet_filter(path: str | Path | None = None) -> SheetFilterRules:
             raise ValueError(f"unknown setting {unknown[0]!r}")
         return SheetFilterRules(**data)
     except (ValueError, TypeError, AttributeError) as err:
-        raise ValueError(
-            f"sheet filter file {path} is not valid ({err}); use the settings of SheetFilterRules"
-        ) from None
+        names = ", ".join(f.name for f in fields(SheetFilterRules))
+        raise ValueError(f"sheet filter file {path} is not valid ({err}); its settings are {names}") from None
 
 
 def _component_moments(labels: np.ndarray, points: tuple[np.ndarray, ...], n: int) -> np.ndarray:
