@@ -48,6 +48,8 @@ def test_measured_area_thickness_and_tube_radius_follow_the_geometry():
     vesicle = table.loc[table["area_nm2"].idxmax()]
     assert vesicle["area_nm2"] == pytest.approx(4 * np.pi * 30.0**2, rel=0.15)  # mid-surface skeleton area
     assert vesicle["thickness_nm"] == pytest.approx(5.0, abs=1.0)
+    centre = vesicle[["centre_x_vox", "centre_y_vox", "centre_z_vox"]].to_numpy(float)
+    np.testing.assert_allclose(centre, [50.0, 50.0, 50.0], atol=0.5)  # where to find it in a viewer
     hollow = table[table["area_nm2"] > 1000]  # the solid rod has no sheet to speak of
     tube = hollow.loc[hollow["tubularity"].idxmax()]
     assert tube["tube_radius_nm"] == pytest.approx(12.0, rel=0.1)

@@ -116,8 +116,8 @@ def load_sheet_filter(path: str | Path | None = None) -> SheetFilterRules:
         raise ValueError(f"sheet filter file {path} is not valid ({err}); its settings are {names}") from None
 
 
-def _component_moments(labels: np.ndarray, points: tuple[np.ndarray, ...], n: int) -> np.ndarray:
-    """(n + 1, 3) covariance eigenvalues (descending) of the points of each label, voxels²."""
+def _component_moments(labels: np.ndarray, points: tuple[np.ndarray, ...], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n + 1, 3) mean (z, y, x voxels) and covariance eigenvalues (descending, voxels²) of each label's points."""
     ids = labels[points]
     count = np.bincount(ids, minlength=n + 1).astype(float)
     safe = np.maximum(count, 1.0)
@@ -128,7 +128,7 @@ def _component_moments(labels: np.ndarray, points: tuple[np.ndarray, ...], n: in
         for b in range(a, 3):
             m = np.bincount(ids, weights=coords[a] * coords[b], minlength=n + 1) / safe - means[a] * means[b]
             cov[:, a, b] = cov[:, b, a] = m
-    return np.clip(np.linalg.eigvalsh(cov)[:, ::-1], 0.0, None)
+    return np.stack(means, axis=1), np.clip(np.linalg.eigvalsh(cov)[:, ::-1], 0.0, None)
 
 
 def component_features(
@@ -137,7 +137,8 @@ def component_features(
     """26-connected components of ``seg_zyx`` and their shape numbers (see the module docstring).
 
     Returns the component labels (0 background, 1..n in scan order) and a table with one row per
-    component (``component`` = its label) and its shape numbers.
+    component: ``component`` (its label), its centre (``centre_x/y/z_vox``, voxel indices, to find it
+    in a viewer), ``voxels`` and its shape numbers.
     Without probabilities, ``mean_probability`` is 1.
     """
     if voxel_size_ang <= 0 or not math.isfinite(voxel_size_ang):
@@ -156,8 +157,8 @@ def component_features(
     mean_probability = np.ones(n + 1) if probabilities_zyx is None else sums / np.maximum(voxels, 1.0)
     sheet_points = np.nonzero(skeletonize_membranes(mask))
     sheet_voxels = np.bincount(labels[sheet_points], minlength=n + 1).astype(float)
-    eig_sheet = _component_moments(labels, sheet_points, n)
-    eig_all = _component_moments(labels, np.nonzero(mask), n)
+    _, eig_sheet = _component_moments(labels, sheet_points, n)
+    centroid_zyx, eig_all = _component_moments(labels, np.nonzero(mask), n)
     eig = np.where((sheet_voxels >= 10)[:, None], eig_sheet, eig_all) * voxel_nm**2
     area = sheet_voxels * voxel_nm**2
     thickness = voxels * voxel_nm**3 / np.maximum(area, voxel_nm**2)
@@ -165,6 +166,9 @@ def component_features(
     table = pd.DataFrame(
         {
             "component": np.arange(n + 1),
+            "centre_x_vox": np.round(centroid_zyx[:, 2], 1),
+            "centre_y_vox": np.round(centroid_zyx[:, 1], 1),
+            "centre_z_vox": np.round(centroid_zyx[:, 0], 1),
             "voxels": voxels.astype(np.int64),
             "area_nm2": area,
             "thickness_nm": thickness,
