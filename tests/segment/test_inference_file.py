@@ -170,7 +170,9 @@ def test_sheet_filter_drops_small_pieces_and_writes_its_decisions(tomogram, tmp_
     import pandas as pd
 
     out = tmp_path / "out"
-    card = {**CARD, "sheet_filter": True}
+    from cryomem.segment import SheetFilterRules
+
+    card = {**CARD, "sheet_filter": True, "sheet_filter_rules": SheetFilterRules(min_area_nm2=300.0)}
     written = segment_file(tomogram, tiny_model(), out, **card, tta=False, write_scores=True, write_instances=True,
                            min_instance_voxels=1)  # fmt: skip
     assert _files(out) == ["tomo_instances.mrc", "tomo_scores.mrc", "tomo_seg.mrc", "tomo_sheet_filter.csv"]
