@@ -136,8 +136,9 @@ def _eigenpairs(laplacian: sp.csr_matrix, mass: np.ndarray, k: int) -> tuple[np.
     values = vectors = None
     if n > _DENSE_LIMIT:
         try:
+            start = np.random.default_rng(0).standard_normal(n)  # ARPACK's own start changes per call
             values, vectors = sla.eigsh(
-                laplacian.tocsc(), k=k_solved, M=sp.diags(mass).tocsc(), sigma=-0.01 / area, which="LM"
+                laplacian.tocsc(), k=k_solved, M=sp.diags(mass).tocsc(), sigma=-0.01 / area, which="LM", v0=start
             )
         except (RuntimeError, sla.ArpackNoConvergence, sla.ArpackError):
             values = None
