@@ -61,5 +61,5 @@ def test_the_v3_dataset_config_is_valid_and_holds_out_its_test_factors():
         assert c.cytosol.actin_networks == 0 and c.cytosol.intermediate_filaments == 0
         assert c.hard_negatives.ice_crystals == 0
         assert c.cytosol.procedural_kinds.get("cage", 0) == 0 and c.cytosol.procedural_kinds.get("ring", 0) == 0
-    assert len({c.microscope.phase_flip for c in drawn}) == 2
     assert np.ptp([c.hard_negatives.gold_fiducials for c in drawn]) > 0
+    assert np.ptp([c.cytosol.procedural_classes for c in drawn]) > 0
