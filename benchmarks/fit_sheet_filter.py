@@ -102,9 +102,10 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="segmentation model (default: the shipped one)")
     parser.add_argument("--dataset-config", type=Path, default=Path("configs/default_segmentation_dataset_v3.yaml"))
     parser.add_argument("--shape", default="96,160,160")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the network")
     parser.add_argument("--write", action="store_true", help=f"write the fitted rules to {DEFAULT_SHEET_FILTER_PATH}")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     import yaml
 
     data = yaml.safe_load(args.dataset_config.read_text())

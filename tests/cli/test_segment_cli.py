@@ -90,7 +90,7 @@ def test_segment_notes_a_voxel_size_outside_the_training_range(tmp_path, tomogra
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
     if note:  # the tomogram is at 12 Å
-        assert f"tomo.mrc has voxels of 12.0 Å, outside the {trained[0]:g}-{trained[1]:g} Å" in text
+        assert f"tomo.mrc has voxels of 12.0 Å, outside the {trained[0]:.1f}-{trained[1]:.1f} Å" in text
         assert "cryomem segment finetune" in text
     else:
         assert "outside the" not in text

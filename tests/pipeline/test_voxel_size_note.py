@@ -14,8 +14,8 @@ def test_segment_stage_notes_a_voxel_size_the_shipped_model_never_saw(tmp_path, 
     config = RunConfig(segment=SegmentSettings(tta=False), device="cpu")
     result = segment_stage(path, TomogramFolders(tmp_path / "run" / "a", "a"), config)
     assert result["voxel_size_ang"] == pytest.approx(voxel_size_ang)
-    if noted:  # the shipped model was trained on 8-20 Å
-        assert "a.mrc has voxels of 25.0 Å, outside the 8-20 Å" in result["note"]
+    if noted:  # the shipped model was trained on 7.0-21.9 Å
+        assert "a.mrc has voxels of 25.0 Å, outside the 7.0-21.9 Å" in result["note"]
     else:
         assert "note" not in result
 

@@ -90,7 +90,7 @@ def voxel_size_note(card: dict, voxel_size_ang: float, name: str = "the tomogram
     if trained is None or trained[0] <= voxel_size_ang <= trained[1]:
         return None
     return (
-        f"note: {name} has voxels of {voxel_size_ang:.1f} Å, outside the {trained[0]:g}-{trained[1]:g} Å the model "
+        f"note: {name} has voxels of {voxel_size_ang:.1f} Å, outside the {trained[0]:.1f}-{trained[1]:.1f} Å the model "
         "was trained on; check its segmentation, or fine-tune the model on annotations at this voxel size "
         "(`cryomem segment finetune`)"
     )
