@@ -32,6 +32,7 @@ from cryomem.segment import filter_sheets, load_model, predict_probabilities
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.simulate import SimulationConfig, simulate_tomogram
+from cryomem.simulate._config import MembraneConfig
 
 SETS: dict[str, dict] = {
     "in-distribution": {},
@@ -64,15 +65,7 @@ def test_config(set_name: str, index: int, shape: tuple[int, int, int]) -> Simul
         "voxel_size_ang": float(rng.uniform(8.0, 16.0)),
         "membranes": {
             "occupancy": float(rng.uniform(0.02, 0.05)),
-            "kinds": {
-                "sphere": 3.0,
-                "ellipsoid": 2.0,
-                "torus": 1.0,
-                "sheet": 1.0,
-                "stack": 1.0,
-                "double": 1.0,
-                "small_vesicle": 1.5,
-            },
+            "kinds": {**MembraneConfig().kinds, "small_vesicle": 1.5},  # the default kinds and small vesicles
             "thickness_nm": (3.0, 5.0),
         },  # fmt: skip
         "membrane_proteins": {"occupancy": float(rng.uniform(0.0, 0.4))},
