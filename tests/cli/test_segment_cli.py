@@ -21,7 +21,7 @@ def _flat(text):
 
 
 def _write_nan(path):
-    data = np.zeros((16, 16, 16), np.float32)
+    data = np.random.default_rng(0).normal(size=(16, 16, 16)).astype(np.float32)
     data[3, 4, 5] = np.nan
     with pytest.warns(RuntimeWarning, match="NaN"):
         write_mrc(path, data, voxel_size_ang=10.0)

@@ -98,7 +98,8 @@ def test_bad_inputs_give_one_line_and_no_output(tmp_path, seg_data, tomo_shape, 
         seg.write_text("not an mrc")
     else:
         _write(seg, seg_data)
-    tomo = _write(tmp_path / "tomo.mrc", np.zeros(tomo_shape, np.float32), tomo_voxel)
+    noise = np.random.default_rng(0).normal(size=tomo_shape).astype(np.float32)  # a constant tomogram is refused
+    tomo = _write(tmp_path / "tomo.mrc", noise, tomo_voxel)
     result = _run(seg, "--tomogram", tomo, "--min-voxels", 500)
     assert result.exit_code == 2
     assert message in _flat(result.output)
@@ -108,7 +109,7 @@ def test_bad_inputs_give_one_line_and_no_output(tmp_path, seg_data, tomo_shape, 
 
 def test_header_without_voxel_size_needs_the_option(tmp_path):
     seg = _write(tmp_path / "seg.mrc", _two_sheets(), 1.0)
-    tomo = _write(tmp_path / "tomo.mrc", np.zeros((24, 32, 32), np.float32), 1.0)
+    tomo = _write(tmp_path / "tomo.mrc", np.random.default_rng(0).normal(size=(24, 32, 32)).astype(np.float32), 1.0)
     result = _run(seg, "--tomogram", tomo, "--min-voxels", 500)
     assert result.exit_code == 2 and "--voxel-size" in _flat(result.output)
     assert _run(seg, "--tomogram", tomo, "--min-voxels", 500, "--voxel-size", 12).exit_code == 0

@@ -120,7 +120,7 @@ def _slab(shape=(20, 24, 24)):
     ],
 )
 def test_bad_inputs_are_named_and_write_nothing(tmp_path, seg_data, tomo_shape, voxels, message):
-    seg, tomo = _pair(tmp_path, seg_data, np.zeros(tomo_shape, np.float32), *voxels)
+    seg, tomo = _pair(tmp_path, seg_data, np.random.default_rng(0).normal(size=tomo_shape).astype(np.float32), *voxels)
     out = tmp_path / "out"
     with pytest.raises(ValueError, match=message):
         surfaces_from_files(seg, tomo, out, min_voxels=100)
@@ -128,7 +128,8 @@ def test_bad_inputs_are_named_and_write_nothing(tmp_path, seg_data, tomo_shape, 
 
 
 def test_voxel_size_override_and_missing_files(tmp_path):
-    seg, tomo = _pair(tmp_path, _slab(), np.zeros((20, 24, 24), np.float32), 1.0, 1.0)
+    noise = np.random.default_rng(0).normal(size=(20, 24, 24)).astype(np.float32)  # a constant tomogram is refused
+    seg, tomo = _pair(tmp_path, _slab(), noise, 1.0, 1.0)
     written = surfaces_from_files(seg, tomo, tmp_path / "out", voxel_size_ang=8.0, min_voxels=100)
     assert read_membrane_h5(written[0]).voxel_size_ang == 8.0
     with pytest.raises(FileNotFoundError, match="tomogram .*missing.mrc does not exist"):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryomem.io import atomic_directory, atomic_write_path, write_mrc
+from cryomem.io import atomic_directory, atomic_file_set, atomic_write_path, write_mrc
 
 
 def test_atomic_write_path_keeps_suffix_and_replaces_target(tmp_path: Path) -> None:
@@ -104,3 +104,26 @@ def test_rows_csv_columns_in_first_appearance_order_and_missing_cells_empty(tmp_
     )
     assert path.read_text().splitlines() == ["epoch,loss,val_dice", "1,0.5,", "2,0.25,0.8"]
     assert not [p for p in tmp_path.iterdir() if p.name != "log.csv"]  # no temporary left behind
+
+
+def test_atomic_file_set_appears_together_and_drops_stale(tmp_path):
+    stale = tmp_path / "tomo_instances.mrc"
+    stale.write_text("old instances")
+    (tmp_path / "tomo_seg.mrc").write_text("old seg")
+    with atomic_file_set([tmp_path / "tomo_seg.mrc", tmp_path / "tomo_scores.mrc"], stale=[stale]) as (seg, scores):
+        seg.write_text("new seg")
+        scores.write_text("new scores")
+        assert (tmp_path / "tomo_seg.mrc").read_text() == "old seg"  # nothing moves before the set is complete
+    assert (tmp_path / "tomo_seg.mrc").read_text() == "new seg"
+    assert (tmp_path / "tomo_scores.mrc").read_text() == "new scores"
+    assert not stale.exists()
+
+
+def test_atomic_file_set_failure_leaves_the_old_set(tmp_path):
+    (tmp_path / "a.txt").write_text("old a")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_file_set([tmp_path / "a.txt", tmp_path / "b.txt"]) as (a, b):
+            a.write_text("new a")
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    assert (tmp_path / "a.txt").read_text() == "old a"

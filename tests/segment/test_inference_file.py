@@ -81,14 +81,14 @@ def test_voxel_size_override_and_threshold(tmp_path):
 
 
 def _bad_nan(tmp_path):
-    data = np.zeros((8, 8, 8), dtype=np.float32)
+    data = np.random.default_rng(0).normal(size=(8, 8, 8)).astype(np.float32)
     data[2, 3, 4] = np.nan
     path = tmp_path / "nan.mrc"
     with mrcfile.new(path) as mrc:  # set_data would warn about NaN while computing header statistics
         mrc.set_data(np.zeros_like(data))
         mrc.data[...] = data
         mrc.voxel_size = 10.0
-    return path, {}, ValueError, "nan.mrc contains NaN"
+    return path, {}, ValueError, "nan.mrc has 1 NaN or infinite voxels inside"
 
 
 def _bad_2d(tmp_path):

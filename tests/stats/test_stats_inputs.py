@@ -58,9 +58,12 @@ def test_particles_go_to_the_nearest_membrane_and_off_mesh_ones_are_counted():
     assert [len(m.particles) for m in result.membranes] == [2, 2]
     assert result.off_mesh["particle_index"].tolist() == [4] and result.n_assigned == 4
     named = particle_table(xyz[:1])
-    named["membrane_id"] = 2  # a membrane id from the STAR file wins over proximity
+    named["membrane_id"] = 2  # a membrane id naming a farther membrane is only a hint: the nearest one wins
     routed = assign_particles(meshes, named, tolerance_nm=100.0)
-    assert [len(m.particles) for m in routed.membranes] == [0, 1]
+    assert [len(m.particles) for m in routed.membranes] == [1, 0] and routed.n_membrane_id_mismatch == 1
+    named["membrane_id"] = 1
+    agreed = assign_particles(meshes, named, tolerance_nm=100.0)
+    assert [len(m.particles) for m in agreed.membranes] == [1, 0] and agreed.n_membrane_id_mismatch == 0
 
 
 def test_particles_of_other_tomograms_are_refused_with_the_names():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,14 @@ def _message(err: Exception) -> str:
     return str(err)
 
 
+def _os_message(err: OSError) -> str:
+    """An operating-system error in one line, with what the user can do about a full disk."""
+    text = f"{err.strerror or err} ({err.filename or 'file system'})"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        text += "; nothing was written: free disk space or choose an output folder on another disk"
+    return text
+
+
 def one_line_errors(command: F) -> F:
     """Turn user-facing errors into one red line and exit code 2 instead of a traceback."""
 
@@ -36,9 +45,7 @@ def one_line_errors(command: F) -> F:
             console.print(f"[bold red]error:[/] {_message(err)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as err:
-            console.print(
-                f"[bold red]error:[/] {err.strerror or err} ({err.filename or 'file system'})", highlight=False
-            )
+            console.print(f"[bold red]error:[/] {_os_message(err)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -119,8 +126,11 @@ def read_settings_yaml(config_file: Path | None) -> dict:
         raise FileNotFoundError(f"config file {config_file} does not exist; pass an existing YAML file to --config")
     try:
         loaded = yaml.safe_load(config_file.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"config file {config_file} is not valid YAML: {err}") from None
+    except yaml.YAMLError as err:  # one line: the problem and where, not YAML's multi-line excerpt
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise ValueError(f"config file {config_file} is not valid YAML{where}: {problem}; fix the file") from None
     if not isinstance(loaded, dict):
         raise ValueError(f"config file {config_file} must hold a mapping of settings")
     return loaded

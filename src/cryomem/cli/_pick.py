@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, console, one_line_errors, read_settings_yaml
+from cryomem.cli._common import StageProgress, console, one_line_errors
+from cryomem.cli._training_settings import training_config
 
 pick_app = typer.Typer(
     help="Membrane-protein picking on membrane surfaces: train a model, predict particles, evaluate picks.",
@@ -15,8 +16,19 @@ pick_app = typer.Typer(
 
 
 def _membrane_files(membranes: Path) -> list[Path]:
-    """A folder's ``.h5`` membrane files, or the one file given."""
+    """A folder's ``.h5`` membrane files, or the one file given.
+
+    A folder that still holds temporary files of an interrupted write (``.<name>.tmp-<random>``)
+    may hold only part of its membranes and is refused.
+    """
     if membranes.is_dir():
+        leftovers = sorted(p.name for p in membranes.iterdir() if p.name.startswith(".") and ".tmp-" in p.name)
+        if leftovers:
+            names = ", ".join(leftovers[:3]) + (f" and {len(leftovers) - 3} more" if len(leftovers) > 3 else "")
+            raise ValueError(
+                f"membrane folder {membranes} holds temporary files of an interrupted run ({names}), so its set of "
+                "membranes may be incomplete; re-run `cryomem surface` for it (with --overwrite)"
+            )
         found = sorted(p for p in membranes.iterdir() if p.suffix.lower() == ".h5" and not p.name.startswith("."))
         if not found:
             raise ValueError(f"folder {membranes} holds no membrane .h5 files; run `cryomem surface` first")
@@ -45,10 +57,7 @@ def train_command(
     from cryomem.pick import PickTrainConfig, read_pick_model_card, train_pick_model
 
     paths = _membrane_files(membranes)
-    settings = read_settings_yaml(config_file)
-    if epochs is not None:
-        settings["epochs"] = epochs
-    config = PickTrainConfig.model_validate(settings)
+    config = training_config(PickTrainConfig, config_file, flags={"epochs": ("--epochs", epochs)})
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder with --out")
     table = pd.concat([read_particles_star(p, voxel_size_ang=voxel_size) for p in particles], ignore_index=True)
@@ -142,7 +151,10 @@ def evaluate_command(
     per_membrane: bool = typer.Option(False, "--per-membrane", help="Also score each membrane id."),
     one_to_one: bool = typer.Option(False, "--one-to-one", help="Match each particle at most once."),
     voxel_size: float | None = typer.Option(
-        None, "--voxel-size", help="Pixel size of the STAR coordinates in Å, for files that do not state it."
+        None,
+        "--voxel-size",
+        help="Pixel size of the STAR coordinates in Å, for files that do not state it (a file that states one "
+        "keeps it; when both do, a different --voxel-size is refused).",
     ),
     csv_out: Path | None = typer.Option(None, "--csv", help="Write the table to this CSV."),
 ) -> None:
@@ -150,6 +162,9 @@ def evaluate_command(
     from cryomem.io import atomic_write_path
     from cryomem.pick import evaluate_files
 
+    if csv_out is not None and (csv_out.is_dir() or not csv_out.parent.is_dir()):
+        where = "is a folder" if csv_out.is_dir() else f"is in a folder that does not exist ({csv_out.parent})"
+        raise ValueError(f"--csv {csv_out} {where}; pass a file path in an existing folder")
     table = evaluate_files(
         predicted,
         ground_truth,

@@ -69,6 +69,36 @@ def print_run_summary(result, run_dir: Path) -> None:
         console.print(f"report: {result.report}", highlight=False, soft_wrap=True)
 
 
+# run setting -> the flag that sets it, for messages about a bad value
+_FLAGS = {
+    "voxel_size_ang": "--voxel-size",
+    "device": "--device",
+    "cluster.workers": "--workers",
+    "cluster.scheduler": "--scheduler",
+    "segment.model": "--segmentation-model",
+    "pick.model": "--pick-model",
+}
+
+
+def _run_config(config_file: Path | None, overrides: dict):
+    """The run settings from ``--config`` and the flags; a bad value is named by its flag or setting and value."""
+    from pydantic import ValidationError
+
+    from cryomem.pipeline import load_run_config
+
+    try:
+        return load_run_config(config_file, **overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        text = str(first.get("msg", err)).removeprefix("Value error, ")
+        value = first.get("input")
+        if where in _FLAGS and overrides.get(where) is not None:
+            raise ValueError(f"{_FLAGS[where]} {value!r}: {text[0].lower()}{text[1:]}") from None
+        source = f" in {config_file}" if config_file is not None else ""
+        raise ValueError(f"invalid setting {where}{source}: {text} (got {value!r})") from None
+
+
 @one_line_errors
 def run(
     tomograms: list[Path] = typer.Argument(..., help="Tomograms (MRC) or folders of them; other files are skipped."),
@@ -100,11 +130,11 @@ def run(
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
 ) -> None:
     """Segment, mesh, pick and measure every tomogram on a dask cluster; pooled statistics and a report."""
-    from cryomem.pipeline import dashboard_link, load_run_config, run_pipeline
+    from cryomem.pipeline import dashboard_link, run_pipeline
 
-    config = load_run_config(
+    config = _run_config(
         config_file,
-        **{
+        {
             "pick.model": [str(p) for p in pick_model] if pick_model else None,  # one path: a single model
             "segment.model": str(segmentation_model) if segmentation_model is not None else None,
             "segment.tta": tta,

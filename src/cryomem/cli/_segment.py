@@ -8,7 +8,14 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
-from cryomem.cli._common import console, one_line_errors, read_settings_yaml
+from cryomem.cli._common import console, one_line_errors
+from cryomem.cli._segment_inputs import (
+    check_headers_and_outputs,
+    check_values,
+    refuse_colliding_outputs,
+    tomograms_in,
+)
+from cryomem.cli._training_settings import training_config
 
 
 class _PredictByDefault(TyperGroup):
@@ -25,24 +32,6 @@ segment_app = typer.Typer(
     help="Membrane segmentation: `cryomem segment TOMO.mrc` with the shipped model, or train/finetune your own.",
     no_args_is_help=True,
 )
-
-MRC_SUFFIXES = (".mrc", ".rec", ".map")
-
-
-def _tomograms(inputs: list[Path]) -> list[Path]:
-    """Files as given, folders expanded to their MRC files; a clear error for anything else."""
-    found: list[Path] = []
-    for path in inputs:
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in MRC_SUFFIXES)
-            if not inside:
-                raise ValueError(f"folder {path} holds no .mrc/.rec/.map tomograms")
-            found.extend(inside)
-        elif not path.exists():
-            raise FileNotFoundError(f"tomogram {path} does not exist")
-        else:
-            found.append(path)
-    return found
 
 
 def _sheet_filter_summary(csv_path: Path) -> str:
@@ -79,7 +68,7 @@ def predict(
         None, help="Sheet filter rules JSON (default: the shipped ones, chosen on simulated tomograms)."
     ),
     batch_size: int | None = typer.Option(
-        None, min=1, help="Windows per network call (default: 1 on the CPU, where more only costs memory; 4 on a GPU)."
+        None, help="Windows per network call (default: 1 on the CPU, where more only costs memory; 4 on a GPU)."
     ),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     overwrite: bool = typer.Option(False, help="Replace existing outputs."),
@@ -87,22 +76,40 @@ def predict(
     """Segment membranes in tomograms: writes <stem>_seg.mrc (uint8, 1 = membrane) per tomogram."""
     from rich.progress import Progress
 
-    from cryomem.io import read_mrc
     from cryomem.segment import load_model, load_sheet_filter, segment_file, select_device, voxel_size_note
 
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"--threshold is a membrane probability in [0, 1], got {threshold}")
-    paths = _tomograms(tomograms)
+        raise ValueError(f"--threshold is a membrane probability in [0, 1], got {threshold}; the default is 0.5")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1 window, got {batch_size}; leave it out for the device's default")
+    if min_instance_voxels < 0:
+        raise ValueError(f"--min-instance-voxels must be >= 0, got {min_instance_voxels}")
+    if uncertainty and not tta:
+        raise ValueError("--uncertainty is the spread of the 8 flip predictions: drop --no-tta or --uncertainty")
+    paths, skipped = tomograms_in(tomograms)
+    refuse_colliding_outputs(paths, out_dir)
+    voxel_sizes = check_headers_and_outputs(paths, out_dir, voxel_size, overwrite)
     filter_model = load_sheet_filter(sheet_filter_rules) if sheet_filter else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
     torch_device = select_device(device)
     network, card = load_model(model, torch_device)
+    check_values(paths, voxel_size)
+    if skipped:
+        console.print(
+            f"note: skipped {len(skipped)} cryomem outputs found beside the tomograms "
+            f"({', '.join(p.name for p in skipped[:4])}{', ...' if len(skipped) > 4 else ''}); "
+            "name a file to segment it anyway",
+            style="yellow",
+            highlight=False,
+        )
+
+    def note(text: str) -> None:
+        console.print(text, style="yellow", highlight=False)
+
     with Progress(console=console) as bar:
         for path in paths:
-            note = voxel_size_note(card, read_mrc(path, voxel_size_ang=voxel_size, mmap=True).voxel_size_ang, path.name)
-            if note:
-                console.print(note, style="yellow", highlight=False)
+            size_note = voxel_size_note(card, voxel_sizes[path], path.name)
+            if size_note:
+                note(size_note)
             task = bar.add_task(f"segmenting {path.name}", total=1.0)
             written = segment_file(
                 path,
@@ -126,6 +133,7 @@ def predict(
                 progress=lambda stage, fraction, task=task, name=path.name: bar.update(
                     task, completed=fraction, description=f"{stage}: {name}"
                 ),
+                notes=note,
             )
             bar.update(task, completed=1.0)
             for role, file in written.items():
@@ -137,7 +145,7 @@ def predict(
 @segment_app.command("train")
 @one_line_errors
 def train_command(
-    data_dir: Path = typer.Argument(..., help="Folder with imagesTr/labelsTr/imagesVal/labelsVal."),
+    data_dir: Path = typer.Argument(..., help="Folder with imagesTr/labelsTr (and optionally imagesVal/labelsVal)."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for checkpoints, logs and model.pt."),
     config_file: Path | None = typer.Option(None, "--config", help="YAML with training settings."),
     epochs: int | None = typer.Option(None, help="Epochs (overrides the config)."),
@@ -146,48 +154,100 @@ def train_command(
 ) -> None:
     """Train a segmentation model from labelled patches (0 background, 1 membrane, 2 ignore).
 
-    Several GPUs: `torchrun --nproc_per_node N -m cryomem segment train ...` (torch DDP, one process per GPU).
+    Without validation patches model.pt holds the last epoch's weights. Several GPUs:
+    `torchrun --nproc_per_node N -m cryomem segment train ...` (torch DDP, one process per GPU).
     """
-    _run_training(data_dir, out_dir, config_file, epochs, resume, init_model=init_model, finetune=False)
+    from cryomem.segment import TrainConfig, read_model_card
+
+    base, source = {}, ""
+    if init_model is not None:  # the network comes from the model file: its architecture is fixed
+        base, source = _architecture(read_model_card(init_model)), f" of --init-model {init_model}"
+    flags = {"epochs": ("--epochs", epochs)}
+    config = training_config(TrainConfig, config_file, base=base, base_source=source, flags=flags)
+    _check_architecture(config, base, config_file, init_model)
+    _run_training(data_dir, out_dir, config, resume, init_model=init_model, finetune=False)
 
 
 @segment_app.command("finetune")
 @one_line_errors
 def finetune_command(
-    data_dir: Path = typer.Argument(..., help="Folder with imagesTr/labelsTr/imagesVal/labelsVal."),
+    data_dir: Path = typer.Argument(..., help="Folder with imagesTr/labelsTr (and optionally imagesVal/labelsVal)."),
     model: Path | None = typer.Option(None, help="Model to start from (default: the shipped model)."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for checkpoints, logs and model.pt."),
-    epochs: int = typer.Option(100, max=100, help="Epochs (at most 100)."),
+    config_file: Path | None = typer.Option(
+        None, "--config", help="YAML with training settings, as for `segment train` (the architecture is the model's)."
+    ),
+    epochs: int | None = typer.Option(None, help="Epochs (at most 100; default: the config's, else 100)."),
     surface_dice: bool = typer.Option(False, "--surface-dice", help="Add the Surface-Dice loss."),
-    tolerance: float = typer.Option(0.05, help="Stop when validation Dice falls this far below the start model's."),
+    tolerance: float | None = typer.Option(
+        None, help="Stop when validation Dice falls this far below the start model's (default 0.05)."
+    ),
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoint_last.pt."),
 ) -> None:
-    """Fine-tune a model on your own annotations (learning rate 1e-5, early stop on validation)."""
-    from cryomem.segment import DEFAULT_MODEL_PATH, read_model_card
+    """Fine-tune a model on your own annotations (learning rate 1e-5, early stop on validation).
+
+    Recipe settings (patch size, iterations per epoch...) come from the model's card unless --config
+    sets them; batch size, loader workers and threads follow this machine.
+    """
+    from cryomem.segment import DEFAULT_MODEL_PATH, TrainConfig, read_model_card
+    from cryomem.segment._train import DEVICE_SETTINGS
 
     init = model or DEFAULT_MODEL_PATH
     card = read_model_card(init)
-    architecture = {k: v for k, v in card["architecture"].items() if k not in ("in_channels", "out_channels")}
+    recipe = {k: v for k, v in card.get("training", {}).get("config", {}).items() if k not in DEVICE_SETTINGS}
     base = {
-        **card.get("training", {}).get("config", {}),
-        **architecture,
+        **{k: v for k, v in recipe.items() if k in TrainConfig.model_fields},
+        **_architecture(card),
+        "learning_rate": 1e-5,
+        "epochs": 100,
+        "early_stop_tolerance": 0.05,
+    }
+    flags = {
+        "epochs": ("--epochs", epochs),
+        "early_stop_tolerance": ("--tolerance", tolerance),
+        "surface_dice_weight": ("--surface-dice", 1.0 if surface_dice else None),
+    }
+    config = training_config(TrainConfig, config_file, base=base, base_source=f" of model {init}", flags=flags)
+    if config.epochs > 100:
+        raise ValueError(
+            f"fine-tuning epochs must be less than or equal to 100, got {config.epochs}; "
+            "for a longer run use `cryomem segment train --init-model`"
+        )
+    _check_architecture(config, base, config_file, init)
+    _run_training(data_dir, out_dir, config, resume, init_model=init, finetune=True)
+
+
+def _architecture(card: dict) -> dict:
+    """The settings a model file fixes: its network's shape, voxel size and inference window."""
+    keys = ("base_channels", "max_channels", "depth", "deep_supervision_levels")
+    return {
+        **{k: card["architecture"][k] for k in keys if k in card.get("architecture", {})},
         "voxel_size_ang": card["voxel_size_ang"],
         "inference_window": card["inference_window"],
-        "learning_rate": 1e-5,
-        "epochs": epochs,
-        "early_stop_tolerance": tolerance,
     }
-    if surface_dice:
-        base["surface_dice_weight"] = 1.0
-    _run_training(data_dir, out_dir, None, None, False, init_model=init, finetune=True, base=base)
 
 
-def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model, finetune, base=None) -> None:
-    from cryomem.segment import TrainConfig, train
+def _check_architecture(config, base: dict, config_file: Path | None, model: Path | None) -> None:
+    """Refuse a --config that changes the network of the model training starts from."""
+    changed = [k for k in ("base_channels", "max_channels", "depth", "deep_supervision_levels")
+               if k in base and getattr(config, k) != base[k]]  # fmt: skip
+    if changed:
+        sets = ", ".join(f"{k} = {getattr(config, k)} (model: {base[k]})" for k in changed)
+        raise ValueError(
+            f"--config {config_file} sets {sets}, but the network comes from {model}; remove these settings"
+        )
 
-    settings = {**(base or {}), **read_settings_yaml(config_file)}
-    if epochs is not None:
-        settings["epochs"] = epochs
-    config = TrainConfig.model_validate(settings)
+
+def _run_training(data_dir, out_dir, config, resume, *, init_model, finetune) -> None:
+    from cryomem.segment import read_model_card, train
+
+    def started(used, device) -> None:
+        console.print(
+            f"training on {device.type}: batch size {used.batch_size}, {used.loader_workers} loader worker(s), "
+            f"patch {used.patch_size}, {used.iterations_per_epoch} iterations per epoch",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     start: dict = {}
 
@@ -197,15 +257,22 @@ def _run_training(data_dir, out_dir, config_file, epochs, resume, *, init_model,
             start.update(row)
             console.print(f"starting model: {scores}", highlight=False)
             return
+        scores = f", {scores}" if scores else ""
         console.print(
-            f"epoch {row['epoch']}/{config.epochs}: loss {row['train_loss']:.4f}, {scores} ({row['seconds']:.0f} s)",
+            f"epoch {row['epoch']}/{config.epochs}: loss {row['train_loss']:.4f}{scores} ({row['seconds']:.0f} s)",
             highlight=False,
         )
 
-    path = train(data_dir, out_dir, config, init_model=init_model, resume=resume, report=report)
+    path = train(data_dir, out_dir, config, init_model=init_model, resume=resume, report=report, started=started)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
-    console.print(f"[bold green]done[/]: {'fine-tuned' if finetune else 'trained'} model in {path}", highlight=False)
+    selected = read_model_card(path).get("training", {}).get("selected", "")
+    console.print(
+        f"[bold green]done[/]: {'fine-tuned' if finetune else 'trained'} model in {path}"
+        + (f" ({selected})" if selected else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
     _warn_if_no_gain(path, start)
 
 
@@ -231,15 +298,25 @@ def skeletonize_command(
     segmentation: Path = typer.Argument(..., help="Segmentation MRC (membrane > 0)."),
     out: Path | None = typer.Option(None, help="Output file (default: <stem>_skel.mrc next to the input)."),
     voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å; overrides the header."),
+    overwrite: bool = typer.Option(False, help="Replace an existing output file."),
 ) -> None:
     """Thin a membrane segmentation to one-voxel-thick mid-surfaces."""
     from cryomem.io import read_mrc, write_mrc
     from cryomem.segment import skeletonize_membranes
 
-    volume = read_mrc(segmentation, voxel_size_ang=voxel_size)
-    skeleton = skeletonize_membranes(volume.data_zyx > 0, voxel_size_ang=volume.voxel_size_ang)
     out = out or segmentation.with_name(segmentation.name.rsplit(".", 1)[0] + "_skel.mrc")
-    write_mrc(out, skeleton, voxel_size_ang=volume.voxel_size_ang, origin_xyz_ang=volume.origin_xyz_ang)
+    if out.exists() and out.resolve() == segmentation.resolve():
+        raise ValueError(f"--out {out} is the input segmentation; pass another file to --out")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; pass a file name such as {out / 'seg_skel.mrc'}")
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; pass --overwrite to replace it, or another --out")
+    volume = read_mrc(segmentation, voxel_size_ang=voxel_size)
+    try:
+        skeleton = skeletonize_membranes(volume.data_zyx, voxel_size_ang=volume.voxel_size_ang)
+    except ValueError as err:
+        raise ValueError(f"{segmentation.name}: {err}") from None
+    write_mrc(out, skeleton, **volume.placement)
     console.print(f"[bold green]done[/]: {int(skeleton.sum())} skeleton voxels in {out}", highlight=False)
 
 
@@ -253,6 +330,14 @@ def evaluate_command(
     """Dice and Surface-Dice of predictions against labels (label 2 ignored)."""
     from cryomem.segment import evaluate_segmentation, write_evaluation_csv
 
+    if csv_out is not None:
+        if csv_out.is_dir():
+            raise ValueError(f"--csv {csv_out} is a folder; pass a file name such as {csv_out / 'scores.csv'}")
+        inputs = (predictions.resolve(), ground_truth.resolve())
+        if csv_out.suffix.lower() != ".csv" or csv_out.resolve() in inputs:
+            raise ValueError(f"--csv {csv_out} must name a .csv file other than the inputs; pass e.g. scores.csv")
+        if not csv_out.parent.is_dir():
+            raise FileNotFoundError(f"--csv {csv_out}: folder {csv_out.parent} does not exist; create it first")
     table = evaluate_segmentation(predictions, ground_truth)
     console.print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"), highlight=False)
     if csv_out is not None:

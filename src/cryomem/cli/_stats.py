@@ -18,9 +18,19 @@ stats_app = typer.Typer(
 _MEMBRANES = typer.Argument(..., help="Membrane h5 files (cryomem surface), .obj/.ply/.vtp meshes in Å, or folders.")
 _PARTICLES = typer.Option(..., "--particles", "-p", help="Particle STAR file(s) (repeat the option for several).")
 _OUT = typer.Option(..., "--out", help="Output folder for CSV, JSON, PNG and VTP files.")
-_VOXEL = typer.Option(None, "--voxel-size", help="Voxel size in Å of STAR pixel coordinates (and of voxel meshes).")
+_VOXEL = typer.Option(
+    None,
+    "--voxel-size",
+    help="Voxel size in Å of STAR pixel coordinates (and of voxel meshes); given, it replaces the pixel size "
+    "the STAR files state.",
+)
 _UNIT = typer.Option("ang", "--mesh-unit", help="Unit of .obj/.ply/.vtp vertices: ang or voxel.")
-_TOLERANCE = typer.Option(10.0, "--mesh-tolerance-nm", help="Particles farther than this from every mesh are left out.")
+_TOLERANCE = typer.Option(
+    10.0,
+    "--mesh-tolerance-nm",
+    help="Particles farther than this from every mesh are left out; each other particle goes to the nearest "
+    "membrane (a STAR's cryomemMembraneId only breaks ties; disagreements are counted).",
+)
 _METHOD = typer.Option("heat", "--method", help="Geodesic distances: heat (fast) or exact.")
 _EXCLUDE = typer.Option(None, "--exclude-edges-nm", help="Leave out start particles (and area) this close to edges.")
 _START = typer.Option(None, "--start-classes", help="Classes of start particles, e.g. 1,2 (default: all).")
@@ -28,7 +38,9 @@ _TARGET = typer.Option(None, "--target-classes", help="Classes of target particl
 _CLASSES = typer.Option(None, "--classes", help="Classes counted, e.g. 1,2 (default: all).")
 
 
-def _classes(text: str | None, name: str) -> tuple[int, ...] | None:
+def _classes(text: str | tuple[int, ...] | None, name: str) -> tuple[int, ...] | None:
+    if isinstance(text, tuple):  # parsed already (chains: one --classes for start and target)
+        return text
     if text is None or not text.strip():
         return None
     try:
@@ -37,13 +49,48 @@ def _classes(text: str | None, name: str) -> tuple[int, ...] | None:
         raise ValueError(f"{name} must be class numbers separated by commas, e.g. 1,2; got {text!r}") from None
 
 
+# StatsConfig setting -> the flag that sets it (for messages); unlisted settings are spelled alike
+_FLAGS = {
+    "voxel_size_ang": "--voxel-size",
+    "n_simulations": "--simulations",
+    "orientation_k": "--k",
+    "edge_bin_nm": "--bin-nm",
+    "edge_max_nm": "--max-nm",
+    "edge_smoothing_radius_nm": "--smoothing-radius-nm",
+    "edge_top_fraction": "--top-fraction",
+    "edge_bend_radius_nm": "--bend-radius-nm",
+    "chain_distance_nm": "--max-distance-nm",
+    "chain_inplane_deg": "--max-inplane-deg",
+    "chain_turn_deg": "--max-turn-deg",
+    "chain_min_length": "--min-length",
+}
+
+
+def _config(settings: dict):
+    """The validated settings; a bad value is named by its flag and value."""
+    from pydantic import ValidationError
+
+    from cryomem.stats import StatsConfig
+
+    try:
+        return StatsConfig(**settings)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        text = str(first.get("msg", err)).removeprefix("Value error, ")
+        if not where:
+            raise ValueError(text) from None
+        flag = _FLAGS.get(where, "--" + where.replace("_", "-"))
+        raise ValueError(f"{flag} {settings.get(where)!r}: {text[0].lower()}{text[1:]}") from None
+
+
 def _run(analyses: list[str], membranes: list[Path], particles: list[Path], out: Path, name: str, **settings) -> None:
-    from cryomem.stats import StatsConfig, run_stats
+    from cryomem.stats import run_stats
 
     for key in ("classes", "start_classes", "target_classes"):
         if key in settings:
             settings[key] = _classes(settings[key], "--" + key.replace("_", "-"))
-    config = StatsConfig(**settings)
+    config = _config(settings)
     with StageProgress() as progress:
         written = run_stats(analyses, membranes, particles, out, config, name=name, progress=progress)
     summary = written["summary"]
@@ -54,6 +101,14 @@ def _run(analyses: list[str], membranes: list[Path], particles: list[Path], out:
         f"{len(report['membranes'])} membranes ({counts['off_mesh']} off-mesh)",
         highlight=False,
     )
+    if counts.get("membrane_id_mismatch"):
+        console.print(
+            f"[yellow]warning[/]: {counts['membrane_id_mismatch']} particles' cryomemMembraneId names another "
+            "membrane than the nearest one; they were counted on the nearest membrane (ids from another "
+            "segmentation?)",
+            highlight=False,
+            soft_wrap=True,
+        )
     for key, values in report["results"].items():
         text = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in values.items())
         console.print(f"  {key:<14} {text}", highlight=False)
@@ -263,8 +318,8 @@ def chains_command(
         chain_inplane_deg=max_inplane_deg,
         chain_turn_deg=max_turn_deg,
         chain_min_length=min_length,
-        start_classes=classes,
-        target_classes=classes,
+        start_classes=_classes(classes, "--classes"),
+        target_classes=_classes(classes, "--classes"),
         method=method,
         voxel_size_ang=voxel_size,
         mesh_unit=mesh_unit,

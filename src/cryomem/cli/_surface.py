@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
 
 from cryomem.cli._common import StageProgress, console, one_line_errors
+
+
+def _check_options(min_voxels: int, spacing_ang: float | None, smoothing: float, feature_lowpass: float | None) -> None:
+    """The numeric flags, named as the user typed them, before any file is read."""
+    if min_voxels < 1:
+        raise ValueError(f"--min-voxels must be >= 1 voxel, got {min_voxels}")
+    if spacing_ang is not None and not (math.isfinite(spacing_ang) and spacing_ang > 0):
+        raise ValueError(f"--spacing-ang must be a distance > 0 Å, got {spacing_ang}; leave it out for 1.5 voxels")
+    if not (math.isfinite(smoothing) and smoothing >= 0):
+        raise ValueError(f"--smoothing must be a Gaussian sigma >= 0 voxels, got {smoothing}; 0 turns it off")
+    if feature_lowpass is not None and not (math.isfinite(feature_lowpass) and feature_lowpass >= 0):
+        raise ValueError(f"--feature-lowpass must be a Gaussian sigma >= 0 Å, got {feature_lowpass}; 0 turns it off")
 
 
 @one_line_errors
@@ -19,17 +32,16 @@ def surface(
     voxel_size: float | None = typer.Option(
         None, "--voxel-size", help="Voxel size in Å for both files; overrides the headers."
     ),
-    min_voxels: int = typer.Option(1000, "--min-voxels", min=1, help="Smallest membrane meshed, voxels."),
+    min_voxels: int = typer.Option(1000, "--min-voxels", help="Smallest membrane meshed, voxels."),
     spacing_ang: float | None = typer.Option(
         None, "--spacing-ang", help="Target vertex spacing in Å (default 1.5 voxels)."
     ),
     smoothing: float = typer.Option(
-        1.0, "--smoothing", min=0.0, help="Gaussian sigma in voxels applied to each membrane mask before meshing."
+        1.0, "--smoothing", help="Gaussian sigma in voxels applied to each membrane mask before meshing."
     ),
     feature_lowpass: float | None = typer.Option(
         None,
         "--feature-lowpass",
-        min=0.0,
         help="Gaussian sigma in Å of the low-pass applied to the tomogram before sampling the density "
         "profiles (default 15; 0: raw densities). A picking model accepts only surfaces built with its own value.",
     ),
@@ -41,6 +53,7 @@ def surface(
     from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, face_areas, surfaces_from_files
     from cryomem.io import read_membrane_h5
 
+    _check_options(min_voxels, spacing_ang, smoothing, feature_lowpass)
     out = out_dir if out_dir is not None else segmentation.parent / "membranes"
     with StageProgress() as progress:
         written = surfaces_from_files(
@@ -54,6 +67,7 @@ def surface(
             feature_lowpass_ang=DEFAULT_FEATURE_LOWPASS_ANG if feature_lowpass is None else feature_lowpass,
             overwrite=overwrite,
             progress=progress,
+            notes=lambda text: console.print(text, style="yellow", highlight=False),
         )
     table = Table(title=f"{tomogram.name}: membrane surfaces")
     for column in ("membrane id", "vertices", "area µm²", "file"):

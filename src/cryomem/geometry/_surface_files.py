@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -9,11 +10,21 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from numpy.typing import ArrayLike
 
 from cryomem.geometry._sampling import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_surfaces
-from cryomem.io import Mesh, read_mrc, read_mrc_header, validate_voxel_size_ang, write_membrane_h5, write_mesh
+from cryomem.io import (
+    Mesh,
+    atomic_file_set,
+    check_tomogram_values,
+    read_mrc,
+    read_mrc_header,
+    validate_voxel_size_ang,
+    write_membrane_h5,
+    write_mesh,
+)
 
 __all__ = ["surface_output_paths", "surfaces_from_files"]
 
@@ -33,28 +44,82 @@ def _existing_outputs(out_dir: Path, stem: str) -> list[Path]:
     return sorted(p for p in out_dir.iterdir() if pattern.fullmatch(p.name))
 
 
+@contextlib.contextmanager
+def _output_folder(folder: Path):
+    """Create ``folder`` if missing; remove it again (when still empty) if the block fails."""
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def _voxel_size(
     segmentation_path: Path, tomogram_path: Path, override: float | None
 ) -> tuple[float, tuple[int, int, int]]:
-    """Check both headers (shape, voxel size) before any data is read; return the voxel size and shape."""
-    seg_shape, seg_raw, _ = read_mrc_header(segmentation_path)
-    tomo_shape, tomo_raw, _ = read_mrc_header(tomogram_path)
+    """Check both headers (shape, voxel size, origin) before any data is read; return the voxel size and shape."""
+    seg_shape, seg_raw, seg_origin = read_mrc_header(segmentation_path)
+    tomo_shape, tomo_raw, tomo_origin = read_mrc_header(tomogram_path)
     if tuple(seg_shape) != tuple(tomo_shape):
         raise ValueError(
             f"segmentation {segmentation_path.name} has shape {tuple(seg_shape)} (z, y, x) but tomogram "
             f"{tomogram_path.name} has {tuple(tomo_shape)}; pass the segmentation made from this tomogram"
         )
     if override is not None:
-        return validate_voxel_size_ang(override, "--voxel-size", explicit=True), tuple(tomo_shape)
-    tomo_size = validate_voxel_size_ang(tomo_raw, f"the header of {tomogram_path.name}")
-    seg_size = validate_voxel_size_ang(seg_raw, f"the header of {segmentation_path.name}")
-    if not math.isclose(seg_size, tomo_size, rel_tol=_VOXEL_RTOL):
+        size = validate_voxel_size_ang(override, "--voxel-size", explicit=True)
+    else:
+        size = validate_voxel_size_ang(tomo_raw, f"the header of {tomogram_path.name}")
+        seg_size = validate_voxel_size_ang(seg_raw, f"the header of {segmentation_path.name}")
+        if not math.isclose(seg_size, size, rel_tol=_VOXEL_RTOL):
+            raise ValueError(
+                f"segmentation {segmentation_path.name} has voxel size {seg_size:g} Å but tomogram "
+                f"{tomogram_path.name} has {size:g} Å; pass the matching files, or --voxel-size if both "
+                "headers are wrong"
+            )
+    if not np.allclose(seg_origin, tomo_origin, rtol=0.0, atol=_VOXEL_RTOL * size):
         raise ValueError(
-            f"segmentation {segmentation_path.name} has voxel size {seg_size:g} Å but tomogram "
-            f"{tomogram_path.name} has {tomo_size:g} Å; pass the matching files, or --voxel-size if both "
-            "headers are wrong"
+            f"segmentation {segmentation_path.name} has origin (x, y, z) {_xyz(seg_origin)} Å but tomogram "
+            f"{tomogram_path.name} has {_xyz(tomo_origin)} Å, so their voxels are not the same places; pass the "
+            "segmentation made from this tomogram (cryomem segment keeps its origin)"
         )
-    return tomo_size, tuple(tomo_shape)
+    return size, tuple(tomo_shape)
+
+
+def _xyz(values) -> str:
+    return "(" + ", ".join(f"{float(v):g}" for v in values) + ")"
+
+
+def _binary_if_one_value(labels: np.ndarray, name: str, notes: Callable[[str], None] | None) -> np.ndarray:
+    """A mask stored with one non-zero value (0/255, or 0/-1 read as signed bytes) as 0/1.
+
+    A single-value map whose voxels form one connected piece is kept as it is (an instance map
+    holding one membrane keeps its id); one whose voxels form several pieces is a binary mask
+    and is split into membranes like any 0/1 segmentation, with a note.
+    """
+    import cc3d
+
+    if labels.dtype.kind not in "biuf" or labels.size == 0:
+        return labels
+    nonzero = labels[labels != 0]
+    if nonzero.size == 0:
+        return labels
+    value = nonzero.min()
+    if value != nonzero.max() or value == 1 or value != np.round(value):  # instance map, 0/1, NaN, fractions
+        return labels  # as they are: membrane_instances takes or refuses them
+    binary = (labels != 0).astype(np.uint8)
+    pieces = int(cc3d.connected_components(binary, connectivity=26, return_N=True)[1])
+    if pieces == 1 and value > 0:
+        return labels
+    if notes is not None:
+        notes(
+            f"note: {name} holds a single non-zero value ({value:g}): read as a binary mask and split into "
+            f"{pieces} connected membranes"
+        )
+    return binary
 
 
 def surfaces_from_files(
@@ -70,11 +135,15 @@ def surfaces_from_files(
     feature_lowpass_ang: float = DEFAULT_FEATURE_LOWPASS_ANG,
     overwrite: bool = False,
     progress: Callable[[str, float], None] | None = None,
+    notes: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Run the surface stage on files: one ``<stem>_mb<N>.h5`` and ``<stem>_mb<N>.obj`` per membrane.
 
-    Headers are checked first (same shape, same voxel size, no 0/1 Å voxel size without
-    ``voxel_size_ang``), then everything is computed, and only then written, each file atomically.
+    Headers are checked first (same shape, voxel size and origin, no 0/1 Å voxel size without
+    ``voxel_size_ang``), then the tomogram's values (no NaN/inf inside, not constant; a NaN border is
+    set to the mean density, with a note), then everything is computed, and only then written: the
+    set of files appears together or not at all (an interruption leaves the earlier set, or none).
+    A segmentation holding a single non-zero value (a 0/255 mask) is taken as binary, with a note.
 
     Parameters
     ----------
@@ -93,6 +162,8 @@ def surfaces_from_files(
         longer exist are removed). If False, existing outputs are an error.
     progress : callable(stage, fraction), optional
         Progress reports.
+    notes : callable(str), optional
+        Receives one-line notes (a masked NaN border, a 0/255 mask read as binary).
 
     Returns
     -------
@@ -112,11 +183,15 @@ def surfaces_from_files(
         raise FileExistsError(
             f"{out_dir} already holds surfaces of {stem} ({existing[0].name}); pass --overwrite to replace them"
         )
-    labels = read_mrc(segmentation_path, voxel_size_ang=voxel_size)
     tomogram = read_mrc(tomogram_path, voxel_size_ang=voxel_size)
+    border = check_tomogram_values(tomogram.data_zyx, tomogram_path.name)
+    density = tomogram.data_zyx if border is None else border.filled(tomogram.data_zyx)
+    if border is not None and notes is not None:
+        notes(border.note(tomogram_path.name, "density profiles read that value there"))
+    labels = read_mrc(segmentation_path, voxel_size_ang=voxel_size)
     surfaces = membrane_surfaces(
-        labels.data_zyx,
-        tomogram.data_zyx,
+        _binary_if_one_value(labels.data_zyx, segmentation_path.name, notes),
+        density,
         voxel_size,
         origin_xyz_ang=tomogram.origin_xyz_ang,
         min_voxels=min_voxels,
@@ -127,18 +202,14 @@ def surfaces_from_files(
         tomogram_path=str(tomogram_path.resolve()),
         progress=progress,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for done, surface in enumerate(surfaces):
-        h5_path, obj_path = surface_output_paths(out_dir, stem, surface.membrane_id)
-        surface = dataclasses.replace(
-            surface, attrs={**surface.attrs, "segmentation_path": str(segmentation_path.resolve())}
-        )
-        written.append(write_membrane_h5(h5_path, surface))
-        mesh = Mesh(surface.vertices_xyz_ang, surface.faces, surface.normals_xyz)
-        written.append(write_mesh(obj_path, mesh))
-        if progress is not None:
-            progress("writing surfaces", (done + 1) / len(surfaces))
-    for stale in set(existing) - set(written):
-        stale.unlink(missing_ok=True)
+    written = [path for surface in surfaces for path in surface_output_paths(out_dir, stem, surface.membrane_id)]
+    with _output_folder(out_dir), atomic_file_set(written, overwrite=overwrite, stale=existing) as tmp_paths:
+        for done, surface in enumerate(surfaces):
+            surface = dataclasses.replace(
+                surface, attrs={**surface.attrs, "segmentation_path": str(segmentation_path.resolve())}
+            )
+            write_membrane_h5(tmp_paths[2 * done], surface)
+            write_mesh(tmp_paths[2 * done + 1], Mesh(surface.vertices_xyz_ang, surface.faces, surface.normals_xyz))
+            if progress is not None:
+                progress("writing surfaces", (done + 1) / len(surfaces))
     return written

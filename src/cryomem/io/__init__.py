@@ -5,7 +5,7 @@ centred at ``(i_x, i_y, i_z) * voxel_size_ang + origin_xyz_ang``. Orientations a
 Euler angles in degrees. Every writer is atomic.
 """
 
-from cryomem.io._atomic import atomic_directory, atomic_write_path, write_rows_csv
+from cryomem.io._atomic import atomic_directory, atomic_file_set, atomic_write_path, write_rows_csv
 from cryomem.io._conventions import (
     centered_ang_to_xyz_px,
     euler_zyz_deg_to_matrix,
@@ -28,6 +28,7 @@ from cryomem.io._membrane_h5 import (
 from cryomem.io._mesh import MESH_SUFFIXES, Mesh, read_mesh, write_mesh
 from cryomem.io._mrc import MrcHeader, Volume, read_mrc, read_mrc_header, write_mrc
 from cryomem.io._star import PARTICLE_COLUMNS, read_particles_star, write_particles_star
+from cryomem.io._volume_values import NonFiniteBorder, check_tomogram_values
 
 __all__ = [
     "MEMBRANE_FORMAT",
@@ -37,11 +38,14 @@ __all__ = [
     "MembraneSurface",
     "Mesh",
     "MrcHeader",
+    "NonFiniteBorder",
     "Volume",
     "atomic_directory",
+    "atomic_file_set",
     "atomic_write_path",
     "write_rows_csv",
     "centered_ang_to_xyz_px",
+    "check_tomogram_values",
     "euler_zyz_deg_to_matrix",
     "matrix_to_euler_zyz_deg",
     "normals_to_euler_zyz_deg",

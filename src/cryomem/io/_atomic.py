@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_write_path", "write_rows_csv"]
+__all__ = ["atomic_directory", "atomic_file_set", "atomic_write_path", "write_rows_csv"]
 
 
 def _sibling_name(target: Path, kind: str, *, keep_suffix: bool) -> Path:
@@ -155,6 +155,56 @@ def atomic_directory(path: str | os.PathLike[str], *, overwrite: bool = False) -
     except BaseException:
         _remove(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_file_set(
+    paths: Sequence[str | os.PathLike[str]], *, overwrite: bool = True, stale: Sequence[str | os.PathLike[str]] = ()
+) -> Iterator[list[Path]]:
+    """Yield temporary paths for a set of files that must appear together or not at all.
+
+    For outputs that share a folder with other results (``tomo_seg.mrc``, ``tomo_scores.mrc``...
+    beside other tomograms' files), where :func:`atomic_directory` cannot be used. Nothing is
+    renamed until every file of the set is written; on any exception every temporary file is
+    removed and the targets keep their previous content.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        The final files. Their folders must exist.
+    overwrite : bool, default True
+        If False and any target exists, raise ``FileExistsError`` before writing.
+    stale : sequence of path-like, default ()
+        Files of an earlier run that the new set replaces without rewriting (e.g. an instance map
+        that no longer matches a new segmentation); removed once the new set is in place.
+
+    Yields
+    ------
+    list of pathlib.Path
+        Temporary paths, in the order of ``paths``; the caller's writers create them.
+    """
+    targets = [Path(p) for p in paths]
+    for target in targets:
+        _check_parent(target)
+        if not overwrite and target.exists():
+            raise FileExistsError(f"{target} already exists; pass overwrite=True to replace it")
+    tmps = [_sibling_name(target, "tmp", keep_suffix=True) for target in targets]
+    try:
+        yield tmps
+        for target, tmp in zip(targets, tmps, strict=True):
+            if not tmp.exists():
+                raise FileNotFoundError(f"writing {target} produced no file at {tmp}")
+            _fsync_path(tmp)
+        for target, tmp in zip(targets, tmps, strict=True):
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp in tmps:
+            _remove(tmp)
+        raise
+    for old in map(Path, stale):
+        if old not in targets:
+            with contextlib.suppress(FileNotFoundError):
+                old.unlink()
 
 
 def write_rows_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, object]]) -> Path:

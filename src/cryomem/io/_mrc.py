@@ -40,11 +40,24 @@ class Volume:
         Isotropic voxel size, Å.
     origin_xyz_ang : (float, float, float)
         Physical position of voxel (0, 0, 0), Å, xyz (MRC header ``origin``).
+    start_xyz_vox : (int, int, int)
+        The header's ``nxstart, nystart, nzstart`` (index of the first voxel in a larger map, as
+        IMOD and RELION keep it). Not used for placement; kept so derived volumes carry it on.
     """
 
     data_zyx: np.ndarray
     voxel_size_ang: float
     origin_xyz_ang: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    start_xyz_vox: tuple[int, int, int] = (0, 0, 0)
+
+    @property
+    def placement(self) -> dict:
+        """``voxel_size_ang``, ``origin_xyz_ang`` and ``start_xyz_vox`` as keywords of :func:`write_mrc`."""
+        return {
+            "voxel_size_ang": self.voxel_size_ang,
+            "origin_xyz_ang": self.origin_xyz_ang,
+            "start_xyz_vox": self.start_xyz_vox,
+        }
 
 
 class MrcHeader(NamedTuple):
@@ -167,13 +180,15 @@ def read_mrc(path: str | os.PathLike[str], *, voxel_size_ang: float | None = Non
             shape_found = None if data is None else data.shape
             raise ValueError(f"{path} holds data of shape {shape_found}, not a 3D volume")
         perm = _axis_permutation(mrc.header)
+        header = mrc.header
+        start = (int(header.nxstart), int(header.nystart), int(header.nzstart))
         if data.dtype == np.int8 and _bytes_are_unsigned(mrc.header):
             data = data.view(np.uint8)
     if perm is not None:
         data = data.transpose(perm)
     if not mmap:
         data = _writeable_native(data)
-    return Volume(data_zyx=data, voxel_size_ang=size, origin_xyz_ang=origin)
+    return Volume(data_zyx=data, voxel_size_ang=size, origin_xyz_ang=origin, start_xyz_vox=start)
 
 
 def _imod_words(header: np.recarray) -> np.ndarray:
@@ -231,6 +246,7 @@ def write_mrc(
     *,
     voxel_size_ang: float,
     origin_xyz_ang: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    start_xyz_vox: tuple[int, int, int] = (0, 0, 0),
     overwrite: bool = True,
 ) -> Path:
     """Write a 3D volume to an MRC file atomically.
@@ -250,6 +266,9 @@ def write_mrc(
         Isotropic voxel size, Å (finite, > 0).
     origin_xyz_ang : (3,) floats, default (0, 0, 0)
         Physical position of voxel (0, 0, 0), Å, xyz; stored in the header ``origin`` field.
+    start_xyz_vox : (3,) ints, default (0, 0, 0)
+        The header's ``nxstart, nystart, nzstart``; pass the input's (``Volume.start_xyz_vox``,
+        or ``**volume.placement``) so a derived volume keeps them.
     overwrite : bool, default True
         If False, refuse to replace an existing file.
 
@@ -265,6 +284,9 @@ def write_mrc(
     origin = tuple(float(v) for v in origin_xyz_ang)
     if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
         raise ValueError(f"origin_xyz_ang must be 3 finite numbers (Å, xyz), got {origin_xyz_ang!r}")
+    start = tuple(start_xyz_vox)
+    if len(start) != 3 or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in start):
+        raise ValueError(f"start_xyz_vox must be 3 integers (nxstart, nystart, nzstart), got {start_xyz_vox!r}")
     data = np.ascontiguousarray(data, dtype=_storage_dtype(data))
     path = Path(path)
     with atomic_write_path(path, overwrite=overwrite) as tmp, mrcfile.new(tmp) as mrc:
@@ -273,4 +295,5 @@ def write_mrc(
             _mark_byte_signedness(mrc.header, signed=data.dtype == np.int8)
         mrc.voxel_size = size
         mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = (int(v) for v in start)
     return path

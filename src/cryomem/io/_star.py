@@ -9,6 +9,7 @@ including the tomogram's origin), ``rot_deg, tilt_deg, psi_deg`` (RELION ZYZ),
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,7 +69,54 @@ _DEFAULTS = {
 
 
 def _xyz_array(particles: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    return particles.loc[:, list(columns)].to_numpy(dtype=np.float64)
+    return particles.loc[:, list(columns)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _check_finite_coordinates(table: pd.DataFrame, path: Path) -> None:
+    """Refuse rows whose coordinate (or origin shift) columns are NaN, infinite or not numbers."""
+    columns = [c for c in (*_PX, *_CENTRED, *_SHIFT_ANG, *_SHIFT_PX) if c in table.columns]
+    bad = ~np.isfinite(_xyz_array(table, columns)).all(axis=1)
+    if bad.any():
+        rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad)[:5])
+        raise ValueError(
+            f"{path}: {int(bad.sum())} of {len(table)} particles have NaN, infinite or non-numeric coordinates "
+            f"(rows {rows}{'...' if bad.sum() > 5 else ''}); remove or fix those rows"
+        )
+
+
+def _check_pixel_and_ang_agree(
+    table: pd.DataFrame, sizes: np.ndarray, shape_zyx: Sequence[int] | None, path: Path
+) -> None:
+    """Where a file has both pixel and centred Å coordinates, they must place each particle alike.
+
+    ``px * s - centred`` is ``N / 2 * s`` for every particle of a tomogram of size ``N``: with the
+    shape known it is compared with that value, otherwise its spread over the particles of one
+    tomogram must stay within a voxel (a shift shared by every particle cannot be seen then).
+    """
+    if not (all(c in table.columns for c in _PX) and all(c in table.columns for c in _CENTRED)) or not len(table):
+        return
+    px, centred = _xyz_array(table, _PX), _xyz_array(table, _CENTRED)
+    names = table[_NAME_COLUMNS[0]].astype(str) if _NAME_COLUMNS[0] in table.columns else pd.Series([""] * len(table))
+    groups, _ = pd.factorize(pd.MultiIndex.from_arrays([names.to_numpy(), sizes]))
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        size = float(sizes[rows[0]])
+        offset = px[rows] * size - centred[rows]
+        if shape_zyx is not None:
+            expected = np.asarray(shape_zyx, dtype=np.float64)[::-1] / 2.0 * size
+        else:
+            expected = np.median(offset, axis=0)
+        error = np.abs(offset - expected)
+        if error.max() <= size:
+            continue
+        i, k = np.unravel_index(int(np.argmax(error)), error.shape)
+        row, axis = rows[i], "XYZ"[k]
+        raise ValueError(
+            f"{path}: pixel and Å coordinates disagree by {error[i, k]:g} Å (row {row + 1}: rlnCoordinate{axis} "
+            f"{px[row, k]:g} px x {size:g} Å is {px[row, k] * size - expected[k]:g} Å from the centre, "
+            f"rlnCenteredCoordinate{axis}Angst says {centred[row, k]:g} Å); delete the stale set of coordinate "
+            "columns from the file, or give the right pixel size with --voxel-size"
+        )
 
 
 def _integer_column(values: pd.Series, name: str) -> np.ndarray:
@@ -154,6 +202,8 @@ def write_particles_star(
 
 def _read_blocks(path: Path) -> dict[str, pd.DataFrame]:
     if not path.is_file():
+        if path.is_dir():
+            raise ValueError(f"particles {path} is a folder; pass a STAR file")
         raise FileNotFoundError(f"STAR file not found: {path}")
     try:
         raw = starfile.read(path, always_dict=True, parse_as_string=list(_NAME_COLUMNS))
@@ -161,8 +211,36 @@ def _read_blocks(path: Path) -> dict[str, pd.DataFrame]:
         raise ValueError(f"{path} is not a readable STAR file ({exc})") from None
     blocks = {}
     for name, block in raw.items():
-        blocks[name] = block if isinstance(block, pd.DataFrame) else pd.DataFrame([block])
+        block = block if isinstance(block, pd.DataFrame) else pd.DataFrame([block])
+        for column in _NAME_COLUMNS:
+            if column in block.columns and block[column].isna().any():
+                block[column] = _raw_loop_column(path, name, column, len(block))
+        blocks[name] = block
     return blocks
+
+
+def _raw_loop_column(path: Path, block: str, column: str, n_rows: int) -> list[str]:
+    """The text of one loop column as written (starfile turns names such as ``nan`` into NaN)."""
+    lines = path.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == f"data_{block}"), None)
+    if start is None:
+        raise ValueError(f"{path}: cannot read column {column} of block {block!r} as text")
+    names: list[str] = []
+    rows: list[str] = []
+    for line in lines[start + 1 :]:
+        text = line.strip()
+        if text.startswith("data_"):
+            break
+        if not text or text.startswith("#") or text == "loop_":
+            continue
+        if text.startswith("_"):
+            names.append(text.split()[0][1:])
+        else:
+            rows.append(text)
+    if column not in names or len(rows) != n_rows:
+        raise ValueError(f"{path}: cannot read column {column} of block {block!r} as text")
+    index = names.index(column)
+    return [shlex.split(row)[index] if ('"' in row or "'" in row) else row.split()[index] for row in rows]
 
 
 def _pixel_sizes(table: pd.DataFrame, optics: pd.DataFrame | None, path: Path) -> np.ndarray | None:
@@ -273,17 +351,24 @@ def read_particles_star(
         raise ValueError(
             f"{path} lacks a z coordinate: 3D particles need rlnCoordinateX/Y/Z or rlnCenteredCoordinateX/Y/ZAngst"
         )
+    _check_finite_coordinates(table, path)
+    try:
+        stated = _pixel_sizes(table, blocks.get("optics"), path)
+    except ValueError:
+        if voxel_size_ang is None:
+            raise
+        stated = None  # the given pixel size replaces the file's unusable one
     if voxel_size_ang is not None:
         size = validate_voxel_size_ang(voxel_size_ang, "voxel_size_ang", explicit=True)
         sizes = np.full(len(table), size)
+    elif stated is None:
+        raise ValueError(
+            f"{path} has no pixel size ({', '.join(_PIXEL_SIZE_COLUMNS)} or an optics "
+            "block); pass voxel_size_ang (--voxel-size), the voxel size of its coordinates in Å"
+        )
     else:
-        found = _pixel_sizes(table, blocks.get("optics"), path)
-        if found is None:
-            raise ValueError(
-                f"{path} has no pixel size ({', '.join(_PIXEL_SIZE_COLUMNS)} or an optics "
-                "block); pass voxel_size_ang (--voxel-size), the voxel size of its coordinates in Å"
-            )
-        sizes = found
+        sizes = stated
+    _check_pixel_and_ang_agree(table, sizes, shape_zyx, path)
     xyz = _positions_ang(table, sizes, shape_zyx, origin_xyz_ang, path)
     name_column = next((c for c in _NAME_COLUMNS if c in table.columns), None)
     names = table[name_column].astype(str).tolist() if name_column else [tomo_name or ""] * len(table)
@@ -301,6 +386,9 @@ def read_particles_star(
             out[column] = np.full(len(table), _DEFAULTS[column], dtype=np.int64)
     score_column = next((c for c in (_SCORE, "rlnAutopickFigureOfMerit") if c in table.columns), "")
     out["score"] = _float_column(table, score_column, np.nan)
+    out.attrs["source"] = str(path)
+    out.attrs["stated_pixel_sizes_ang"] = sorted({float(v) for v in stated}) if stated is not None else []
+    out.attrs["pixel_size_ang"] = float(voxel_size_ang) if voxel_size_ang is not None else None
     return out
 
 

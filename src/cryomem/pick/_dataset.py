@@ -208,6 +208,31 @@ def surface_patches(
     return patches
 
 
+def _check_finite(path: Path, surface: MembraneSurface, window_offsets_ang: Sequence[float], max_shift: int) -> None:
+    """Refuse NaN/inf in what training reads: vertices, normals and the features of every window used."""
+    bad = ~(np.isfinite(surface.vertices_xyz_ang).all(axis=1) & np.isfinite(surface.normals_xyz).all(axis=1))
+    if bad.any():
+        raise ValueError(
+            f"membrane file {path} has {int(bad.sum())} vertices with NaN or infinite coordinates or normals; "
+            "rebuild it with `cryomem surface`"
+        )
+    used = np.unique(
+        np.concatenate(
+            [
+                window_columns(surface.feature_offsets_ang, window_offsets_ang, shift_samples=shift)
+                for shift in range(-max_shift, max_shift + 1)
+                if _provides(surface.feature_offsets_ang, window_offsets_ang, shift)
+            ]
+        )
+    )
+    bad = ~np.isfinite(np.asarray(surface.features)[:, used]).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"membrane file {path} has NaN or infinite features at {int(bad.sum())} of {len(bad)} vertices; rebuild "
+            "it with `cryomem surface` from a tomogram without NaN voxels"
+        )
+
+
 def _provides(feature_offsets_ang: np.ndarray | None, window_offsets_ang: Sequence[float], shift: int) -> bool:
     try:
         window_columns(feature_offsets_ang, window_offsets_ang, shift_samples=shift)
@@ -324,12 +349,20 @@ def load_training_membranes(
     missing = [c for c in ("tomo_name", "x_ang", "y_ang", "z_ang") if c not in particles.columns]
     if missing:
         raise ValueError(f"particles lacks column(s) {missing}; read them with cryomem.io.read_particles_star")
+    coordinates = particles[["x_ang", "y_ang", "z_ang"]].to_numpy(dtype=np.float64)
+    bad_rows = int(np.count_nonzero(~np.isfinite(coordinates).all(axis=1)))
+    if bad_rows:
+        raise ValueError(
+            f"{bad_rows} of {len(particles)} particles have NaN or infinite coordinates; fix or drop those rows"
+        )
     surfaces = [read_membrane_h5(p) for p in paths]
     for path, surface in zip(paths, surfaces):
         check_feature_lowpass(
             surface, feature_lowpass_ang(surfaces[0]), where=f"membrane file {path} (unlike {paths[0].name})"
         )
     columns = [window_columns(s.feature_offsets_ang, window_offsets_ang, where=str(p)) for p, s in zip(paths, surfaces)]
+    for path, surface in zip(paths, surfaces):
+        _check_finite(path, surface, window_offsets_ang, max_shift_samples)
     names = [tomogram_name(s, p) for s, p in zip(surfaces, paths)]
     owned = _particles_per_surface(
         surfaces, names, particles, max_distance_ang=max_distance_ang, use_angles=use_particle_angles

@@ -163,11 +163,11 @@ def evaluate_picks(
 
 
 def _read(path: str | os.PathLike[str], voxel_size_ang: float | None) -> pd.DataFrame:
-    """A particle STAR in Å; ``voxel_size_ang`` is used only if the file has no pixel size."""
+    """A particle STAR in Å; ``voxel_size_ang`` is used only if the file states no pixel size."""
     try:
         return read_particles_star(path)
-    except ValueError:
-        if voxel_size_ang is None:
+    except ValueError as err:
+        if voxel_size_ang is None or "has no pixel size" not in str(err):
             raise
     return read_particles_star(path, voxel_size_ang=voxel_size_ang)
 
@@ -190,8 +190,9 @@ def evaluate_files(
     radius_nm, per_membrane, matching
         As in :func:`evaluate_picks`.
     voxel_size_ang : float, optional
-        Pixel size of a file that does not state its own (Surforama), Å; files that state one
-        keep it.
+        Pixel size of a file that does not state its own (Surforama), Å; a file that states one
+        keeps it. When both files state one, a ``voxel_size_ang`` that differs from either is
+        refused rather than ignored.
 
     Returns
     -------
@@ -200,6 +201,17 @@ def evaluate_files(
     """
     if not (np.isfinite(radius_nm) and radius_nm > 0):
         raise ValueError(f"radius_nm must be a positive distance in nm, got {radius_nm}")
+    if matching not in ("nearest", "one_to_one"):
+        raise ValueError(f"matching must be 'nearest' or 'one_to_one', got {matching!r}")
     pred = _read(predicted_star, voxel_size_ang)
     truth = _read(ground_truth_star, voxel_size_ang)
+    if voxel_size_ang is not None and pred.attrs["stated_pixel_sizes_ang"] and truth.attrs["stated_pixel_sizes_ang"]:
+        for table in (pred, truth):
+            other = [s for s in table.attrs["stated_pixel_sizes_ang"] if abs(s - voxel_size_ang) > 1e-3 * s]
+            if other:
+                raise ValueError(
+                    f"--voxel-size {voxel_size_ang:g} Å disagrees with the pixel size {other[0]:g} Å that "
+                    f"{table.attrs['source']} states, and both files state their own; drop --voxel-size "
+                    "(it is for files without a pixel size)"
+                )
     return evaluate_picks(pred, truth, radius_nm=radius_nm, per_membrane=per_membrane, matching=matching)

@@ -1,13 +1,14 @@
 """``cryomem pick predict`` over files: membranes in, one particle STAR per tomogram out.
 
 Every input is checked (membrane files readable, features at a sampling the model can read at
-every test-time shift, tomogram shape known, outputs free) before any prediction runs; each
-tomogram's STAR and the rewritten membrane files are written atomically once all of its
-membranes are predicted.
+every test-time shift, tomogram shape known, outputs free) before any prediction runs; the STAR
+files and the rewritten membrane files are written as one set once every membrane is predicted:
+a failure, a full disk or an interruption leaves no STAR and every membrane file as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -21,6 +22,7 @@ import pandas as pd
 from cryomem.io import (
     PARTICLE_COLUMNS,
     MembraneSurface,
+    atomic_file_set,
     read_membrane_h5,
     read_mrc_header,
     write_membrane_h5,
@@ -230,11 +232,12 @@ def predict_membranes(
         bandwidth_ang = calibration.get("bandwidth_ang")
     total = sum(len(g[0]) for g in groups.values())
     done = 0
-    written = []
+    stars: dict[str, pd.DataFrame] = {}
+    predicted: dict[Path, np.ndarray] = {}
     for name in sorted(groups):
-        members, shape, voxel_size, origin = groups[name]
+        members = groups[name][0]
         rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-        tables, predictions = [], []
+        tables = []
         for path in members:
             surface = read_membrane_h5(path)
 
@@ -263,20 +266,42 @@ def predict_membranes(
                     tomo_name=name,
                 )
             )
-            predictions.append(distances)
+            predicted[path] = distances
             done += 1
-        table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(PARTICLE_COLUMNS))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        star = write_particles_star(
-            particles_star_path(out_dir, name), table, voxel_size_ang=voxel_size, shape_zyx=shape, origin_xyz_ang=origin
-        )
-        for path, distances in zip(members, predictions, strict=True):
-            surface = read_membrane_h5(path)
-            updated = dataclasses.replace(
-                surface,
-                point_data={**surface.point_data, PREDICTED_DISTANCE_KEY: distances.astype(np.float32)},
-                attrs={**surface.attrs, "pick_model": ";".join(str(m.resolve()) for m in model_paths)},
-            )
-            write_membrane_h5(path, updated)
-        written.append(star)
-    return written
+        stars[name] = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(PARTICLE_COLUMNS))
+    return _write_outputs(stars, predicted, groups, out_dir, [str(m.resolve()) for m in model_paths])
+
+
+def _write_outputs(
+    stars: dict[str, pd.DataFrame],
+    predicted: dict[Path, np.ndarray],
+    groups: dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]],
+    out_dir: Path,
+    model_names: list[str],
+) -> list[Path]:
+    """Write every STAR and rewrite every membrane file as one set: all appear, or none changes."""
+    star_paths = [particles_star_path(out_dir, name) for name in sorted(stars)]
+    membranes = list(predicted)
+    made = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic_file_set([*star_paths, *membranes]) as tmps:
+            for name, tmp in zip(sorted(stars), tmps, strict=False):
+                _, shape, voxel_size, origin = groups[name]
+                write_particles_star(
+                    tmp, stars[name], voxel_size_ang=voxel_size, shape_zyx=shape, origin_xyz_ang=origin
+                )
+            for path, tmp in zip(membranes, tmps[len(star_paths) :], strict=True):
+                surface = read_membrane_h5(path)
+                updated = dataclasses.replace(
+                    surface,
+                    point_data={**surface.point_data, PREDICTED_DISTANCE_KEY: predicted[path].astype(np.float32)},
+                    attrs={**surface.attrs, "pick_model": ";".join(model_names)},
+                )
+                write_membrane_h5(tmp, updated)
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only if still empty
+        raise
+    return star_paths

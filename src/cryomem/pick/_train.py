@@ -6,9 +6,10 @@ normalised per patch, then augmented: the nine feature augmentations plus a rand
 window along the normal by whole samples, matching the test-time shifts), with MSE between the
 predicted and the true distance to the nearest particle (both divided by ``max_distance_ang``),
 Adam and a cosine learning-rate decay. After each epoch: validation MSE on whole validation
-patches, a CSV row and a checkpoint (the learning-curve PNG at most once a minute and at the end);
-the best model by validation loss (training loss without validation membranes) is written as
-``model.pt`` with its card.
+patches and a checkpoint. At the end, together or not at all: the best model by validation loss
+(training loss without validation membranes) as ``model.pt`` with its card (and the mean-shift
+settings calibrated on the validation membranes), the final weights, the log, the learning curves
+and the settings. Training stops with an error at the first non-finite loss.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import cryomem
-from cryomem.io import atomic_write_path, write_rows_csv
+from cryomem.io import atomic_file_set, atomic_write_path, write_rows_csv
 from cryomem.pick._augment import PickAugmentConfig, augment_features
 from cryomem.pick._calibrate import calibrate_mean_shift
 from cryomem.pick._dataset import (
@@ -38,12 +39,13 @@ from cryomem.pick._dataset import (
 )
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, operators_to_torch
 from cryomem.pick._inference import predict_distances_ang
-from cryomem.pick._model_file import load_pick_model, save_pick_model
+from cryomem.pick._model_file import save_pick_model
 from cryomem.pick._operators import OperatorCache
 
 __all__ = ["PickTrainConfig", "train_pick_model"]
 
 Progress = Callable[[str, float], None]
+_FINAL_NAMES = ("model.pt", "model_final.pt", "training_log.csv", "learning_curves.png", "train_config.json")
 _DEFAULT_WINDOW = tuple(round(-50.0 + 2.5 * i, 6) for i in range(41))  # ±50 Å (see DEFAULT_FEATURE_OFFSETS_ANG)
 
 
@@ -162,16 +164,27 @@ def _epoch(
     items: list[tuple[TrainingMembrane, SurfacePatch]],
     config: PickTrainConfig,
     rng: np.random.Generator,
+    epoch: int = 0,
 ) -> float:
-    """One pass over all training patches in random order; returns the vertex-weighted mean loss."""
+    """One pass over all training patches in random order; returns the vertex-weighted mean loss.
+
+    Raises ``ValueError`` at the first non-finite loss, before it reaches the weights.
+    """
     total, count = 0.0, 0
     order = rng.permutation(len(items))
     optimizer.zero_grad(set_to_none=True)
     for step, item in enumerate(order):
         membrane, patch = items[item]
         loss, n = _patch_loss(model, membrane, patch, config, rng if config.augment else None)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise ValueError(
+                f"training stopped: the loss became {value} at epoch {epoch + 1} (membrane {membrane.path.name}), "
+                "so no model was written; lower learning_rate with --config, or rebuild the membranes with "
+                "`cryomem surface`"
+            )
         (loss / config.batch_patches).backward()
-        total, count = total + float(loss.detach()) * n, count + n
+        total, count = total + value * n, count + n
         if (step + 1) % config.batch_patches == 0 or step + 1 == len(order):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optimizer.step()
@@ -199,10 +212,10 @@ def train_pick_model(
         ``tomo_name`` == the stem of each membrane's tomogram; each particle belongs to the
         membrane with the nearest vertex (if within ``max_distance_ang``).
     out_dir : str or Path
-        Folder (created) for ``model.pt`` (best validation loss; with validation membranes its card
-        also holds the mean-shift settings calibrated on them, see
-        :func:`cryomem.pick.calibrate_mean_shift`), ``model_final.pt``, ``checkpoint_last.pt``,
-        ``training_log.csv``, ``learning_curves.png``, ``train_config.json``.
+        Folder (created) for ``checkpoint_last.pt`` (after each epoch) and, together at the end,
+        ``model.pt`` (best validation loss; with validation membranes its card also holds the
+        mean-shift settings calibrated on them, see :func:`cryomem.pick.calibrate_mean_shift`),
+        ``model_final.pt``, ``training_log.csv``, ``learning_curves.png``, ``train_config.json``.
     config : PickTrainConfig, optional
         Settings (defaults if omitted).
     progress : callable ``(stage, fraction)``, optional
@@ -215,11 +228,14 @@ def train_pick_model(
     FileNotFoundError
         A membrane file is missing.
     ValueError
-        No membranes, membranes without features or with another feature sampling, particles
-        without coordinates, or no particle near any membrane. Nothing is written then.
+        No membranes, membranes without features, with NaN/inf features or with another feature
+        sampling, particles without (finite) coordinates, or no particle near any membrane: nothing
+        is written then. A non-finite loss: training stops, no model is written.
     """
     config = config or PickTrainConfig()
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"output folder {out_dir} is a file; choose a folder for the training outputs (--out)")
     membranes = load_training_membranes(
         membrane_paths,
         particles,
@@ -239,18 +255,21 @@ def train_pick_model(
     is_val = _split(len(membranes), config)
     train_set = [m for m, v in zip(membranes, is_val) if not v]
     val_set = [m for m, v in zip(membranes, is_val) if v]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write_path(out_dir / "train_config.json") as tmp:
-        tmp.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
     threads = torch.get_num_threads()
     try:
         if config.threads:
             torch.set_num_threads(config.threads)
-        _fit(train_set, val_set, out_dir, config, progress)
+        model, history, best_weights = _fit(train_set, val_set, out_dir, config, progress)
+        best = PickNet(config.architecture())
+        best.load_state_dict(best_weights)
+        best_row = min(history, key=lambda row: row.get("val_loss", row["train_loss"]))
+        best_card = _card(config, train_set, val_set, best_row)
         if val_set:
-            _calibrate(out_dir / "model.pt", val_set, cache_dir)
+            best_card = _calibrated(best.eval(), best_card, val_set, cache_dir)
             if progress:
                 progress("calibration", 1.0)
+        final = (model, _card(config, train_set, val_set, history[-1]))
+        _write_final_set(out_dir, (best, best_card), final, history, config)
     finally:
         torch.set_num_threads(threads)
     return out_dir / "model.pt"
@@ -262,7 +281,8 @@ def _fit(
     out_dir: Path,
     config: PickTrainConfig,
     progress: Progress | None,
-) -> None:
+) -> tuple[PickNet, list[dict], dict]:
+    """Train; return the model after the last epoch, the log rows and the best epoch's weights."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model = PickNet(config.architecture())
@@ -270,42 +290,32 @@ def _fit(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     items = [(m, p) for m in train_set for p in m.patches]
     history: list[dict] = []
-    best, last_plot = math.inf, time.perf_counter()
+    best, best_weights = math.inf, {}
     for epoch in range(config.epochs):
         started = time.perf_counter()
         lr = config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs)))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        row = {"epoch": epoch + 1, "train_loss": _epoch(model, optimizer, items, config, rng), "learning_rate": lr}
+        loss = _epoch(model, optimizer, items, config, rng, epoch)
+        row = {"epoch": epoch + 1, "train_loss": loss, "learning_rate": lr}
         if val_set:
             row.update(_validate(model, val_set, config))
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         score = row.get("val_loss", row["train_loss"])
         if score < best:
-            best = score
-            save_pick_model(out_dir / "model.pt", model, _card(config, train_set, val_set, row))
-        state = {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "epoch": epoch + 1,
-            "history": history,
-        }
+            best, best_weights = score, {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}
+        out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write_path(out_dir / "checkpoint_last.pt") as tmp:
-            torch.save(state, tmp)
-        final = epoch + 1 == config.epochs
-        write_rows_csv(out_dir / "training_log.csv", history)
-        if final or time.perf_counter() - last_plot > 60.0:  # the PNG costs ~0.3 s: at most once a minute
-            _write_plot(out_dir, history, config.max_distance_ang)
-            last_plot = time.perf_counter()
+            torch.save({**state, "history": history}, tmp)
         if progress:
             progress("training", (epoch + 1) / config.epochs)
-    save_pick_model(out_dir / "model_final.pt", model, _card(config, train_set, val_set, history[-1]))
+    return model, history, best_weights
 
 
-def _calibrate(model_path: Path, val_set: list[TrainingMembrane], cache_dir: str | Path | None) -> None:
-    """Store the mean-shift settings that pick best on the validation membranes in the model's card."""
-    model, card = load_pick_model(model_path)
+def _calibrated(model: PickNet, card: dict, val_set: list[TrainingMembrane], cache_dir: str | Path | None) -> dict:
+    """``card`` with the mean-shift settings that pick best on the validation membranes (if any)."""
     predicted = [predict_distances_ang(model, card, m.surface, cache_dir=cache_dir) for m in val_set]  # with TTA
     calibration = calibrate_mean_shift(
         [m.surface for m in val_set],
@@ -314,9 +324,21 @@ def _calibrate(model_path: Path, val_set: list[TrainingMembrane], cache_dir: str
         [m.particles_xyz_ang for m in val_set],
         max_distance_ang=float(card["max_distance_ang"]),
     )
-    if calibration is not None:
-        calibration["data"] = f"{len(val_set)} validation membrane(s), predicted with TTA"
-        save_pick_model(model_path, model, {**card, "calibration": calibration})
+    if calibration is None:
+        return card
+    calibration["data"] = f"{len(val_set)} validation membrane(s), predicted with TTA"
+    return {**card, "calibration": calibration}
+
+
+def _write_final_set(out_dir: Path, best: tuple, final: tuple, history: list[dict], config: PickTrainConfig) -> None:
+    """The finished run's files, together or not at all."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_file_set([out_dir / name for name in _FINAL_NAMES]) as (model, model_final, log, curves, settings):
+        save_pick_model(model, *best)
+        save_pick_model(model_final, *final)
+        write_rows_csv(log, history)
+        _write_plot(curves, history, config.max_distance_ang)
+        settings.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
 
 
 def _card(config: PickTrainConfig, train: list[TrainingMembrane], val: list[TrainingMembrane], row: dict) -> dict:
@@ -353,7 +375,7 @@ def _card(config: PickTrainConfig, train: list[TrainingMembrane], val: list[Trai
     }
 
 
-def _write_plot(out_dir: Path, history: list[dict], max_distance_ang: float) -> None:
+def _write_plot(path: Path, history: list[dict], max_distance_ang: float) -> None:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 3.5))
@@ -373,5 +395,4 @@ def _write_plot(out_dir: Path, history: list[dict], max_distance_ang: float) -> 
     right.set_ylabel("RMSE of predicted distance, Å")
     right.legend()
     fig.tight_layout()
-    with atomic_write_path(out_dir / "learning_curves.png") as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
+    fig.savefig(path, dpi=90, format="png")

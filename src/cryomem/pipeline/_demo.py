@@ -193,6 +193,8 @@ def run_demo(
     from cryomem.simulate import simulate_to_folder
 
     out = Path(out_dir)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"the demo's seed (--seed) must be a whole number >= 0, got {seed!r}")
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} is a file; give a folder for the demo output")
     earlier = (out / "data" / f"{DEMO_NAME}_ground_truth.json").is_file()

@@ -221,6 +221,18 @@ def _tomogram_section(run_dir: Path, name: str, entry: dict) -> str:
     return "".join(parts)
 
 
+def missing_outputs(run_dir: Path, manifest: Manifest) -> list[str]:
+    """Outputs of stages the manifest records as done that are not on disk (paths relative to ``run_dir``)."""
+    expected = []
+    for name, entry in sorted(manifest.tomograms.items()):
+        for record in (entry.get("stages") or {}).values():
+            if (record or {}).get("status") == "done":
+                expected += [Path("tomograms") / name / out for out in record.get("outputs", [])]
+    if (manifest.pooled or {}).get("status") == "done":
+        expected += [Path(out) for out in manifest.pooled.get("outputs", [])]
+    return [str(path) for path in expected if not (run_dir / path).exists()]
+
+
 def write_report(
     run_dir: str | os.PathLike[str], out_path: str | os.PathLike[str] | None = None, *, max_tomograms: int = 50
 ) -> Path:
@@ -243,13 +255,23 @@ def write_report(
     Raises
     ------
     FileNotFoundError
-        ``run_dir`` has no manifest (not a run folder).
+        ``run_dir`` has no manifest (not a run folder), or outputs of stages it records as done
+        are missing (e.g. a deleted ``tomograms`` folder): the page would call them finished.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "manifest.json").is_file():
         raise FileNotFoundError(f"{run_dir} holds no manifest.json; pass a folder written by `cryomem run`")
     manifest = Manifest.load(run_dir)
+    missing = missing_outputs(run_dir, manifest)
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise FileNotFoundError(
+            f"{len(missing)} outputs that {run_dir}/manifest.json lists as finished are missing ({shown}); "
+            f"re-run `cryomem run` on the same tomograms with --out {run_dir} to recreate them, then the report"
+        )
     out = Path(out_path) if out_path is not None else run_dir / "report.html"
+    if out.is_dir():
+        raise ValueError(f"report path {out} is a folder; pass an .html file path (--out)")
     n = len(manifest.tomograms)
     title = "/".join(run_dir.resolve().parts[-2:])
     finished = sum(1 for e in manifest.tomograms.values()

@@ -215,7 +215,7 @@ def load_run_config(path: str | Path | None = None, **overrides: object) -> RunC
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:
-            raise ValueError(f"run config {path} is not valid YAML: {err}") from None
+            raise ValueError(f"run config {path} is not valid YAML: {' '.join(str(err).split())}") from None
         if not isinstance(data, dict):
             raise ValueError(f"run config {path} must hold a mapping of settings, got {type(data).__name__}")
     for key, value in overrides.items():

@@ -168,10 +168,7 @@ def instances_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFold
     seg = read_mrc(folders.seg_path)
     labels = connected_instances(seg.data_zyx, config.surfaces.min_voxels)
     with atomic_directory(folders.instances, overwrite=True) as tmp:
-        write_mrc(
-            tmp / folders.instances_path.name, labels, voxel_size_ang=seg.voxel_size_ang,
-            origin_xyz_ang=seg.origin_xyz_ang,
-        )  # fmt: skip
+        write_mrc(tmp / folders.instances_path.name, labels, **seg.placement)
     return {"outputs": _relative([folders.instances_path], folders.root), "membranes": int(labels.max())}
 
 

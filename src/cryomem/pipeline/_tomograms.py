@@ -56,6 +56,8 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
     ValueError
         No tomogram at all, or two tomograms with the same stem (their outputs would collide).
     """
+    from cryomem.segment import is_derived_volume  # lazy: torch loads only when work starts
+
     found: list[Path] = []
     ignored: list[Path] = []
     if not inputs:
@@ -64,7 +66,8 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
         if item.is_dir():
             for entry in sorted(item.iterdir()):
                 if entry.is_file() and not entry.name.startswith("."):
-                    (found if entry.suffix.lower() in MRC_SUFFIXES else ignored).append(entry)
+                    tomogram = entry.suffix.lower() in MRC_SUFFIXES and not is_derived_volume(entry)
+                    (found if tomogram else ignored).append(entry)  # our own outputs are never tomograms
         elif item.is_file():
             (found if item.suffix.lower() in MRC_SUFFIXES else ignored).append(item)
         else:
@@ -90,6 +93,8 @@ def read_tomograms(paths: Sequence[Path], config: RunConfig) -> list[Tomogram]:
     Raises
     ------
     ValueError
+        No tomogram has a usable header (nothing could run).
+    ValueError
         The readable tomograms have different voxel sizes and ``config.allow_mixed_voxel_sizes`` is
         False (the message lists them).
     """
@@ -109,6 +114,10 @@ def read_tomograms(paths: Sequence[Path], config: RunConfig) -> list[Tomogram]:
             tomograms.append(Tomogram(path, path.stem, None, None, fingerprint, str(err)))
             continue
         tomograms.append(Tomogram(path, path.stem, float(voxel), tuple(int(v) for v in shape), fingerprint))
+    broken = [t for t in tomograms if t.error is not None]
+    if tomograms and len(broken) == len(tomograms):
+        more = f" (and {len(broken) - 1} more unusable)" if len(broken) > 1 else ""
+        raise ValueError(f"no tomogram can be used: {broken[0].error}{more}; fix or replace the tomograms")
     sizes = sorted({t.voxel_size_ang for t in tomograms if t.error is None})
     distinct = [s for i, s in enumerate(sizes) if i == 0 or not math.isclose(s, sizes[i - 1], rel_tol=_VOXEL_RTOL)]
     if len(distinct) > 1 and not config.allow_mixed_voxel_sizes:

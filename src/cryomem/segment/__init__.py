@@ -20,7 +20,7 @@ from cryomem.segment._model_file import (
     trained_voxel_range_ang,
     voxel_size_note,
 )
-from cryomem.segment._segment_file import segment_file
+from cryomem.segment._segment_file import is_derived_volume, segment_file, segment_output_paths
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.segment._train import TrainConfig, train
@@ -39,6 +39,7 @@ __all__ = [
     "dice",
     "evaluate_segmentation",
     "filter_sheets",
+    "is_derived_volume",
     "load_model",
     "load_sheet_filter",
     "parameter_count",
@@ -46,6 +47,7 @@ __all__ = [
     "read_model_card",
     "save_model",
     "segment_file",
+    "segment_output_paths",
     "select_device",
     "skeletonize_membranes",
     "surface_dice",

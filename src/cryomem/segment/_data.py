@@ -16,10 +16,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cryomem.io import read_mrc
+from cryomem.io import read_mrc, read_mrc_header
 from cryomem.segment._augment_spatial import IGNORE
 
 IMAGE_SUFFIXES = (".mrc", ".rec", ".map", ".nii", ".nii.gz")
+_MAKE_DATA = "a folder with imagesTr/ and labelsTr/ (`cryomem simulate dataset` writes one)"
 
 
 @dataclass(frozen=True)
@@ -41,37 +42,83 @@ def _read_volume(path: Path) -> tuple[np.ndarray, float]:
         image = nibabel.load(str(path))
         data = np.asarray(image.dataobj).transpose(2, 1, 0)  # NIfTI is (x, y, z)
         return data, float(image.header.get_zooms()[0])
+    voxel = read_mrc_header(path).voxel_size_ang_raw
+    if not np.isfinite(voxel) or voxel <= 1.0:  # 0 or 1 Å: the writer stored no voxel size
+        raise ValueError(
+            f"{path} states no voxel size in its header ({voxel:g} Å); training patches need their own: "
+            "write it into the file (e.g. mrcfile: mrc.voxel_size = 10.0)"
+        )
     volume = read_mrc(path)
     return np.asarray(volume.data_zyx), volume.voxel_size_ang
+
+
+def _check_finite(path: Path, data: np.ndarray) -> None:
+    """Refuse NaN/inf voxels: one would turn every weight into NaN within a step."""
+    if data.dtype.kind in "fc":
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        if bad:
+            raise ValueError(
+                f"{path} holds {bad} NaN or infinite voxel value(s); training needs finite values: "
+                "fix or remove this patch (and its label)"
+            )
 
 
 def _stem(path: Path) -> str:
     return path.name.removesuffix(".gz").rsplit(".", 1)[0]
 
 
-def load_split(data_dir: Path | str, split: str) -> list[Patch]:
-    """Read every pair of ``images{split}``/``labels{split}`` (split ``Tr`` or ``Val``)."""
+def load_split(data_dir: Path | str, split: str, *, required: bool = True) -> list[Patch]:
+    """Read every pair of ``images{split}``/``labels{split}`` (split ``Tr`` or ``Val``).
+
+    With ``required=False`` a data folder without either folder of the split has no patches of
+    it (``[]``); one folder without the other is still an error.
+
+    Raises
+    ------
+    FileNotFoundError
+        No data folder, or (when required) no ``images{split}``/``labels{split}`` folders.
+    ValueError
+        Unpaired names, unreadable files, shapes that differ, NaN/inf image voxels, labels other
+        than 0, 1, 2.
+    """
     data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        what = "is a file" if data_dir.exists() else "does not exist"
+        raise FileNotFoundError(f"training data folder {data_dir} {what}; pass {_MAKE_DATA}")
     images_dir, labels_dir = data_dir / f"images{split}", data_dir / f"labels{split}"
+    if not required and not images_dir.exists() and not labels_dir.exists():
+        return []
     if not images_dir.is_dir() or not labels_dir.is_dir():
-        raise FileNotFoundError(
-            f"{data_dir} needs images{split}/ and labels{split}/ folders (see `cryomem simulate dataset`)"
-        )
+        raise FileNotFoundError(f"{data_dir} needs images{split}/ and labels{split}/ folders; pass {_MAKE_DATA}")
     images = {_stem(p): p for p in sorted(images_dir.iterdir()) if p.name.endswith(IMAGE_SUFFIXES)}
     labels = {_stem(p): p for p in sorted(labels_dir.iterdir()) if p.name.endswith(IMAGE_SUFFIXES)}
     if set(images) != set(labels):
         missing = sorted(set(images) ^ set(labels))[:3]
         raise ValueError(
-            f"images{split} and labels{split} in {data_dir} do not pair up (e.g. {missing}); fix the names"
+            f"images{split} and labels{split} in {data_dir} do not pair up (e.g. {missing}); "
+            "give each image a label of the same file name"
         )
+    if required and not images:
+        others = sorted(p.name for p in images_dir.iterdir() if not p.name.startswith("."))[:3]
+        found = f" (found {others}: convert them to MRC)" if others else ""
+        raise ValueError(f"{images_dir} holds no {'/'.join(IMAGE_SUFFIXES)} patches{found}; add training data")
     patches = []
     for name in sorted(images):
         image, voxel = _read_volume(images[name])
         label, _ = _read_volume(labels[name])
         if image.shape != label.shape:
-            raise ValueError(f"{name}: image {image.shape} and label {label.shape} differ in shape")
-        if not np.isin(np.unique(label), (0, 1, 2)).all():
-            raise ValueError(f"{labels[name]} holds values other than 0, 1, 2 (background, membrane, ignore)")
+            raise ValueError(
+                f"{images[name]} has shape {image.shape} but its label {labels[name]} has {label.shape}; "
+                "an image and its label must match voxel for voxel"
+            )
+        _check_finite(images[name], image)
+        values = np.unique(label)
+        if not np.isin(values, (0, 1, 2)).all():
+            other = [float(v) for v in values[~np.isin(values, (0, 1, 2))][:3]]
+            raise ValueError(
+                f"{labels[name]} holds values other than 0, 1, 2 (background, membrane, ignore), e.g. {other}; "
+                "relabel it"
+            )
         patches.append(Patch(name, image.astype(np.float32), label.astype(np.uint8), voxel))
     return patches
 

@@ -105,6 +105,27 @@ def _check_headers(file: str, pred: Path, label: Path, voxel_size_ang: float | N
             )
 
 
+def _prediction_mask(data: np.ndarray, threshold: float, path: Path) -> np.ndarray:
+    """Membrane voxels of a prediction; NaN and (for a threshold in (0, 1)) values outside [0, 1] refused."""
+    if data.dtype.kind == "f":
+        bad = int(np.count_nonzero(~np.isfinite(data)))
+        if bad:
+            raise ValueError(f"prediction {path} holds {bad} NaN or infinite voxels; pass a segmentation or scores")
+    if 0.0 < threshold < 1.0 and data.size:  # a probability threshold (0.0 is the one for logits)
+        low, high = float(data.min()), float(data.max())
+        if low < 0.0 or high > 1.0 and not (data.dtype.kind in "biu" and _is_binary(data)):
+            raise ValueError(
+                f"prediction {path} holds values from {low:g} to {high:g}, neither a 0/1 segmentation nor "
+                "probabilities in [0, 1] (a tomogram?); pass <stem>_seg.mrc or <stem>_scores.mrc"
+            )
+    return data > threshold
+
+
+def _is_binary(data: np.ndarray) -> bool:
+    """One non-zero value only (e.g. a mask stored as 0/255)."""
+    return np.unique(data).size <= 2 and data.min() >= 0
+
+
 def _row(file: str, dice: DiceCounts, surface: SurfaceDiceCounts, voxels: int, ignored: int) -> dict[str, object]:
     return {
         "file": file,
@@ -170,8 +191,10 @@ def evaluate_segmentation(
     FileNotFoundError
         A path or folder does not exist, or a folder holds no MRC files.
     ValueError
-        Unpaired file names, different shapes or voxel sizes, labels other than 0/1/ignore,
-        or an unusable voxel size. All pairs are checked (headers only) before any data is read.
+        Unpaired file names, different shapes or voxel sizes, labels other than 0/1/ignore, labels
+        that are all ignore, predictions with NaN or (for a threshold in (0, 1)) values outside
+        [0, 1] other than a 0/N mask, or an unusable voxel size. All pairs are checked (headers
+        only) before any data is read.
     """
     if not math.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number, got {threshold!r}")
@@ -186,8 +209,14 @@ def evaluate_segmentation(
     total_surface = SurfaceDiceCounts(0, 0, 0, 0)
     total_voxels = total_ignored = 0
     for file, pred_path, label_path in pairs:
-        pred = read_mrc(pred_path, voxel_size_ang=voxel_size_ang).data_zyx > threshold
+        pred = _prediction_mask(read_mrc(pred_path, voxel_size_ang=voxel_size_ang).data_zyx, threshold, pred_path)
         label = np.asarray(read_mrc(label_path, voxel_size_ang=voxel_size_ang).data_zyx)
+        ignored = int(np.count_nonzero(label == ignore_label))
+        if ignored == label.size:
+            raise ValueError(
+                f"{file}: every voxel of label {label_path} is {ignore_label} (ignore), so there is nothing to "
+                "score; pass labels with 0 (background) and 1 (membrane) voxels"
+            )
         try:
             dice = dice_counts(pred, label, ignore_label=ignore_label)
             surface = surface_dice_counts(
@@ -195,7 +224,6 @@ def evaluate_segmentation(
             )
         except ValueError as exc:
             raise ValueError(f"{file} ({pred_path} vs {label_path}): {exc}") from None
-        ignored = int(np.count_nonzero(label == ignore_label))
         voxels = label.size - ignored
         rows.append(_row(file, dice, surface, voxels, ignored))
         total_dice += dice

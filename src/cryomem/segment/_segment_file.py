@@ -9,20 +9,44 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cryomem.io import atomic_write_path, read_mrc, write_mrc
+from cryomem.io import NonFiniteBorder, atomic_file_set, check_tomogram_values, read_mrc, write_mrc
 from cryomem.segment._inference import Progress, default_batch_size, predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._windows import plan_windows
 
-__all__ = ["segment_file"]
+__all__ = ["DERIVED_VOLUME_SUFFIXES", "SEGMENT_OUTPUTS", "is_derived_volume", "segment_file", "segment_output_paths"]
 
-_CHUNK_VOXELS = 8 * 1024**2  # NaN check and thresholding run in slabs of about this size
+_CHUNK_VOXELS = 8 * 1024**2  # thresholding runs in slabs of about this size
+
+SEGMENT_OUTPUTS: dict[str, str] = {
+    "seg": "_seg.mrc",
+    "scores": "_scores.mrc",
+    "instances": "_instances.mrc",
+    "uncertainty": "_uncertainty.mrc",
+    "sheet_filter": "_sheet_filter.csv",
+}
+"""Every output of :func:`segment_file`: kind -> suffix after the tomogram's stem."""
+
+DERIVED_VOLUME_SUFFIXES = ("_seg", "_scores", "_instances", "_uncertainty", "_skel", "_labels", "_membranes")
+"""Stem endings of volumes cryomem derives from a tomogram (segment, skeletonize, simulate's labels)."""
+
+
+def segment_output_paths(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
+    """Every output :func:`segment_file` may write for tomogram ``path`` into ``out_dir``, by kind."""
+    stem = Path(path).stem
+    return {kind: Path(out_dir) / f"{stem}{suffix}" for kind, suffix in SEGMENT_OUTPUTS.items()}
+
+
+def is_derived_volume(path: str | os.PathLike[str]) -> bool:
+    """True for a cryomem output volume (``tomo_seg.mrc``, ``tomo_scores.mrc``...), never a tomogram to segment."""
+    return Path(path).stem.lower().endswith(DERIVED_VOLUME_SUFFIXES)
 
 
 def _check_threshold(threshold: float) -> float:
@@ -38,17 +62,27 @@ def _check_threshold(threshold: float) -> float:
     return value
 
 
-def _check_finite(data: np.ndarray, path: Path) -> None:
-    if data.dtype.kind != "f":
+def _mask_border(border: NonFiniteBorder | None, *volumes: np.ndarray | None) -> None:
+    """Zero the NaN border of the tomogram in every output volume (it has no data, so no membrane)."""
+    if border is None:
         return
-    plane = max(1, data.shape[1] * data.shape[2])
-    step = max(1, _CHUNK_VOXELS // plane)
-    for z0 in range(0, data.shape[0], step):
-        if not np.isfinite(data[z0 : z0 + step]).all():
-            raise ValueError(
-                f"{path} contains NaN or infinite voxel values (first in slices z >= {z0}); "
-                "replace them (e.g. with the mean) before segmenting"
-            )
+    for volume in volumes:
+        if volume is not None:
+            volume[border.mask_zyx] = 0
+
+
+@contextlib.contextmanager
+def _output_folder(folder: Path):
+    """Create ``folder`` if missing; remove it again (when still empty) if the block fails."""
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _threshold(probabilities: np.ndarray, threshold: float) -> np.ndarray:
@@ -84,6 +118,7 @@ def segment_file(
     overwrite: bool = False,
     scratch_dir: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    notes: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Segment the membranes of one MRC tomogram and write the results beside each other.
 
@@ -94,8 +129,14 @@ def segment_file(
     ``sheet_filter`` (the default), connected pieces that do not look like membranes (filaments,
     protein clusters, specks; see :mod:`cryomem.segment._sheet_filter`) are removed from the
     segmentation and the instances, and every piece's decision goes to ``<stem>_sheet_filter.csv``.
-    The MRCs carry the input's voxel size (or ``voxel_size_ang``) and origin, and appear together only
-    once everything succeeded (atomic writes; nothing is left behind on error).
+    The MRCs carry the input's voxel size (or ``voxel_size_ang``), origin and ``nxstart`` fields, and
+    appear together only once everything succeeded (atomic writes; nothing is left behind on error).
+    Outputs of an earlier run that this run does not rewrite (an instance map or a decisions CSV of
+    another segmentation) are removed once the new set is in place.
+
+    A constant or all-NaN tomogram, or one with NaN/inf voxels inside, is refused before any work; a
+    border of NaN/inf voxels (e.g. from a rotation) is masked: set to the mean density for the
+    network and no membrane in the outputs, with a note.
 
     Parameters
     ----------
@@ -126,7 +167,10 @@ def segment_file(
     sheet_filter_rules : SheetFilterRules, optional
         The prior's rules; default the shipped ones (:func:`load_sheet_filter`).
     overwrite : bool, default False
-        Replace existing outputs; otherwise they raise ``FileExistsError`` before any work.
+        Replace existing outputs; otherwise any output of an earlier run (of any kind) raises
+        ``FileExistsError`` before any work.
+    notes : callable(str), optional
+        Receives one-line notes (a masked NaN border, removed outputs of an earlier run).
 
     Returns
     -------
@@ -138,7 +182,8 @@ def segment_file(
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        Not a 3D MRC, unusable voxel size, threshold outside [0, 1], NaN/inf voxels, bad settings.
+        Not a 3D MRC, unusable voxel size, threshold outside [0, 1], constant or all-NaN tomogram,
+        NaN/inf voxels inside the volume, bad settings.
     """
     threshold = _check_threshold(threshold)
     if int(min_instance_voxels) < 0:
@@ -158,19 +203,29 @@ def segment_file(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"out_dir {out_dir} exists and is not a folder")
-    wanted = {"seg": True, "scores": write_scores, "instances": write_instances, "uncertainty": write_uncertainty}
-    targets = {kind: out_dir / f"{path.stem}_{kind}.mrc" for kind, on in wanted.items() if on}
+    wanted = {
+        "seg": True,
+        "scores": write_scores,
+        "instances": write_instances,
+        "uncertainty": write_uncertainty,
+        "sheet_filter": sheet_filter,
+    }
+    every = segment_output_paths(path, out_dir)
+    targets = {kind: every[kind] for kind, on in wanted.items() if on}
     if sheet_filter:
-        targets["sheet_filter"] = out_dir / f"{path.stem}_sheet_filter.csv"
         sheet_filter_rules = load_sheet_filter() if sheet_filter_rules is None else sheet_filter_rules
-    existing = [str(p) for p in targets.values() if p.exists()]
+    existing = [str(p) for p in every.values() if p.exists()]
     if existing and not overwrite:
-        raise FileExistsError(f"outputs already exist: {', '.join(existing)}; pass overwrite=True (--overwrite)")
-    _check_finite(volume.data_zyx, path)
+        raise FileExistsError(
+            f"outputs of an earlier run exist: {', '.join(existing)}; pass --overwrite (overwrite=True) to replace them"
+        )
+    border = check_tomogram_values(volume.data_zyx, path.name)
+    if border is not None and notes is not None:
+        notes(border.note(path.name))
     target_device = select_device(device)
 
     result = predict_probabilities(
-        volume.data_zyx,
+        volume.data_zyx if border is None else border.filled(volume.data_zyx),
         model,
         input_voxel_size_ang=volume.voxel_size_ang,
         model_voxel_size_ang=model_voxel_size_ang,
@@ -185,11 +240,15 @@ def segment_file(
         progress=progress,
     )
     probabilities, spread = result if write_uncertainty else (result, None)
-    placement = {"voxel_size_ang": volume.voxel_size_ang, "origin_xyz_ang": volume.origin_xyz_ang}
+    placement = volume.placement
     del volume, result
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.ExitStack() as stack:  # every file is renamed into place only if all succeed
-        tmp = {kind: stack.enter_context(atomic_write_path(p, overwrite=overwrite)) for kind, p in targets.items()}
+    _mask_border(border, probabilities, spread)
+    stale = [p for kind, p in every.items() if kind not in targets and p.exists()]
+    with (
+        _output_folder(out_dir),
+        atomic_file_set(list(targets.values()), overwrite=overwrite, stale=stale) as tmp_paths,
+    ):
+        tmp = dict(zip(targets, tmp_paths, strict=True))  # every file is renamed into place only if all succeed
         if progress is not None:
             progress("writing segmentation", 0.0)
         seg = _threshold(probabilities, threshold)
@@ -211,7 +270,7 @@ def segment_file(
             write_mrc(tmp["instances"], connected_instances(seg, int(min_instance_voxels)), **placement)
         if progress is not None:
             progress("writing segmentation", 1.0)
-    stale = out_dir / f"{path.stem}_sheet_filter.csv"
-    if not sheet_filter and overwrite and stale.exists():  # decisions of an earlier run no longer apply
-        stale.unlink()
+    if stale and notes is not None:
+        names = ", ".join(p.name for p in stale)
+        notes(f"note: removed {names} of an earlier run: not rewritten by this run, so not matching its segmentation")
     return targets

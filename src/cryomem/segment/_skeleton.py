@@ -36,7 +36,14 @@ _SHEET_RATIO = 2.0
 _MAX_GRADIENT_ACROSS = 0.5
 
 
+_NOT_A_SEGMENTATION = "pass a membrane segmentation (0 background, > 0 membrane) such as <stem>_seg.mrc"
+
+
 def _as_mask(segmentation_zyx: ArrayLike) -> NDArray[np.bool_]:
+    """Membrane voxels of a segmentation; a tomogram, probabilities or NaN are refused.
+
+    A mask stored as one negative value (0/255 bytes read as signed -1) is a mask like any other.
+    """
     array = np.asarray(segmentation_zyx)
     if array.ndim != 3:
         raise ValueError(f"segmentation_zyx must be a 3D (z, y, x) array, got shape {array.shape}")
@@ -44,7 +51,24 @@ def _as_mask(segmentation_zyx: ArrayLike) -> NDArray[np.bool_]:
         return array
     if array.dtype.kind not in "biuf":
         raise ValueError(f"segmentation_zyx must be bool or numeric, got dtype {array.dtype}")
-    return array != 0
+    if array.dtype.kind == "f":
+        bad = np.count_nonzero(~np.isfinite(array))
+        if bad:
+            raise ValueError(f"the segmentation holds {bad} NaN or infinite voxels; {_NOT_A_SEGMENTATION}")
+        if not np.array_equal(array, np.round(array)):
+            raise ValueError(
+                "the segmentation holds non-integer values (a tomogram or membrane probabilities?); "
+                f"{_NOT_A_SEGMENTATION}"
+            )
+    mask = array != 0
+    if array.size and array.min() < 0:
+        labels = array[mask]
+        if labels.min() != labels.max():
+            raise ValueError(
+                f"the segmentation holds negative values (from {labels.min():g} to {labels.max():g}), like a "
+                f"tomogram; {_NOT_A_SEGMENTATION}"
+            )
+    return mask
 
 
 def _halo(cap: float, sigma_px: float) -> int:
@@ -190,6 +214,8 @@ def skeletonize_membranes(
     ----------
     segmentation_zyx : (nz, ny, nx) bool or integer array
         Membrane mask; any non-zero value is membrane (pass ``labels == 1`` for 0/1/2 labels).
+        Floats must hold whole numbers; NaN, fractions (a tomogram, probabilities) and negative
+        values other than one single mask value are refused with ``ValueError``.
     voxel_size_ang : float, optional
         Voxel size, Å; only needed to convert ``sigma_ang``.
     sigma_px : float, default 1.0

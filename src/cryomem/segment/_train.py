@@ -3,13 +3,15 @@
 SGD with Nesterov momentum and a polynomial learning rate (0.01 -> 0, as in the MemBrain-seg
 paper), batches of random crops rescaled to the model's voxel size, augmented and normalised per
 patch; deep supervision; validation Dice and Surface-Dice after each epoch on whole validation
-patches. Each epoch ends with a resumable checkpoint, a CSV row and a PNG of the learning curves;
-the best model by validation Surface-Dice is written with its card.
+patches. Each epoch ends with a resumable checkpoint; the finished run's files (the best model by
+validation Surface-Dice, or the last epoch's without validation patches, with its card, the final
+weights, the log and learning curves) appear together at the end (:mod:`cryomem.segment._train_files`).
+Training stops with an error at the first non-finite loss.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -19,14 +21,20 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-import cryomem
-from cryomem.io import atomic_write_path, write_rows_csv
 from cryomem.segment._augment import AugmentationConfig, augment
 from cryomem.segment._data import Patch, load_split, normalise, random_crop, whole_patch
 from cryomem.segment._losses import SegmentationLoss
 from cryomem.segment._malloc import reuse_freed_memory
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
-from cryomem.segment._model_file import load_model, save_model, trained_voxel_range_ang
+from cryomem.segment._model_file import load_model
+from cryomem.segment._train_files import (
+    check_out_dir,
+    load_checkpoint_weights,
+    read_checkpoint,
+    training_card,
+    write_checkpoint,
+    write_final_set,
+)
 from cryomem.segment._unet import UNet3D, UNetConfig
 
 EpochReport = Callable[[dict], None]
@@ -44,7 +52,7 @@ class TrainConfig(BaseModel):
     voxel_size_ang: float = Field(10.0, gt=0.0, le=100.0, description="voxel size the model works at")
     patch_size: int = Field(64, ge=16, le=256, description="training crop edge in voxels at the model voxel size")
     inference_window: int = Field(96, ge=16, le=512, description="sliding-window edge used at inference")
-    batch_size: int = Field(2, ge=1, le=64)
+    batch_size: int | None = Field(None, ge=1, le=64, description="crops per step (None: 2 on a CPU, 8 on a GPU)")
     epochs: int = Field(100, ge=1, le=10000)
     iterations_per_epoch: int = Field(50, ge=1, le=100000)
     learning_rate: float = Field(0.01, gt=0.0, le=1.0)
@@ -56,8 +64,12 @@ class TrainConfig(BaseModel):
     max_validation_patches: int | None = Field(16, ge=1, description="validate on the first N validation patches")
     seed: int = Field(0, ge=0)
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None: torch's default)")
-    loader_workers: int = Field(
-        0, ge=0, le=64, description="processes preparing augmented batches (0: in the training process)"
+    loader_workers: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="processes preparing augmented batches (0: in the training process; None: 0 on a CPU, "
+        "up to 8 on a GPU); never more than the available cores - 1",
     )
     early_stop_tolerance: float | None = Field(
         None, ge=0.0, le=1.0, description="fine-tuning: stop when validation Dice falls this far below the start"
@@ -70,6 +82,34 @@ class TrainConfig(BaseModel):
             depth=self.depth,
             deep_supervision_levels=min(self.deep_supervision_levels, self.depth - 1),
         )
+
+
+DEVICE_SETTINGS = ("batch_size", "loader_workers", "threads")  # follow the machine, not the model
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def for_device(config: TrainConfig, device: torch.device | str) -> TrainConfig:
+    """``config`` with its machine settings filled in for ``device``.
+
+    Batch size 2 on a CPU and 8 on a GPU unless set; loader workers 0 on a CPU (augmentation in the
+    training process, which has the cores) and up to 8 on a GPU unless set, and never more than
+    the available cores - 1 (more only costs memory and time).
+    """
+    gpu = torch.device(device).type == "cuda"
+    cores = _available_cores()
+    workers = config.loader_workers if config.loader_workers is not None else (min(8, cores - 1) if gpu else 0)
+    return config.model_copy(
+        update={
+            "batch_size": config.batch_size or (8 if gpu else 2),
+            "loader_workers": max(0, min(workers, cores - 1)),
+        }
+    )
 
 
 def _device(local_rank: int = 0) -> torch.device:
@@ -151,36 +191,66 @@ def train(
     init_model: Path | str | None = None,
     resume: bool = False,
     report: EpochReport | None = None,
+    started: Callable[[TrainConfig, torch.device], None] | None = None,
 ) -> Path:
-    """Train (or fine-tune from ``init_model``) and return the path of the best model file.
+    """Train (or fine-tune from ``init_model``) and return the path of the model file.
 
-    ``out_dir`` receives ``checkpoint_last.pt`` (resumable), ``training_log.csv``,
-    ``learning_curves.png``, ``train_config.json``, ``model.pt`` (best validation Surface-Dice) and
-    ``model_final.pt`` (the weights after the last epoch).
+    While training, ``out_dir`` holds ``checkpoint_last.pt`` (resumable, written after each
+    epoch). At the end, together: ``model.pt`` (best validation Surface-Dice; the last epoch's
+    weights when there are no validation patches), ``model_final.pt`` (the weights after the last
+    epoch), ``training_log.csv``, ``learning_curves.png`` and ``train_config.json``.
+
+    Validation patches (``imagesVal``/``labelsVal``) are optional. Machine settings left as None
+    follow the device (:func:`for_device`). ``report`` receives each epoch's log row (epoch 0: the
+    starting model's validation scores); ``started`` the settings used, once every input is checked.
+
+    Raises
+    ------
+    FileNotFoundError
+        No data folder or training patches; ``resume`` without a checkpoint in ``out_dir``.
+    ValueError
+        Bad data (unpaired, NaN/inf, bad labels), a damaged checkpoint, or a non-finite loss
+        (training stops; earlier epochs stay in the checkpoint, no model is written).
     """
     data_dir, out_dir = Path(data_dir), Path(out_dir)
+    check_out_dir(out_dir, resume=resume)
+    checkpoint = read_checkpoint(out_dir) if resume else None
+    train_patches = load_split(data_dir, "Tr")
+    val_patches = load_split(data_dir, "Val", required=False)[: config.max_validation_patches]
     reuse_freed_memory()
-    train_patches, val_patches = load_split(data_dir, "Tr"), load_split(data_dir, "Val")
-    val_patches = val_patches[: config.max_validation_patches]
-    if not train_patches:
-        raise ValueError(f"{data_dir}/imagesTr holds no patches; add training data")
     rank, local_rank, world = _distributed_rank()
-    main_process = rank == 0
-    if main_process:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    device = _device(local_rank)
+    config = for_device(config, device)
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    device = _device(local_rank)
     if world > 1:  # multi-GPU (or multi-process CPU) data parallelism through torch DDP, launched by torchrun
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         return _train(
-            data_dir, out_dir, config, train_patches, val_patches, device, rank, world, init_model, resume, report
-        )
+            data_dir, out_dir, config, train_patches, val_patches, device, rank, world, init_model, checkpoint,
+            report, started,
+        )  # fmt: skip
     finally:
         if world > 1:
             torch.distributed.destroy_process_group()
+
+
+def _any_process(flag: bool, world: int, device: torch.device) -> bool:
+    """True if ``flag`` is true in any process (the flag itself in a plain process)."""
+    if world == 1:
+        return flag
+    value = torch.tensor([float(flag)], device=device)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _non_finite_loss(value: float, epoch: int, iteration: int) -> ValueError:
+    return ValueError(
+        f"training stopped: the loss became {value} at epoch {epoch + 1}, iteration {iteration + 1}, so no model was "
+        "written (the last good epoch is in checkpoint_last.pt); lower learning_rate with --config and --resume, "
+        "or check the training data"
+    )
 
 
 def _train(
@@ -193,8 +263,9 @@ def _train(
     rank: int,
     world: int,
     init_model: Path | str | None,
-    resume: bool,
+    checkpoint: dict | None,
     report: EpochReport | None,
+    started: Callable[[TrainConfig, torch.device], None] | None,
 ) -> Path:
     main_process = rank == 0
     if init_model is not None:
@@ -215,24 +286,22 @@ def _train(
     )
     loss_fn = SegmentationLoss(surface_dice_weight=config.surface_dice_weight)
     rng = np.random.default_rng([config.seed, rank] if world > 1 else config.seed)
-    start_epoch, best, history = 0, -1.0, []
+    start_epoch, best, history, best_weights, best_row = 0, -math.inf, [], None, None
     validating = bool(val_patches) and main_process
     # the starting model's scores, measured before a resumed run loads its later weights
     baseline = validate(model, val_patches, config.voxel_size_ang, device) if validating and init_model else None
-    checkpoint = out_dir / "checkpoint_last.pt"
-    if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, best, history = state["epoch"], state["best"], state["history"]
-        if world == 1:
-            rng.bit_generator.state = state["rng"]
+    if checkpoint is not None:
+        load_checkpoint_weights(out_dir, model, optimizer, checkpoint)
+        start_epoch, history = checkpoint["epoch"], checkpoint["history"]
+        best, best_weights = checkpoint.get("best", best), checkpoint.get("best_model")
+        best_row = checkpoint.get("best_row")
+        if world == 1 and "rng" in checkpoint:
+            rng.bit_generator.state = checkpoint["rng"]
+    if started and main_process:
+        started(config, device)
     if baseline and report and start_epoch == 0:
         report({"epoch": 0, **{f"val_{k}": v for k, v in baseline.items()}})  # the starting model's scores
     augmentation = AugmentationConfig() if config.augment else None
-    if main_process:
-        with atomic_write_path(out_dir / "train_config.json") as tmp:
-            tmp.write_text(json.dumps(config.model_dump(mode="json"), indent=2))
     total_iterations = config.epochs * config.iterations_per_epoch
     use_amp = device.type == "cuda"
     torch.backends.cudnn.benchmark = use_amp  # fixed crop shapes: let cuDNN pick its fastest kernels
@@ -249,13 +318,16 @@ def _train(
                 group["lr"] = lr
             with torch.autocast(device.type, enabled=use_amp):
                 loss = loss_fn(network(images.to(device, non_blocking=True)), labels.to(device, non_blocking=True))
+            value = float(loss.detach())
+            if _any_process(not math.isfinite(value), world, device):
+                raise _non_finite_loss(value, epoch, it)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 12.0)
             scaler.step(optimizer)
             scaler.update()
-            losses.append(float(loss.detach()))
+            losses.append(value)
         stop = False
         if main_process:
             row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": lr}
@@ -264,23 +336,12 @@ def _train(
                 row.update({f"val_{k}": v for k, v in scores.items()})
             row["seconds"] = time.perf_counter() - started
             history.append(row)
-            score = row.get("val_surface_dice", -row["train_loss"])
-            if score > best:
-                best = score
-                card = _card(config, data_dir, train_patches, val_patches, row, init_card, world, baseline)
-                save_model(out_dir / "model.pt", model, card)
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "epoch": epoch + 1,
-                    "best": best,
-                    "history": history,
-                    "rng": rng.bit_generator.state,
-                },
-                checkpoint,
-            )
-            _write_log(out_dir, history)
+            if validating and row["val_surface_dice"] > best:
+                best, best_row = row["val_surface_dice"], row
+                best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}
+            state |= {"best": best, "best_model": best_weights, "best_row": best_row, "history": history}
+            write_checkpoint(out_dir, {**state, "rng": rng.bit_generator.state, "config": config.model_dump()})
             if report:
                 report(row)
             if baseline and config.early_stop_tolerance is not None and "val_dice" in row:
@@ -291,12 +352,33 @@ def _train(
             stop = bool(flag.item())
         if stop:
             break
+    path = out_dir / "model.pt"
     if main_process:
-        final = _card(config, data_dir, train_patches, val_patches, history[-1], init_card, world, baseline)
-        save_model(out_dir / "model_final.pt", model, final)
+
+        def card(row: dict, selected: str) -> dict:
+            return training_card(
+                config.model_dump(mode="json"), data_dir, train_patches, val_patches, row, init_card, world, baseline,
+                selected,
+            )  # fmt: skip
+
+        path = _write_results(out_dir, config, model, history, best_weights, best_row, card, validating)
     if world > 1:
         torch.distributed.barrier()
-    return out_dir / "model.pt"
+    return path
+
+
+def _write_results(out_dir, config, model, history, best_weights, best_row, card, validated: bool) -> Path:
+    """The finished run's files, together: best (or, without validation, last) model, final model, log."""
+    last = history[-1]
+    final = (model, card(last, f"the last epoch: {last['epoch']}"))
+    if best_weights is None:  # no validation patches (or none scored yet): the last epoch is the model
+        why = "" if validated else ", no validation patches to choose the best one"
+        best = (model, card(last, f"the last epoch: {last['epoch']}{why}"))
+    else:
+        best_model = UNet3D(model.config)
+        best_model.load_state_dict(best_weights)
+        best = (best_model, card(best_row, f"the best epoch by validation Surface-Dice: {best_row['epoch']}"))
+    return write_final_set(out_dir, best, final, history, config.model_dump(mode="json"))
 
 
 def _card(
@@ -309,55 +391,5 @@ def _card(
     processes: int = 1,
     start_scores: dict[str, float] | None = None,
 ) -> dict:
-    dataset_json = data_dir / "dataset.json"
-    dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
-    voxel_sizes = [p.voxel_size_ang for p in train]
-    voxel_range = [min(voxel_sizes), max(voxel_sizes)]
-    start_range = trained_voxel_range_ang(init_card) if init_card else None
-    if start_range:  # a fine-tuned model also knows what its starting model saw
-        voxel_range = [min(voxel_range[0], start_range[0]), max(voxel_range[1], start_range[1])]
-    return {
-        "task": "membrane segmentation",
-        "voxel_size_ang": config.voxel_size_ang,
-        "inference_window": config.inference_window,
-        "normalisation": "per window: zero mean, unit standard deviation",
-        "output": "logit of membrane probability",
-        "training": {
-            "data_dir": str(data_dir),
-            "dataset_seed": dataset.get("config", {}).get("seed"),
-            "training_patches": len(train),
-            "voxel_size_range_ang": voxel_range,
-            "validation_patches": len(val),
-            "config": config.model_dump(mode="json"),
-            "epochs_done": row["epoch"],
-            "data_parallel_processes": processes,
-            "fine_tuned_from": init_card.get("name") if init_card else None,
-            "starting_model_validation": start_scores,
-        },
-        "validation": {k.removeprefix("val_"): v for k, v in row.items() if k.startswith("val_")},
-        "code_version": cryomem.__version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-    }
-
-
-def _write_log(out_dir: Path, history: list[dict]) -> None:
-    write_rows_csv(out_dir / "training_log.csv", history)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 3.5))
-    left, right = fig.subplots(1, 2)
-    epochs = [r["epoch"] for r in history]
-    left.plot(epochs, [r["train_loss"] for r in history], label="training loss")
-    left.set_xlabel("epoch")
-    left.set_ylabel("loss")
-    left.legend()
-    for key in ("val_dice", "val_surface_dice"):
-        if key in history[-1]:
-            right.plot(epochs, [r.get(key, np.nan) for r in history], label=key.removeprefix("val_").replace("_", "-"))
-    right.set_xlabel("epoch")
-    right.set_ylabel("validation score")
-    right.set_ylim(0, 1)
-    right.legend()
-    fig.tight_layout()
-    with atomic_write_path(out_dir / "learning_curves.png") as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
+    """The model card for ``config`` (see :func:`cryomem.segment._train_files.training_card`)."""
+    return training_card(config.model_dump(mode="json"), data_dir, train, val, row, init_card, processes, start_scores)

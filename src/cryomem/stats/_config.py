@@ -49,15 +49,24 @@ class StatsConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> StatsConfig:
         if self.max_radius_nm < self.bin_size_nm:
-            raise ValueError(f"max_radius_nm ({self.max_radius_nm}) must be at least one bin ({self.bin_size_nm} nm)")
+            raise ValueError(
+                f"max_radius_nm (--max-radius-nm) {self.max_radius_nm:g} nm must be at least one bin "
+                f"(--bin-size-nm {self.bin_size_nm:g} nm)"
+            )
         if self.edge_max_nm < self.edge_bin_nm:
-            raise ValueError(f"edge_max_nm ({self.edge_max_nm}) must be at least one bin ({self.edge_bin_nm} nm)")
+            raise ValueError(
+                f"edge_max_nm (--max-nm) {self.edge_max_nm:g} nm must be at least one bin "
+                f"(--bin-nm {self.edge_bin_nm:g} nm)"
+            )
         if self.side == "single" and self.exclude_edges_nm is None:
             raise ValueError(
-                "side 'single' isolates one side by removing a band around the edges: give exclude_edges_nm too"
+                "side 'single' isolates one side by removing a band around the edges: give exclude_edges_nm "
+                "(--exclude-edges-nm) too"
             )
         if self.mesh_unit == "voxel" and self.voxel_size_ang is None:
-            raise ValueError("mesh_unit 'voxel' needs voxel_size_ang (--voxel-size) to convert meshes to Å")
+            raise ValueError(
+                "mesh_unit 'voxel' (--mesh-unit voxel) needs voxel_size_ang (--voxel-size) to convert meshes to Å"
+            )
         return self
 
     @property

@@ -26,6 +26,7 @@ __all__ = ["MembraneParticles", "ParticleAssignment", "assign_particles"]
 
 ANG2_PER_UM2 = 1e8
 _CACHE_BYTES = 256 * 2**20
+_TIE_ANG = 1e-6
 
 
 class MembraneParticles:
@@ -135,12 +136,17 @@ class ParticleAssignment:
         Particles in the input table.
     tolerance_ang : float
         Largest accepted particle-to-vertex distance, Å.
+    n_membrane_id_mismatch : int
+        Particles whose ``membrane_id`` names one of their tomogram's membranes while another one
+        is nearer (and within the tolerance): they went to the nearest one (the ids likely number
+        membranes of another segmentation).
     """
 
     membranes: list[MembraneParticles]
     off_mesh: pd.DataFrame
     n_particles: int
     tolerance_ang: float
+    n_membrane_id_mismatch: int = 0
 
     @property
     def n_assigned(self) -> int:
@@ -172,9 +178,11 @@ def assign_particles(
 ) -> ParticleAssignment:
     """Snap every particle to the nearest vertex of its membrane.
 
-    A particle whose ``membrane_id`` names one of its tomogram's membranes goes to that membrane;
-    otherwise to the membrane with the nearest vertex. Particles farther than ``tolerance_nm`` from
-    it are left out and reported.
+    Every particle goes to the membrane of its tomogram with the nearest vertex. A particle's
+    ``membrane_id`` is only a hint: it decides ties, and where it names another membrane than the
+    nearest one (membranes numbered by another program or segmentation) the nearest one wins and
+    the particle is counted in ``n_membrane_id_mismatch``. Particles farther than ``tolerance_nm``
+    from every membrane are left out and reported.
 
     Parameters
     ----------
@@ -211,20 +219,24 @@ def assign_particles(
     xyz = table[["x_ang", "y_ang", "z_ang"]].to_numpy(dtype=np.float64)
     names = table["tomo_name"].astype(str).to_numpy()
     trees = [cKDTree(m.vertices_xyz_ang) for m in meshes]
+    tolerance_ang = 10.0 * tolerance_nm
     best_mesh = np.full(len(table), -1)
     best_vertex = np.zeros(len(table), dtype=np.int64)
     best_distance = np.full(len(table), np.inf)
+    mismatch = np.zeros(len(table), dtype=bool)
+    wanted_ids = table["membrane_id"].to_numpy()
     for tomo, indices in _tomogram_groups(meshes, names).items():
         rows = np.flatnonzero(names == tomo)
-        wanted = table["membrane_id"].to_numpy()[rows]
-        for i in indices:
-            distance, vertex = trees[i].query(xyz[rows])
-            named = wanted == meshes[i].membrane_id
-            has_named = np.isin(wanted, [meshes[j].membrane_id for j in indices])
-            better = np.where(has_named, named, distance < best_distance[rows])
-            take = rows[better]
-            best_mesh[take], best_vertex[take], best_distance[take] = i, vertex[better], distance[better]
-    tolerance_ang = 10.0 * tolerance_nm
+        found = [trees[i].query(xyz[rows]) for i in indices]
+        distance = np.array([d for d, _ in found]).reshape(len(indices), len(rows))
+        vertex = np.array([v for _, v in found], dtype=np.int64).reshape(len(indices), len(rows))
+        columns = np.arange(len(rows))
+        nearest = np.argmin(distance, axis=0)
+        choice, other = _named_or_nearest(wanted_ids[rows], [meshes[i].membrane_id for i in indices], distance, nearest)
+        mismatch[rows] = other & (distance[nearest, columns] <= tolerance_ang)
+        best_mesh[rows] = np.asarray(indices)[choice]
+        best_vertex[rows] = vertex[choice, columns]
+        best_distance[rows] = distance[choice, columns]
     on = best_distance <= tolerance_ang
     table["vertex"] = best_vertex
     table["distance_to_mesh_ang"] = best_distance
@@ -234,7 +246,19 @@ def assign_particles(
         MembraneParticles(mesh, table.loc[on & (best_mesh == i)], method=method) for i, mesh in enumerate(meshes)
     ]
     off = table.loc[~on, ["particle_index", "tomo_name", "distance_to_mesh_ang"]].reset_index(drop=True)
-    return ParticleAssignment(membranes, off, len(table), tolerance_ang)
+    return ParticleAssignment(membranes, off, len(table), tolerance_ang, int(mismatch.sum()))
+
+
+def _named_or_nearest(
+    wanted: np.ndarray, ids: list[int], distance: np.ndarray, nearest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per particle, the mesh (index into ``ids``) its membrane id names when that mesh is as near as
+    the nearest one (a tie), else the nearest mesh; and whether the id named another, farther mesh."""
+    columns = np.arange(distance.shape[1])
+    named = np.array([ids.index(w) if w in ids else -1 for w in wanted.tolist()], dtype=np.int64)
+    has = named >= 0
+    tie = has & (distance[np.where(has, named, 0), columns] <= distance[nearest, columns] + _TIE_ANG)
+    return np.where(tie, named, nearest), has & ~tie
 
 
 def _all_off_message(meshes: Sequence[MembraneMesh], xyz: np.ndarray, distance: np.ndarray, tolerance_nm: float) -> str:

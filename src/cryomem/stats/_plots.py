@@ -63,7 +63,8 @@ def plot_neighbour_histogram(per_particle: pd.DataFrame, path: str | os.PathLike
     finite = np.concatenate(values) if values else np.zeros(0)
     bins = np.linspace(0.0, float(finite.max()) if finite.size else 1.0, 31)
     for j, data in enumerate(values):
-        axis.hist(data, bins=bins, histtype="step", lw=1.5, label=f"neighbour {j + 1} (mean {np.mean(data):.1f} nm)")
+        mean = f"mean {np.mean(data):.1f} nm" if data.size else "none"  # one particle: no neighbour
+        axis.hist(data, bins=bins, histtype="step", lw=1.5, label=f"neighbour {j + 1} ({mean})")
     axis.set_xlabel("geodesic nearest-neighbour distance (nm)")
     axis.set_ylabel("particles")
     axis.legend(fontsize=8)

@@ -6,6 +6,7 @@ no output; each file is written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 import cryomem
-from cryomem.io import Mesh, atomic_write_path, read_particles_star, write_mesh
+from cryomem.io import Mesh, atomic_file_set, atomic_write_path, read_particles_star, write_mesh
 from cryomem.stats._chains import extract_chains
 from cryomem.stats._concentration import concentration
 from cryomem.stats._config import ANALYSES, StatsConfig
@@ -50,7 +51,21 @@ def load_inputs(
     meshes = read_membrane_meshes(membrane_paths, mesh_unit=config.mesh_unit, voxel_size_ang=config.voxel_size_ang)
     tables = [read_particles_star(p, voxel_size_ang=config.voxel_size_ang) for p in particle_paths]
     particles = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    _check_classes(particles, config)
     return assign_particles(meshes, particles, tolerance_nm=config.mesh_tolerance_nm, method=config.method)
+
+
+def _check_classes(particles: pd.DataFrame, config: StatsConfig) -> None:
+    """Refuse class numbers that no particle has (a typo would otherwise give empty statistics)."""
+    present = sorted(set(particles["class_number"].astype(int).tolist()))
+    for setting in ("classes", "start_classes", "target_classes"):
+        wanted = getattr(config, setting) or ()
+        unknown = [c for c in wanted if c not in present]
+        if unknown:
+            raise ValueError(
+                f"no particle has class {', '.join(map(str, unknown))} ({setting}); the particles' classes are "
+                f"{', '.join(map(str, present[:20])) or 'none'}: choose among them"
+            )
 
 
 def _on_vertices(membrane: MembraneParticles, values: pd.Series) -> np.ndarray:
@@ -76,6 +91,8 @@ def compute_stats(
     if unknown or not analyses:
         raise ValueError(f"unknown analyses {unknown}; choose from {', '.join(ANALYSES)}")
     membranes = assignment.membranes
+    if list(analyses) == ["ripley"]:
+        _check_ripley_pairs(membranes, config)
     edges = config.edges
     tables: dict[str, pd.DataFrame] = {}
     summary: dict = {}
@@ -173,7 +190,8 @@ def compute_stats(
             **classes,
         )
         tables["ripley"] = result.table
-        peak = result.table["O_per_um2"].idxmax() if result.table["O_per_um2"].notna().any() else None
+        curve = result.table["O_per_um2"]
+        peak = curve.idxmax() if (curve.fillna(0.0) > 0).any() else None  # no pair within reach: no peak
         summary["ripley"] = {
             "n_start": result.n_start,
             "n_target": result.n_target,
@@ -186,6 +204,21 @@ def compute_stats(
             excluded = edge_distance_ang(m, edges) < 10.0 * config.exclude_edges_nm
             point_data[m.mesh.label]["edge_excluded"] = excluded.astype(np.uint8)
     return tables, point_data, summary
+
+
+def _check_ripley_pairs(membranes: Sequence[MembraneParticles], config: StatsConfig) -> None:
+    """Ripley's functions count pairs: refuse when no membrane holds a start and another target particle."""
+    most = 0
+    for m in membranes:
+        start, target = m.class_mask(config.start_classes), m.class_mask(config.target_classes)
+        if start.any() and target.any():
+            most = max(most, int((start | target).sum()))
+    if most < 2:
+        n = sum(len(m.particles) for m in membranes)
+        raise ValueError(
+            f"Ripley's functions need at least 2 particles (a start and a target) on one membrane, got {n} "
+            "particle(s) on membranes and no such pair; pass more particles (or other --start-classes/--target-classes)"
+        )
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> Path:
@@ -213,7 +246,9 @@ def run_stats(
     membrane_paths, particle_paths : sequences of path-like
         Membrane meshes/h5 (files or folders) and particle STAR files.
     out_dir : path-like
-        Output folder (created; files of the same names are replaced).
+        Output folder (created). The files appear together or not at all: an error or interruption
+        leaves the folder as it was. Files of the same names are replaced, and files that an earlier
+        run of the same ``name`` listed in its summary but this run does not write are removed.
     config : StatsConfig
         Settings.
     name : str, optional
@@ -227,13 +262,16 @@ def run_stats(
         Every written file by role.
     """
     name = name or (analyses[0] if len(analyses) == 1 else "stats")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output folder {out} is a file; pass a folder with --out")
     assignment = load_inputs(membrane_paths, particle_paths, config)
     tables, point_data, summary = compute_stats(assignment, analyses, config, progress)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = {stem: _write_csv(out / f"{stem}.csv", table) for stem, table in tables.items()}
+    writers: dict[str, tuple[Path, Callable[[Path], object]]] = {
+        stem: (out / f"{stem}.csv", lambda p, t=table: _write_csv(p, t)) for stem, table in tables.items()
+    }
     if len(assignment.off_mesh):
-        written["off_mesh_particles"] = _write_csv(out / "off_mesh_particles.csv", assignment.off_mesh)
+        writers["off_mesh_particles"] = (out / "off_mesh_particles.csv", lambda p: _write_csv(p, assignment.off_mesh))
     plots = {
         "concentration": lambda p: plot_concentration(tables["concentration"], p),
         "neighbours": lambda p: plot_neighbour_histogram(tables["neighbours"], p, k=config.k),
@@ -243,11 +281,13 @@ def run_stats(
     }
     for stem, plot in plots.items():
         if stem in tables:
-            written[f"{stem}_plot"] = plot(out / f"{stem}.png")
-    (out / "meshes").mkdir(exist_ok=True)
+            writers[f"{stem}_plot"] = (out / f"{stem}.png", plot)
     for m in assignment.membranes:
         mesh = Mesh(m.mesh.vertices_xyz_ang, m.mesh.faces, m.mesh.normals_xyz, point_data[m.mesh.label])
-        written[f"mesh_{m.mesh.label}"] = write_mesh(out / "meshes" / f"{m.mesh.label}_{name}.vtp", mesh)
+        path = out / "meshes" / f"{m.mesh.label}_{name}.vtp"
+        writers[f"mesh_{m.mesh.label}"] = (path, lambda p, mesh=mesh: write_mesh(p, mesh))
+    written = {role: path for role, (path, _) in writers.items()}
+    summary_path = out / f"{name}_summary.json"
     report = {
         "cryomem_version": cryomem.__version__,
         "analyses": list(analyses),
@@ -258,16 +298,42 @@ def run_stats(
             "total": assignment.n_particles,
             "on_membranes": assignment.n_assigned,
             "off_mesh": len(assignment.off_mesh),
+            "membrane_id_mismatch": assignment.n_membrane_id_mismatch,
             "mesh_tolerance_nm": config.mesh_tolerance_nm,
         },
         "results": summary,
         "files": {role: str(path.relative_to(out)) for role, path in written.items()},
     }
-    summary_path = out / f"{name}_summary.json"
-    with atomic_write_path(summary_path) as tmp:
-        tmp.write_text(json.dumps(_finite(report), indent=2, allow_nan=False))
+    text = json.dumps(_finite(report), indent=2, allow_nan=False)
+    stale = _earlier_files(summary_path, out)
+    made = [folder for folder in (out, out / "meshes") if not folder.exists()]
+    for folder in made:
+        folder.mkdir(parents=True)
+    try:
+        targets = [path for path, _ in writers.values()] + [summary_path]
+        with atomic_file_set(targets, stale=stale) as tmps:
+            for (_, write), tmp in zip(writers.values(), tmps, strict=False):
+                write(tmp)
+            tmps[-1].write_text(text)
+    except BaseException:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
     written["summary"] = summary_path
     return written
+
+
+def _earlier_files(summary_path: Path, out: Path) -> list[Path]:
+    """Files an earlier run of the same name listed in its summary (replaced or removed by this one)."""
+    if not summary_path.is_file():
+        return []
+    try:
+        files = json.loads(summary_path.read_text()).get("files", {})
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return []
+    paths = [out / str(p) for p in files.values()] if isinstance(files, dict) else []
+    return [p for p in paths if out.resolve() in p.resolve().parents]
 
 
 def _finite(value: object) -> object:
