@@ -22,6 +22,9 @@ def _message(err: Exception) -> str:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         text = str(first.get("msg", err)).removeprefix("Value error, ")
+        given = first.get("input")
+        if isinstance(given, int | float | str) and not isinstance(given, bool) and "got" not in text:
+            text += f", got {given!r}"  # name the value, not only the rule
         return f"invalid setting {where}: {text}" if where else text
     return str(err)
 
@@ -81,6 +84,8 @@ def parse_weights(text: str, name: str) -> dict[str, float]:
             weights[key.strip()] = float(value) if value else 1.0
         except ValueError:
             raise ValueError(f"{name}: weight of {key!r} must be a number, got {value!r}") from None
+    if not weights:
+        raise ValueError(f"{name} needs at least one name (e.g. sphere=3,sheet=1), got {text!r}")
     return weights
 
 
@@ -118,19 +123,6 @@ class StageProgress:
 
 def read_settings_yaml(config_file: Path | None) -> dict:
     """The mapping of settings in a ``--config`` YAML file; ``{}`` without one."""
-    import yaml
+    from cryomem.io import read_yaml_mapping
 
-    if config_file is None:
-        return {}
-    if not config_file.is_file():
-        raise FileNotFoundError(f"config file {config_file} does not exist; pass an existing YAML file to --config")
-    try:
-        loaded = yaml.safe_load(config_file.read_text()) or {}
-    except yaml.YAMLError as err:  # one line: the problem and where, not YAML's multi-line excerpt
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or type(err).__name__
-        raise ValueError(f"config file {config_file} is not valid YAML{where}: {problem}; fix the file") from None
-    if not isinstance(loaded, dict):
-        raise ValueError(f"config file {config_file} must hold a mapping of settings")
-    return loaded
+    return {} if config_file is None else read_yaml_mapping(config_file)

@@ -139,13 +139,15 @@ def tomogram(
 ) -> None:
     """Simulate one tomogram: MRC volumes, labels, meshes, STAR tables, JSON ground truth and a PNG preview."""
     from cryomem.simulate import SimulationConfig, load_config, merge_config, simulate_to_folder
+    from cryomem.simulate._atomic_models import read_atomic_model
+    from cryomem.simulate._write import check_output_folder
 
     tilt = parse_floats(tilt_range, 2, "--tilt-range") if tilt_range else (None, None)
     overrides = {
         "shape_zyx": parse_ints(shape, 3, "--shape") if shape else None,
         "voxel_size_ang": voxel_size,
         "seed": seed,
-        "membranes.kinds": parse_weights(membranes, "--membranes") if membranes else None,
+        "membranes.kinds": parse_weights(membranes, "--membranes") if membranes is not None else None,
         "membranes.occupancy": membrane_occupancy,
         "membrane_proteins.occupancy": protein_occupancy,
         "membrane_proteins.concentration_per_um2": protein_concentration,
@@ -197,6 +199,12 @@ def tomogram(
         "microscope.denoise": denoise,
     }
     config = load_config(config_file, **overrides) if config_file else merge_config(SimulationConfig(), **overrides)
+    for path in [*(template or []), *(membrane_atomic_model or []), *(atomic_model or [])]:  # before progress
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path} does not exist; check the path given to --template or --atomic-model")
+    for path in [*(membrane_atomic_model or []), *(atomic_model or [])]:
+        read_atomic_model(path)  # a file gemmi cannot read is refused before the simulation starts
+    check_output_folder(out_dir, name, overwrite=overwrite)
     with StageProgress() as progress:
         folder, files, sim = simulate_to_folder(
             config,
@@ -233,6 +241,7 @@ def dataset(
     from rich.progress import Progress
 
     from cryomem.simulate import DatasetConfig
+    from cryomem.simulate._write import check_output_folder
 
     data = read_settings_yaml(config_file)
     overrides = {
@@ -248,6 +257,7 @@ def dataset(
     }
     data.update({k: v for k, v in overrides.items() if v is not None})
     config = DatasetConfig.model_validate(data)
+    check_output_folder(out_dir, None, overwrite=overwrite)  # before the progress bar
     from cryomem.simulate import simulate_dataset
 
     with Progress(console=console) as bar:

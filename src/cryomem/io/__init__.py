@@ -29,6 +29,7 @@ from cryomem.io._mesh import MESH_SUFFIXES, Mesh, read_mesh, write_mesh
 from cryomem.io._mrc import MrcHeader, Volume, read_mrc, read_mrc_header, write_mrc
 from cryomem.io._star import PARTICLE_COLUMNS, read_particles_star, write_particles_star
 from cryomem.io._volume_values import NonFiniteBorder, check_tomogram_values
+from cryomem.io._yaml import read_yaml_mapping
 
 __all__ = [
     "MEMBRANE_FORMAT",
@@ -41,6 +42,7 @@ __all__ = [
     "NonFiniteBorder",
     "Volume",
     "atomic_directory",
+    "read_yaml_mapping",
     "atomic_file_set",
     "atomic_write_path",
     "write_rows_csv",

@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
+from cryomem.io import read_yaml_mapping
 from cryomem.stats import ANALYSES, StatsConfig
 
 __all__ = [
@@ -209,15 +209,7 @@ def load_run_config(path: str | Path | None = None, **overrides: object) -> RunC
     """
     data: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"run config {path} does not exist; pass an existing YAML file to --config")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"run config {path} is not valid YAML: {' '.join(str(err).split())}") from None
-        if not isinstance(data, dict):
-            raise ValueError(f"run config {path} must hold a mapping of settings, got {type(data).__name__}")
+        data = read_yaml_mapping(path, "run config")
     for key, value in overrides.items():
         if value is None:
             continue

@@ -65,7 +65,10 @@ def read_atomic_model(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndar
     try:
         structure = gemmi.read_structure(str(path))
     except (RuntimeError, ValueError, OSError) as err:
-        raise ValueError(f"atomic model {path} cannot be read as PDB or mmCIF ({err}); check the file format") from None
+        problem = " ".join(str(err).split())
+        raise ValueError(
+            f"atomic model {path} cannot be read as PDB or mmCIF ({problem}); check the file format"
+        ) from None
     structure.remove_waters()
     if len(structure) == 0:
         raise ValueError(f"atomic model {path} holds no atoms; pass a PDB or mmCIF file with ATOM/HETATM records")

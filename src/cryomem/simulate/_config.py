@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cryomem.io import read_yaml_mapping
 
 Range = tuple[float, float]
 
@@ -357,15 +358,7 @@ def load_config(path: Path | str, **overrides: object) -> SimulationConfig:
     ValueError
         The file is not valid YAML or holds unknown or out-of-range settings.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config file {path} does not exist; pass an existing YAML file to --config")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ValueError(f"config file {path} is not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"config file {path} must hold a mapping of settings, got {type(data).__name__}")
+    data = read_yaml_mapping(path)
     return merge_config(SimulationConfig.model_validate(data), **overrides)
 
 

@@ -26,7 +26,7 @@ from cryomem.io import atomic_directory, write_mrc
 from cryomem.simulate._config import Range, SimulationConfig, _check_range, _Frozen, merge_config
 from cryomem.simulate._preview import write_preview
 from cryomem.simulate._tomogram import simulate_tomogram
-from cryomem.simulate._write import write_simulated_tomogram
+from cryomem.simulate._write import check_output_folder, write_simulated_tomogram
 
 LABEL_IGNORE = 2
 
@@ -185,10 +185,7 @@ def simulate_dataset(
     summary (also saved as dataset.json).
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        raise FileExistsError(
-            f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite"
-        )
+    check_output_folder(out_dir, None, overwrite=overwrite)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     order = np.random.default_rng(config.seed).permutation(config.n_tomograms)

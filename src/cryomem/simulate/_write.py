@@ -205,6 +205,25 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
+def check_output_folder(out_dir: Path, name: str | None, *, overwrite: bool) -> None:
+    """Refuse, before any work, a tomogram name that is not a plain file name or an output folder in the way."""
+    if name is None:
+        pass
+    elif not name or name != name.strip() or any(c in name for c in "/\\ \t") or name in (".", ".."):
+        raise ValueError(
+            f"tomogram name {name!r} must be a plain file name (no folders, no spaces); pass e.g. --name tomo"
+        )
+    parent = Path(out_dir).parent
+    if not parent.is_dir():
+        raise FileNotFoundError(f"cannot write {out_dir}: folder {parent} does not exist; create it first")
+    if Path(out_dir).is_file():
+        raise FileExistsError(f"output folder {out_dir} is a file; choose a new folder")
+    if Path(out_dir).exists() and not overwrite and any(Path(out_dir).iterdir()):
+        raise FileExistsError(
+            f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite"
+        )
+
+
 def simulate_to_folder(
     config: SimulationConfig,
     out_dir: Path,
@@ -220,10 +239,7 @@ def simulate_to_folder(
     The folder appears only when every file is written; a failure leaves nothing behind.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite and any(out_dir.iterdir()):
-        raise FileExistsError(
-            f"output folder {out_dir} exists and is not empty; choose a new folder or pass --overwrite"
-        )
+    check_output_folder(out_dir, name, overwrite=overwrite)
     sim = simulate_tomogram(config, progress)
     with atomic_directory(out_dir, overwrite=True) as tmp:
         files = write_simulated_tomogram(
