@@ -169,14 +169,20 @@ def predict_job(model: list[str], paths: list[str], out_dir: str, tta: bool, thr
     import torch
 
     from cryomem.io import read_membrane_h5
-    from cryomem.pick import PREDICTED_DISTANCE_KEY, pick_surface, predict_membranes, read_pick_model_card
+    from cryomem.pick import (
+        PREDICTED_DISTANCE_KEY,
+        pick_surface,
+        predict_membranes,
+        predicted_membrane_path,
+        read_pick_model_card,
+    )
 
     torch.set_num_threads(threads)
     cached_before = sum(1 for _ in Path(cache).rglob("*")) if Path(cache).is_dir() else 0
     started = time.perf_counter()
     stars = predict_membranes(model, paths, out_dir, tta=tta, overwrite=True, cache_dir=cache)
     seconds = time.perf_counter() - started
-    surfaces = [read_membrane_h5(p) for p in paths]
+    surfaces = [read_membrane_h5(predicted_membrane_path(out_dir, p)) for p in paths]  # copies with predictions
     max_distance = float(read_pick_model_card(model[0])["max_distance_ang"])
     started = time.perf_counter()
     for surface in surfaces:
@@ -209,7 +215,7 @@ def pooled_scores(stars: list[str], truths: list[Path]) -> pd.Series:
 
 
 def sweep(test_paths: list[Path], truths: list[Path], max_distance_ang: float) -> None:
-    """F1 for several mean-shift settings, from the predicted distances stored in the h5 files."""
+    """F1 for several mean-shift settings, from the predicted distances in the h5 files ``test_paths``."""
     from cryomem.io import read_membrane_h5, read_particles_star
     from cryomem.pick import PREDICTED_DISTANCE_KEY, evaluate_picks, pick_surface, tomogram_name
 
@@ -346,10 +352,12 @@ def main() -> None:
         return
     best = results[-1]
     if args.sweep:
-        from cryomem.pick import read_pick_model_card
+        from cryomem.pick import predicted_membrane_path, read_pick_model_card
 
-        # the h5 files now hold the predictions of the largest training set's model (with TTA)
-        sweep(test_paths, truths, float(read_pick_model_card(best["trained"]["model"])["max_distance_ang"]))
+        # the copies of the test membranes with the predictions of the largest training set's model (with TTA)
+        predicted_folder = Path(best["predicted"]["stars"][0]).parent
+        predicted_paths = [predicted_membrane_path(predicted_folder, p) for p in test_paths]
+        sweep(predicted_paths, truths, float(read_pick_model_card(best["trained"]["model"])["max_distance_ang"]))
     if not args.no_tta_timing:
         plain = run_in_child(
             predict_job, best["trained"]["models"], [str(p) for p in test_paths], str(work / "particles_no_tta"), False,

@@ -33,7 +33,7 @@ def simulate(path: Path, shape: tuple[int, int, int]) -> Path:
 
 
 def run(tomogram: Path, out_dir: Path, tta: bool) -> dict:
-    command = [sys.executable, "-m", "cryomem", "segment", str(tomogram), "--out-dir", str(out_dir), "--overwrite"]
+    command = [sys.executable, "-m", "cryomem", "segment", str(tomogram), "--out", str(out_dir), "--overwrite"]
     command.append("--tta" if tta else "--no-tta")
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -45,6 +45,7 @@ def main() -> None:
     from cryomem.pick import (
         PREDICTED_DISTANCE_KEY,
         predict_membranes,
+        predicted_membrane_path,
         read_pick_model_card,
         score_pick_settings,
         tomogram_name,
@@ -59,12 +60,11 @@ def main() -> None:
     truth = pd.concat([read_particles_star(t) for _, _, t in data], ignore_index=True)
     max_distance = float(read_pick_model_card(args.model[0])["max_distance_ang"])
     summed = [0.0] * len(paths)
-    for model in args.model:  # predictions are written into the membrane files; collect each model's
-        predict_membranes(
-            model, paths, work / "tuning_particles", tta=True, overwrite=True, cache_dir=work / "operator_cache"
-        )
+    predicted_folder = work / "tuning_particles"
+    for model in args.model:  # predictions go to copies of the membrane files there; collect each model's
+        predict_membranes(model, paths, predicted_folder, tta=True, overwrite=True, cache_dir=work / "operator_cache")
         summed = [
-            total + read_membrane_h5(path).point_data[PREDICTED_DISTANCE_KEY]
+            total + read_membrane_h5(predicted_membrane_path(predicted_folder, path)).point_data[PREDICTED_DISTANCE_KEY]
             for total, path in zip(summed, paths, strict=True)
         ]
     surfaces = [read_membrane_h5(p) for p in paths]

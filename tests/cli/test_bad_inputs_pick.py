@@ -143,6 +143,7 @@ PREDICT_CASES = {
     "threshold 0": (lambda m, s, md, r: ["--threshold-ang", "0"], "seed_threshold_ang must be a positive distance"),
     "in-plane nan": (lambda m, s, md, r: ["--inplane-deg", "nan"], "fixed_inplane_deg must be a finite angle"),
     "out is a file": (lambda m, s, md, r: ["--out", s], "is a file"),
+    "out is the membranes": (lambda m, s, md, r: ["--out", m], "never into them: pass another output folder"),
 }
 
 

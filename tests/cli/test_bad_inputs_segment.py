@@ -80,7 +80,7 @@ def test_overwrite_run_on_a_folder_skips_our_outputs_and_removes_stale_ones(tiny
 
 def test_a_folder_of_only_our_outputs_is_refused(tiny_model, tomo, tmp_path):
     outs = tmp_path / "outs"
-    _ok(_predict(tiny_model, tomo, "--out-dir", outs, "--instances"))
+    _ok(_predict(tiny_model, tomo, "--out", outs, "--instances"))
     assert_refuses(_predict(tiny_model, outs, "--overwrite"), "holds no .mrc/.rec/.map tomograms", [tmp_path])
 
 
@@ -97,9 +97,9 @@ def test_two_tomograms_with_one_name_into_one_folder_are_refused(tiny_model, tmp
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
         write_mrc(tmp_path / name / "tomo.mrc", _tomogram_data(ord(name)), voxel_size_ang=10.0)
-    args = _predict(tiny_model, tmp_path / "a" / "tomo.mrc", tmp_path / "b" / "tomo.mrc", "--out-dir", tmp_path / "out")
+    args = _predict(tiny_model, tmp_path / "a" / "tomo.mrc", tmp_path / "b" / "tomo.mrc", "--out", tmp_path / "out")
     text = assert_refuses(args, "would both write tomo_seg.mrc", [tmp_path])
-    assert "a/tomo.mrc" in text and "b/tomo.mrc" in text and "--out-dir" in text
+    assert "a/tomo.mrc" in text and "b/tomo.mrc" in text and "--out" in text
     assert not (tmp_path / "out").exists()
     # next to each input there is no collision
     _ok(_predict(tiny_model, tmp_path / "a" / "tomo.mrc", tmp_path / "b" / "tomo.mrc"))
@@ -161,7 +161,7 @@ def test_a_fault_on_the_second_output_leaves_nothing(tiny_model, tomo, monkeypat
     text = assert_leaves_nothing(_predict(tiny_model, tomo, "--scores", "--instances"), [tomo.parent])
     assert len(calls) == 2
     calls.clear()
-    assert_leaves_nothing(_predict(tiny_model, tomo, "--out-dir", out, "--scores"), [tomo.parent])
+    assert_leaves_nothing(_predict(tiny_model, tomo, "--out", out, "--scores"), [tomo.parent])
     assert not out.exists()  # the folder this run created goes too
     if fault is disk_full:
         assert "No space left on device" in text and text.count("error") == 1
@@ -276,7 +276,7 @@ PREDICT_CASES = [
     ("good", ["--device", "tpu"], "device must be"),
     ("good", ["--batch-size", "0"], "--batch-size must be >= 1"),
     ("good", ["--sheet-filter-rules", "nope.json"], "nope.json does not exist"),
-    ("good", ["--out-dir", "FILE"], "is a file; pass a folder"),
+    ("good", ["--out", "FILE"], "is a file; pass a folder"),
     ("good", ["--model", "MISSING"], "does not exist"),
     ("good", ["--model", "NOTAMODEL"], "not a cryomem segmentation model"),
 ]

@@ -50,8 +50,8 @@ def test_membrane_ids_of_another_numbering_do_not_move_particles(sim, tmp_path):
     """Case 1: the ids name the other membrane (21+ nm away); the nearest membrane wins, and it is reported."""
     swapped = tmp_path / "swapped"
     swapped.mkdir()
-    shutil.copy(sim[0] / "tomo_mb001.obj", swapped / "tomo_mb002.obj")
-    shutil.copy(sim[0] / "tomo_mb002.obj", swapped / "tomo_mb001.obj")
+    shutil.copy(sim[0] / "tomo_mb1.obj", swapped / "tomo_mb002.obj")  # old padded names load too
+    shutil.copy(sim[0] / "tomo_mb2.obj", swapped / "tomo_mb001.obj")
     result = run_cli(_stats("concentration", swapped, sim[1], tmp_path / "out"))
     assert result.exit_code == 0, result.output
     particles = _summary(tmp_path / "out", "concentration")["particles"]
@@ -109,7 +109,7 @@ def test_a_tomogram_named_nan_is_matched(sim, tmp_path):
 
     star = _star(sim, tmp_path, "nan.star", rename)
     other = tmp_path / "other_mb001.obj"  # a second tomogram, so the names must really match
-    shutil.copy(sim[0] / "tomo_mb001.obj", other)
+    shutil.copy(sim[0] / "tomo_mb1.obj", other)
     result = run_cli(_stats("concentration", meshes, star, tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert _summary(tmp_path / "out", "concentration")["particles"]["on_membranes"] == 8
@@ -197,7 +197,7 @@ def test_bad_star_is_refused(sim, tmp_path, command, case):
     if case == "other tomogram":  # a second tomogram's membranes: names must match
         extra = tmp_path / "extra"
         extra.mkdir()
-        shutil.copy(sim[0] / "tomo_mb001.obj", extra / "other_mb001.obj")
+        shutil.copy(sim[0] / "tomo_mb1.obj", extra / "other_mb001.obj")
         args = ["stats", command, sim[0], extra, "-p", star, "--out", tmp_path / "out", *FAST.get(command, [])]
     else:
         args = _stats(command, sim[0], star, tmp_path / "out")

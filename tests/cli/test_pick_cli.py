@@ -89,6 +89,7 @@ def test_train_predict_evaluate_on_a_tiny_membrane(project):
         assert (root / "run" / name).is_file()
     assert "model in" in _flat(result.output)
 
+    inputs = {path: path.read_bytes() for path in membranes.iterdir()}
     result = _run(
         "predict", "--model", root / "run" / "model.pt", "--membranes", membranes, "--no-tta", "--inplane-deg", "5"
     )
@@ -96,7 +97,9 @@ def test_train_predict_evaluate_on_a_tiny_membrane(project):
     star_out = root / "particles" / "tomo_particles.star"  # default: beside the membranes folder
     picked = read_particles_star(star_out)
     assert (picked["tomo_name"] == "tomo").all() and np.allclose(picked["rot_deg"], 5.0)
-    assert "predicted_distance_ang" in read_membrane_h5(membranes / "tomo_mb1.h5").point_data
+    assert {path: path.read_bytes() for path in membranes.iterdir()} == inputs  # inputs are never modified
+    assert "predicted_distance_ang" in read_membrane_h5(root / "particles" / "tomo_mb1.h5").point_data
+    assert "the input files are unchanged" in _flat(result.output)
     assert str(star_out) in _flat(result.output)
     model = root / "run" / "model.pt"  # an ensemble of one model twice picks exactly what the model picks
     result = _run("predict", "--model", model, "--model", model, "--membranes", membranes, "--no-tta",

@@ -44,7 +44,7 @@ def tomogram(tmp_path):
 def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_path):
     out = tmp_path / "out"
     result = _run(
-        "segment", tomogram, "--model", tiny_model, "--out-dir", out, "--no-tta", "--scores", "--instances",
+        "segment", tomogram, "--model", tiny_model, "--out", out, "--no-tta", "--scores", "--instances",
         "--no-sheet-filter",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
@@ -58,11 +58,23 @@ def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_
     assert (out / "tomo_instances.mrc").is_file()
 
 
+def test_segment_takes_out_like_every_command_and_still_the_old_out_dir(tiny_model, tomogram, tmp_path):
+    help_text = _run("segment", "predict", "--help").output
+    assert "--out " in help_text and "--out-dir" not in help_text  # the old name works but is not offered
+    old = tmp_path / "old"
+    result = _run("segment", tomogram, "--model", tiny_model, "--out-dir", old, "--no-tta", "--no-sheet-filter")
+    assert result.exit_code == 0, result.output
+    assert (old / "tomo_seg.mrc").is_file()
+    result = _run("segment", tomogram, "--model", tiny_model, "--out", tmp_path / "a", "--out-dir", tmp_path / "b")
+    assert result.exit_code == 2 and "pass --out only" in _flat(result.output), result.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_segment_sheet_filter_is_on_by_default_and_takes_a_rules_file(tiny_model, tomogram, tmp_path):
     import pandas as pd
 
     out = tmp_path / "out"
-    result = _run("segment", tomogram, "--model", tiny_model, "--out-dir", out, "--no-tta")
+    result = _run("segment", tomogram, "--model", tiny_model, "--out", out, "--no-tta")
     assert result.exit_code == 0, result.output
     decisions = pd.read_csv(out / "tomo_sheet_filter.csv")
     assert f"sheet filter: kept {decisions['kept'].sum()} of {len(decisions)} pieces" in _flat(result.output)
@@ -70,9 +82,7 @@ def test_segment_sheet_filter_is_on_by_default_and_takes_a_rules_file(tiny_model
     assert read_mrc(out / "tomo_seg.mrc").data_zyx.sum() == (
         decisions["voxels"] * decisions["kept"]).sum()  # fmt: skip
     missing = tmp_path / "missing.json"
-    result = _run(
-        "segment", tomogram, "--model", tiny_model, "--out-dir", tmp_path / "o2", "--sheet-filter-rules", missing
-    )
+    result = _run("segment", tomogram, "--model", tiny_model, "--out", tmp_path / "o2", "--sheet-filter-rules", missing)
     assert result.exit_code != 0 and result.output.count("\n") == 1 and "missing.json does not exist" in result.output
     assert not (tmp_path / "o2").exists()
 
@@ -86,7 +96,7 @@ def test_segment_notes_a_voxel_size_outside_the_training_range(tmp_path, tomogra
     if trained is not None:
         card["training"] = {"voxel_size_range_ang": trained}
     path = save_model(tmp_path / "model.pt", model, card)
-    result = _run("segment", tomogram, "--model", path, "--out-dir", tmp_path / "out", "--no-tta")
+    result = _run("segment", tomogram, "--model", path, "--out", tmp_path / "out", "--no-tta")
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
     if note:  # the tomogram is at 12 Å
@@ -115,7 +125,7 @@ def test_bad_tomograms_give_one_line_and_no_output(tiny_model, tmp_path, make, e
     path = tmp_path / "bad.mrc"
     make(path)
     out = tmp_path / "out"
-    result = _run("segment", path, "--model", tiny_model, "--out-dir", out, "--no-tta", *extra)
+    result = _run("segment", path, "--model", tiny_model, "--out", out, "--no-tta", *extra)
     assert result.exit_code == 2, result.output
     assert message in _flat(result.output) and "Traceback" not in result.output
     assert not list(out.glob("*")) if out.exists() else True

@@ -86,7 +86,7 @@ def test_every_command_writes_its_files(inputs, tmp_path, command, extra, files)
     name = "stats" if command == "all" else command
     summary = json.loads((out / f"{name}_summary.json").read_text())
     assert summary["particles"]["on_membranes"] == 30
-    vtp = read_mesh(out / "meshes" / f"t_mb001_{name}.vtp")
+    vtp = read_mesh(out / "meshes" / f"t_mb1_{name}.vtp")  # read from t_mb001.obj, written unpadded
     assert vtp.point_data["particle_count"].sum() == 30
 
 

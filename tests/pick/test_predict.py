@@ -1,4 +1,5 @@
-"""Prediction over files: STAR per tomogram, distances back in the h5, bad inputs leave nothing."""
+"""Prediction over files: STAR per tomogram, distances in copies of the h5 (inputs untouched), bad inputs leave
+nothing."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from cryomem.pick import (
     PickTrainConfig,
     particles_star_path,
     predict_membranes,
+    predicted_membrane_path,
     save_pick_model,
 )
 
@@ -93,9 +95,10 @@ def _confident_model(path):
     return model_path
 
 
-def test_writes_a_star_per_tomogram_and_distances_into_the_h5(membranes, tmp_path):
+def test_writes_a_star_per_tomogram_and_distances_into_copies_of_the_h5(membranes, tmp_path):
     model = _confident_model(tmp_path / "confident.pt")
     out = tmp_path / "particles"
+    inputs = {path: path.read_bytes() for path in membranes}
     written = predict_membranes(model, membranes, out, tta=False, cache_dir=tmp_path / "cache", fixed_inplane_deg=12.0)
     assert written == [particles_star_path(out, "tomoA"), particles_star_path(out, "tomoB")]
     table = read_particles_star(written[0])
@@ -105,13 +108,31 @@ def test_writes_a_star_per_tomogram_and_distances_into_the_h5(membranes, tmp_pat
     np.testing.assert_allclose(z_axis, np.tile([0.0, 0.0, 1.0], (len(table), 1)), atol=1e-9)
     np.testing.assert_allclose(table["z_ang"], 100.0 + 50.0 * table["membrane_id"], atol=1e-6)  # on the membrane
     for path in membranes:
-        surface = read_membrane_h5(path)
+        assert path.read_bytes() == inputs[path]  # the input is never written
+        assert predicted_membrane_path(out, path) == out / path.name
+        surface = read_membrane_h5(out / path.name)
         distances = surface.point_data[PREDICTED_DISTANCE_KEY]
         assert distances.shape == (len(surface.vertices_xyz_ang),) and distances.dtype == np.float32
         assert 0.0 <= distances.min() <= distances.max() <= 100.0
         assert surface.attrs["pick_model"].endswith("confident.pt")
-        assert surface.features is not None  # the rest of the file is kept
+        original = read_membrane_h5(path)  # the rest of the file is kept
+        np.testing.assert_array_equal(surface.features, original.features)
+        np.testing.assert_array_equal(surface.vertices_xyz_ang, original.vertices_xyz_ang)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_an_output_folder_that_holds_the_inputs_is_refused(membranes, tiny_model, tmp_path):
+    inputs = {path: path.read_bytes() for path in membranes}
+    with pytest.raises(ValueError, match="never into them: pass another output folder"):
+        predict_membranes(tiny_model, membranes, membranes[0].parent, tta=False, cache_dir=tmp_path / "cache")
+    assert {path: path.read_bytes() for path in membranes} == inputs
+    assert not list(membranes[0].parent.glob("*.star"))
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    twin = write_membrane_h5(other / membranes[0].name, read_membrane_h5(membranes[0]))
+    with pytest.raises(ValueError, match="would both be written to"):
+        predict_membranes(tiny_model, [membranes[0], twin], tmp_path / "out", tta=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_same_seed_same_output_and_existing_outputs_need_overwrite(membranes, tiny_model, tmp_path):
@@ -119,6 +140,9 @@ def test_same_seed_same_output_and_existing_outputs_need_overwrite(membranes, ti
     first = predict_membranes(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache", seed=3)
     before = first[0].read_text().split("\n", 1)[1]  # skip the time-stamped header line
     with pytest.raises(FileExistsError, match="overwrite"):
+        predict_membranes(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache")
+    first[0].unlink()  # the membrane file with predictions is an output too
+    with pytest.raises(FileExistsError, match=f"{membranes[0].name} already exists; pass --overwrite"):
         predict_membranes(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache")
     again = predict_membranes(
         tiny_model, membranes[:1], out, overwrite=True, tta=False, seed=3, cache_dir=tmp_path / "cache"
@@ -245,10 +269,11 @@ def test_an_ensemble_averages_the_distances_of_its_models(membranes, tmp_path):
     single = []
     for model in (first, second):
         predict_membranes(model, membranes[:1], tmp_path / model.stem, tta=False, cache_dir=tmp_path / "cache")
-        single.append(read_membrane_h5(membranes[0]).point_data[PREDICTED_DISTANCE_KEY].astype(np.float64))
+        predicted = read_membrane_h5(predicted_membrane_path(tmp_path / model.stem, membranes[0]))
+        single.append(predicted.point_data[PREDICTED_DISTANCE_KEY].astype(np.float64))
     assert np.abs(single[0] - single[1]).max() > 1.0  # two different networks
     predict_membranes([first, second], membranes[:1], tmp_path / "both", tta=False, cache_dir=tmp_path / "cache")
-    surface = read_membrane_h5(membranes[0])
+    surface = read_membrane_h5(predicted_membrane_path(tmp_path / "both", membranes[0]))
     np.testing.assert_allclose(surface.point_data[PREDICTED_DISTANCE_KEY], np.mean(single, axis=0), atol=1e-4)
     assert surface.attrs["pick_model"].split(";") == [str(first.resolve()), str(second.resolve())]
 

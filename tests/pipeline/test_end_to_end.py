@@ -40,6 +40,7 @@ def full_run(simulated_pair, tmp_path_factory):
 
     inputs, _ = simulated_pair
     (inputs / "notes.txt").write_text("not a tomogram")
+    before = _bytes_of(inputs)
     out = tmp_path_factory.mktemp("e2e") / "run"
     with (
         LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
@@ -49,11 +50,26 @@ def full_run(simulated_pair, tmp_path_factory):
         again = run_pipeline([inputs], out, _config(), client=client, write_report=False)
         stats_settings = StatsSettings(analyses=("concentration",), pooled_analyses=("concentration",))
         changed = run_pipeline([inputs], out, _config().model_copy(update={"stats": stats_settings}), client=client)
-    return out, first, again, changed
+    return out, first, again, changed, before
+
+
+def _bytes_of(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+def test_no_stage_modifies_its_inputs(full_run, simulated_pair):
+    out, _, _, _, before = full_run
+    assert _bytes_of(simulated_pair[0]) == before  # the tomograms given to `cryomem run`
+    for name in ("ta", "tb"):  # the pick stage writes its own copies: the surfaces stage's files stay as written
+        folders = TomogramFolders(out / "tomograms" / name, name)
+        for path in folders.membrane_files():
+            assert "predicted_distance_ang" not in read_membrane_h5(path).point_data
+        picked = folders.membrane_files(picked=True)
+        assert [p.name for p in picked] == [p.name for p in folders.membrane_files()] and picked
 
 
 def test_every_expected_file_exists_and_is_readable(full_run, simulated_pair):
-    out, first, _, _ = full_run
+    out, first, _, _, _ = full_run
     assert not first.failures, first.failures
     assert first.executed == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "pooled": 1}
     assert [p.name for p in first.ignored_inputs] == ["notes.txt"]
@@ -91,7 +107,7 @@ def test_every_expected_file_exists_and_is_readable(full_run, simulated_pair):
 
 
 def test_rerun_skips_everything_and_a_changed_setting_reruns_only_its_stages(full_run):
-    _, _, again, changed = full_run
+    _, _, again, changed, _ = full_run
     assert again.n_executed == 0
     assert again.up_to_date == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "pooled": 1}
     assert changed.executed == {"stats": 2, "pooled": 1}  # statistics settings changed: stats only
@@ -100,14 +116,16 @@ def test_rerun_skips_everything_and_a_changed_setting_reruns_only_its_stages(ful
 
 def test_an_ensemble_of_two_copies_of_a_model_predicts_what_the_model_does(full_run, simulated_pair, tmp_path):
     """The pick stage averages the members' distances: two copies of one model give its own map."""
-    out, _, _, _ = full_run
+    out, _, _, _, _ = full_run
     inputs, _ = simulated_pair
     single = TomogramFolders(out / "tomograms" / "ta", "ta")
     folders = TomogramFolders(tmp_path / "ta", "ta")
     shutil.copytree(single.membranes, folders.membranes)
     copy = shutil.copy2(DEMO_PICK_MODEL_PATH, tmp_path / "copy.pt")
     config = _config().model_copy(update={"pick": PickSettings(model=[DEMO_PICK_MODEL_PATH, copy], tta=False)})
+    membranes_before = _bytes_of(folders.membranes)
     summary = pick_stage(inputs / "ta.mrc", folders, config)
+    assert _bytes_of(folders.membranes) == membranes_before  # the stage reads membranes/, never writes it
     assert summary["particles"] == len(read_particles_star(folders.particles_path))
     picked, alone = folders.membrane_files(picked=True), single.membrane_files(picked=True)
     assert [p.name for p in picked] == [p.name for p in alone] and picked

@@ -91,7 +91,10 @@ def predict_command(
     ),
     membranes: Path = typer.Option(..., "--membranes", help="Folder of membrane .h5 files (`cryomem surface`)."),
     out_dir: Path | None = typer.Option(
-        None, "--out", help="Folder for <tomo>_particles.star (default: 'particles' beside the membranes folder)."
+        None,
+        "--out",
+        help="Folder for <tomo>_particles.star and copies of the membrane files with the predicted distances "
+        "(default: 'particles' beside the membranes folder).",
     ),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="Average 5 feature windows shifted along the normal."),
     bandwidth_ang: float | None = typer.Option(
@@ -113,11 +116,11 @@ def predict_command(
     on_surface: bool = typer.Option(
         False, "--on-surface", help="Place particles on the segmentation's surface, not the membrane's mid-surface."
     ),
-    overwrite: bool = typer.Option(False, help="Replace existing STAR files."),
+    overwrite: bool = typer.Option(False, help="Replace existing STAR and membrane files in the output folder."),
 ) -> None:
-    """Pick particles on membranes: one STAR per tomogram; predicted distances go into the .h5 files."""
+    """Pick particles on membranes: one STAR per tomogram, and copies of the .h5 files with predicted distances."""
     from cryomem.io import read_particles_star
-    from cryomem.pick import predict_membranes
+    from cryomem.pick import PREDICTED_DISTANCE_KEY, predict_membranes
 
     paths = _membrane_files(membranes)
     target = out_dir or (membranes if membranes.is_dir() else membranes.parent).resolve().parent / "particles"
@@ -139,7 +142,12 @@ def predict_command(
     console.print(f"[bold green]done[/]: {len(paths)} membrane(s) of {len(written)} tomogram(s)", highlight=False)
     for star in written:
         console.print(f"  {len(read_particles_star(star)):>6} particles  {star}", highlight=False, soft_wrap=True)
-    console.print("predicted distances stored as point_data 'predicted_distance_ang' in the .h5 files", highlight=False)
+    console.print(
+        f"predicted distances (point_data '{PREDICTED_DISTANCE_KEY}') in copies of the membrane files in {target}; "
+        "the input files are unchanged",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @pick_app.command("evaluate")

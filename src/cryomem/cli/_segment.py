@@ -51,7 +51,8 @@ def _sheet_filter_summary(csv_path: Path) -> str:
 def predict(
     tomograms: list[Path] = typer.Argument(..., help="Tomograms (MRC) or folders of them."),
     model: Path | None = typer.Option(None, help="Model file (default: the shipped membrane model)."),
-    out_dir: Path | None = typer.Option(None, help="Folder for the outputs (default: next to each tomogram)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Folder for the outputs (default: next to each tomogram)."),
+    old_out_dir: Path | None = typer.Option(None, "--out-dir", hidden=True, help="Old name of --out."),
     voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å; overrides the header."),
     threshold: float = typer.Option(0.5, help="Membrane probability in [0, 1] above which a voxel is membrane."),
     tta: bool = typer.Option(True, "--tta/--no-tta", help="8-fold flip test-time augmentation (8x slower)."),
@@ -86,6 +87,12 @@ def predict(
         raise ValueError(f"--min-instance-voxels must be >= 0, got {min_instance_voxels}")
     if uncertainty and not tta:
         raise ValueError("--uncertainty is the spread of the 8 flip predictions: drop --no-tta or --uncertainty")
+    if old_out_dir is not None and out_dir is not None and old_out_dir != out_dir:
+        raise ValueError(
+            f"--out {out_dir} and --out-dir {old_out_dir} name two folders; --out-dir is the old "
+            "name of --out: pass --out only"
+        )
+    out_dir = out_dir or old_out_dir
     paths, skipped = tomograms_in(tomograms)
     refuse_colliding_outputs(paths, out_dir)
     voxel_sizes = check_headers_and_outputs(paths, out_dir, voxel_size, overwrite)
@@ -301,10 +308,10 @@ def skeletonize_command(
     overwrite: bool = typer.Option(False, help="Replace an existing output file."),
 ) -> None:
     """Thin a membrane segmentation to one-voxel-thick mid-surfaces."""
-    from cryomem.io import read_mrc, write_mrc
+    from cryomem.io import read_mrc, skeleton_path, write_mrc
     from cryomem.segment import skeletonize_membranes
 
-    out = out or segmentation.with_name(segmentation.name.rsplit(".", 1)[0] + "_skel.mrc")
+    out = out or skeleton_path(segmentation)
     if out.exists() and out.resolve() == segmentation.resolve():
         raise ValueError(f"--out {out} is the input segmentation; pass another file to --out")
     if out.is_dir():

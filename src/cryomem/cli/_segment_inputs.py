@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["MRC_SUFFIXES", "check_headers_and_outputs", "check_values", "refuse_colliding_outputs", "tomograms_in"]
-
-MRC_SUFFIXES = (".mrc", ".rec", ".map")
+__all__ = ["check_headers_and_outputs", "check_values", "refuse_colliding_outputs", "tomograms_in"]
 
 
 def tomograms_in(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -19,17 +17,13 @@ def tomograms_in(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
 
     A folder's ``<stem>_seg.mrc``, ``_scores``, ``_instances``... are our own outputs, never tomograms.
     """
-    from cryomem.segment import is_derived_volume
+    from cryomem.io import is_derived_volume, is_mrc_path  # lazy: keeps `cryomem --help` instant
 
     found: list[Path] = []
     skipped: list[Path] = []
     for path in inputs:
         if path.is_dir():
-            inside = sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in MRC_SUFFIXES
-            )
+            inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and is_mrc_path(p))
             skipped.extend(p for p in inside if is_derived_volume(p))
             inside = [p for p in inside if not is_derived_volume(p)]
             if not inside:
@@ -49,14 +43,14 @@ def tomograms_in(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
 def refuse_colliding_outputs(paths: list[Path], out_dir: Path | None) -> None:
     """Two tomograms whose outputs would land on the same names (same stem, same folder) are refused."""
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"--out-dir {out_dir} is a file; pass a folder (it is created if missing)")
+        raise NotADirectoryError(f"--out {out_dir} is a file; pass a folder (it is created if missing)")
     seen: dict[tuple[Path, str], Path] = {}
     for path in paths:
         key = ((out_dir or path.parent).resolve(), path.stem)
         if key in seen:
             raise ValueError(
                 f"tomograms {seen[key]} and {path} would both write {path.stem}_seg.mrc into {key[0]}; "
-                "segment them in separate runs with a different --out-dir each, or rename one"
+                "segment them in separate runs with a different --out each, or rename one"
             )
         seen[key] = path
 
@@ -65,8 +59,7 @@ def check_headers_and_outputs(
     paths: list[Path], out_dir: Path | None, voxel_size: float | None, overwrite: bool
 ) -> dict[Path, float]:
     """Every tomogram a readable 3D MRC with a usable voxel size (Å, returned); earlier outputs need --overwrite."""
-    from cryomem.io import read_mrc
-    from cryomem.segment import segment_output_paths
+    from cryomem.io import read_mrc, segment_output_paths
 
     for path in paths:
         existing = [str(p) for p in segment_output_paths(path, out_dir or path.parent).values() if p.exists()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,11 +11,6 @@ from cryomem.geometry._cleanup import clean_mesh
 from cryomem.geometry._curvature import vertex_normals
 from cryomem.geometry._laplacian import face_areas
 from cryomem.io import Mesh, xyz_ang_to_zyx_index, zyx_index_to_xyz_ang
-
-# pyacvd 0.4 reads ``PolyData._connectivity_array``, which pyvista >= 0.49 deprecates. The filter is
-# process-wide on purpose: ``warnings.catch_warnings`` is not thread-safe, and surfaces are built in
-# dask worker threads, where one thread leaving the context restores the filters under another.
-warnings.filterwarnings("ignore", message=r".*_connectivity_array")
 
 __all__ = ["DEFAULT_SPACING_VOXELS", "mesh_from_mask"]
 
@@ -105,13 +100,12 @@ def mesh_from_mask(
 def _remesh(vertices: np.ndarray, faces: np.ndarray, spacing_ang: float) -> tuple[np.ndarray, np.ndarray]:
     """Voronoi-clustering remeshing to about one vertex per ``(sqrt(3) / 2) * spacing²`` of area."""
     import pyacvd
-    import pyvista as pv
 
     area = float(face_areas(vertices, faces).sum())
     clusters = int(round(area / (np.sqrt(3.0) / 2.0 * spacing_ang**2)))
     if clusters < 4:
         return vertices, faces
-    surface = pv.PolyData(vertices, np.column_stack([np.full(len(faces), 3), faces]).ravel())
+    surface = _acvd_polydata_class()(vertices, np.column_stack([np.full(len(faces), 3), faces]).ravel())
     subdivisions = 0
     while len(vertices) * 4**subdivisions < 3 * clusters and subdivisions < 3:
         subdivisions += 1
@@ -127,6 +121,28 @@ def _remesh(vertices: np.ndarray, faces: np.ndarray, spacing_ang: float) -> tupl
         return vertices, faces
     new_faces = np.asarray(remeshed.faces).reshape(-1, 4)[:, 1:].astype(np.int64)
     return np.asarray(remeshed.points, dtype=np.float64), new_faces
+
+
+@functools.cache
+def _acvd_polydata_class() -> type:
+    """A ``pyvista.PolyData`` whose ``_connectivity_array`` (read by pyacvd) raises no deprecation warning.
+
+    pyacvd 0.4 reads ``PolyData._connectivity_array``, which pyvista 0.49 deprecates in favour of the
+    read-only ``face_connectivity`` (and will turn into an error in 0.52). Answering that read here, with a
+    writeable copy, keeps the warning from being raised at all: no warnings filter, whether process-wide at
+    import or in a ``warnings.catch_warnings`` block (not thread-safe: surfaces are built in dask worker
+    threads, where one thread leaving the block restores the filters under another).
+    """
+    import pyvista as pv
+
+    class _AcvdPolyData(pv.PolyData):
+        @property
+        def _connectivity_array(self) -> np.ndarray:
+            if not hasattr(pv.PolyData, "face_connectivity"):  # pyvista < 0.49: not deprecated there
+                return super()._connectivity_array
+            return np.array(self.face_connectivity)
+
+    return _AcvdPolyData
 
 
 def _wind_outward(

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import math
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +15,12 @@ from numpy.typing import ArrayLike
 from cryomem.geometry._sampling import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
 from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_surfaces
 from cryomem.io import (
+    FractionProgress,
     Mesh,
     atomic_file_set,
     check_tomogram_values,
+    membrane_files_in,
+    membrane_stem,
     read_mrc,
     read_mrc_header,
     validate_voxel_size_ang,
@@ -33,15 +35,12 @@ _VOXEL_RTOL = 1e-3
 
 def surface_output_paths(out_dir: str | os.PathLike[str], stem: str, membrane_id: int) -> tuple[Path, Path]:
     """``(<out_dir>/<stem>_mb<N>.h5, <out_dir>/<stem>_mb<N>.obj)`` for one membrane."""
-    base = Path(out_dir) / f"{stem}_mb{int(membrane_id)}"
+    base = Path(out_dir) / membrane_stem(stem, membrane_id)
     return base.with_suffix(".h5"), base.with_suffix(".obj")
 
 
 def _existing_outputs(out_dir: Path, stem: str) -> list[Path]:
-    pattern = re.compile(re.escape(stem) + r"_mb\d+\.(h5|obj)")
-    if not out_dir.is_dir():
-        return []
-    return sorted(p for p in out_dir.iterdir() if pattern.fullmatch(p.name))
+    return sorted(membrane_files_in(out_dir, stem, ".h5") + membrane_files_in(out_dir, stem, ".obj"))
 
 
 @contextlib.contextmanager
@@ -134,7 +133,7 @@ def surfaces_from_files(
     offsets_ang: ArrayLike = DEFAULT_FEATURE_OFFSETS_ANG,
     feature_lowpass_ang: float = DEFAULT_FEATURE_LOWPASS_ANG,
     overwrite: bool = False,
-    progress: Callable[[str, float], None] | None = None,
+    progress: FractionProgress | None = None,
     notes: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Run the surface stage on files: one ``<stem>_mb<N>.h5`` and ``<stem>_mb<N>.obj`` per membrane.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -14,14 +14,13 @@ from cryomem.geometry._sampling import (
     FEATURE_LOWPASS_ATTR,
     sample_along_normals,
 )
-from cryomem.io import MembraneSurface, zyx_index_to_xyz_ang
+from cryomem.io import FractionProgress, MembraneSurface, zyx_index_to_xyz_ang
 
 __all__ = ["DEFAULT_MIN_VOXELS", "membrane_instances", "membrane_surfaces"]
 
 DEFAULT_MIN_VOXELS = 1000
 """Smallest membrane (voxels) that gets a surface; the same default as ``cryomem segment --instances``."""
 
-Progress = Callable[[str, float], None]
 _REMAP_SLAB = 16  # z slices renumbered at a time
 
 
@@ -90,7 +89,7 @@ def membrane_surfaces(
     offsets_ang: ArrayLike = DEFAULT_FEATURE_OFFSETS_ANG,
     feature_lowpass_ang: float = DEFAULT_FEATURE_LOWPASS_ANG,
     tomogram_path: str | None = None,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> list[MembraneSurface]:
     """Mesh every membrane of a segmentation and sample the tomogram along its normals.
 

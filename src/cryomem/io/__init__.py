@@ -2,7 +2,8 @@
 
 Arrays are ``(z, y, x)``; physical points are ``(x, y, z)`` in Å with voxel ``(i_z, i_y, i_x)``
 centred at ``(i_x, i_y, i_z) * voxel_size_ang + origin_xyz_ang``. Orientations are RELION ZYZ
-Euler angles in degrees. Every writer is atomic.
+Euler angles in degrees. Every writer is atomic. Every file name and suffix is made in
+:mod:`cryomem.io._layout`.
 """
 
 from cryomem.io._atomic import atomic_directory, atomic_file_set, atomic_write_path, write_rows_csv
@@ -18,6 +19,32 @@ from cryomem.io._conventions import (
     xyz_px_to_xyz_ang,
     zyx_index_to_xyz_ang,
 )
+from cryomem.io._layout import (
+    DERIVED_VOLUME_SUFFIXES,
+    MEMBRANE_SUFFIXES,
+    MRC_SUFFIXES,
+    SEGMENT_OUTPUTS,
+    SKELETON_SUFFIX,
+    STATS_MESH_FOLDER,
+    TRAINING_SPLITS,
+    CountProgress,
+    FractionProgress,
+    is_derived_volume,
+    is_mrc_path,
+    membrane_files_in,
+    membrane_stem,
+    parse_membrane_stem,
+    particles_star_name,
+    segment_output_name,
+    segment_output_paths,
+    simulation_file_names,
+    skeleton_path,
+    stats_mesh_name,
+    stats_plot_name,
+    stats_summary_name,
+    stats_table_name,
+    training_data_folders,
+)
 from cryomem.io._membrane_h5 import (
     MEMBRANE_FORMAT,
     MEMBRANE_FORMAT_VERSION,
@@ -32,6 +59,30 @@ from cryomem.io._volume_values import NonFiniteBorder, check_tomogram_values
 from cryomem.io._yaml import read_yaml_mapping
 
 __all__ = [
+    "DERIVED_VOLUME_SUFFIXES",
+    "MEMBRANE_SUFFIXES",
+    "MRC_SUFFIXES",
+    "SEGMENT_OUTPUTS",
+    "SKELETON_SUFFIX",
+    "STATS_MESH_FOLDER",
+    "TRAINING_SPLITS",
+    "CountProgress",
+    "FractionProgress",
+    "is_derived_volume",
+    "is_mrc_path",
+    "membrane_files_in",
+    "membrane_stem",
+    "parse_membrane_stem",
+    "particles_star_name",
+    "segment_output_name",
+    "segment_output_paths",
+    "simulation_file_names",
+    "skeleton_path",
+    "stats_mesh_name",
+    "stats_plot_name",
+    "stats_summary_name",
+    "stats_table_name",
+    "training_data_folders",
     "MEMBRANE_FORMAT",
     "MEMBRANE_FORMAT_VERSION",
     "MESH_SUFFIXES",

@@ -90,6 +90,7 @@ from cryomem.pick._predict import (  # noqa: E402
     check_ensemble_cards,
     particles_star_path,
     predict_membranes,
+    predicted_membrane_path,
 )
 
 __all__ += [
@@ -108,4 +109,5 @@ __all__ += [
     "particles_star_path",
     "pick_surface",
     "predict_membranes",
+    "predicted_membrane_path",
 ]

@@ -8,8 +8,7 @@ along the normal (:func:`window_columns`), normalised per patch to zero mean and
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cryomem.geometry import FEATURE_LOWPASS_ATTR, geodesic_patches
-from cryomem.io import MembraneSurface, euler_zyz_deg_to_matrix, read_membrane_h5
+from cryomem.io import FractionProgress, MembraneSurface, euler_zyz_deg_to_matrix, parse_membrane_stem, read_membrane_h5
 from cryomem.pick._operators import OperatorCache, SurfaceOperators
 from cryomem.pick._targets import TargetMeasure, TargetSides, assign_particles_to_surfaces, distance_targets_ang
 
@@ -125,7 +124,8 @@ def tomogram_name(surface: MembraneSurface, path: str | Path | None = None) -> s
         return Path(surface.tomogram_path).stem
     if path is None:
         raise ValueError("the membrane has no tomogram_path and no file name to derive its tomogram from")
-    return re.sub(r"_mb\d+$", "", Path(path).stem)
+    parsed = parse_membrane_stem(Path(path).stem)
+    return Path(path).stem if parsed is None else parsed[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -322,7 +322,7 @@ def load_training_membranes(
     seed: int = 0,
     max_shift_samples: int = 0,
     cache: OperatorCache | None = None,
-    progress: Callable[[str, float], None] | None = None,
+    progress: FractionProgress | None = None,
 ) -> list[TrainingMembrane]:
     """Read membranes, match their particles, compute targets, patches and operators.
 

@@ -9,20 +9,18 @@ predictions (Methods "Membrane Normal Distance Shifts"): every shift really is e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cryomem.io import MembraneSurface
+from cryomem.io import FractionProgress, MembraneSurface
 from cryomem.pick._dataset import SurfacePatch, normalise_window, surface_patches, window_columns
 from cryomem.pick._diffusion_net import PickNet, operators_to_torch
 from cryomem.pick._operators import OperatorCache
 
 __all__ = ["predict_distances_ang"]
-
-Progress = Callable[[str, float], None]
 
 
 def _model_device(model: PickNet) -> torch.device:
@@ -36,7 +34,7 @@ def predict_distances_ang(
     *,
     tta_shifts: Sequence[int] = (-2, -1, 0, 1, 2),
     patch_vertices: int | None = None,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
     cache_dir: str | Path | None = None,
     seed: int = 0,
     threads: int | None = 1,
@@ -115,7 +113,7 @@ def _merged_predictions(
     patches: list[SurfacePatch],
     columns: list[np.ndarray],
     max_distance_ang: float,
-    progress: Progress | None,
+    progress: FractionProgress | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian-weighted sums of the (shift-averaged) patch predictions, Å, and the weight sums."""
     n = len(surface.vertices_xyz_ang)

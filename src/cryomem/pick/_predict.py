@@ -2,8 +2,9 @@
 
 Every input is checked (membrane files readable, features at a sampling the model can read at
 every test-time shift, tomogram shape known, outputs free) before any prediction runs; the STAR
-files and the rewritten membrane files are written as one set once every membrane is predicted:
-a failure, a full disk or an interruption leaves no STAR and every membrane file as it was.
+files and the membrane files carrying the predictions (:func:`predicted_membrane_path`, in the
+output folder) are written as one set once every membrane is predicted: a failure, a full disk or
+an interruption leaves none of them. The input membrane files are only read, never written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 import os
 import re
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,10 @@ import pandas as pd
 
 from cryomem.io import (
     PARTICLE_COLUMNS,
+    FractionProgress,
     MembraneSurface,
     atomic_file_set,
+    particles_star_name,
     read_membrane_h5,
     read_mrc_header,
     write_membrane_h5,
@@ -33,9 +36,15 @@ from cryomem.pick._dataset import check_feature_lowpass, tomogram_name, window_c
 from cryomem.pick._inference import predict_distances_ang
 from cryomem.pick._model_file import load_pick_model
 
-__all__ = ["PREDICTED_DISTANCE_KEY", "TTA_SHIFTS", "check_ensemble_cards", "particles_star_path", "predict_membranes"]
+__all__ = [
+    "PREDICTED_DISTANCE_KEY",
+    "TTA_SHIFTS",
+    "check_ensemble_cards",
+    "particles_star_path",
+    "predict_membranes",
+    "predicted_membrane_path",
+]
 
-Progress = Callable[[str, float], None]
 PREDICTED_DISTANCE_KEY = "predicted_distance_ang"
 TTA_SHIFTS = (-2, -1, 0, 1, 2)
 _SHAPE_ATTR = "tomogram_shape_zyx"
@@ -43,7 +52,16 @@ _SHAPE_ATTR = "tomogram_shape_zyx"
 
 def particles_star_path(out_dir: str | os.PathLike[str], tomo_name: str) -> Path:
     """``<out_dir>/<tomo_name>_particles.star``."""
-    return Path(out_dir) / f"{tomo_name}_particles.star"
+    return Path(out_dir) / particles_star_name(tomo_name)
+
+
+def predicted_membrane_path(out_dir: str | os.PathLike[str], membrane_path: str | os.PathLike[str]) -> Path:
+    """``<out_dir>/<membrane file name>``: the copy of a membrane file that carries its predictions.
+
+    It keeps the input's name (``<tomo>_mb<N>.h5``), so every reader of membrane files (``cryomem stats``,
+    the run report, a viewer) takes the output folder as a membrane folder; the input stays as it was.
+    """
+    return Path(out_dir) / Path(membrane_path).name
 
 
 def _positive(value: float | None, name: str) -> None:
@@ -143,7 +161,7 @@ def predict_membranes(
     overwrite: bool = False,
     device: str = "cpu",
     cache_dir: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> list[Path]:
     """Predict particles on membranes with a trained model; write one STAR per tomogram.
 
@@ -158,7 +176,8 @@ def predict_membranes(
     membrane_paths : sequence of paths
         Membrane ``.h5`` files (``cryomem surface``), of one or several tomograms.
     out_dir : str or os.PathLike
-        Folder (created) for ``<tomo_name>_particles.star``.
+        Folder (created) for ``<tomo_name>_particles.star`` and the membrane files with predictions
+        (:func:`predicted_membrane_path`); it must not be the folder of a membrane file.
     tta : bool, default True
         Average predictions over feature windows shifted by -2..2 samples along the normal.
     bandwidth_ang, seed_threshold_ang, min_seeds
@@ -174,7 +193,7 @@ def predict_membranes(
         Particles on the membrane's mid-surface or on the segmentation's surface (see
         :func:`cryomem.pick.pick_surface`).
     overwrite : bool, default False
-        Replace existing STAR files (the membrane files are always updated).
+        Replace existing outputs (STAR files and membrane files in ``out_dir``).
     device : str, default "cpu"
         Torch device for the network.
     cache_dir : str or os.PathLike, optional
@@ -187,19 +206,21 @@ def predict_membranes(
     list of pathlib.Path
         The written STAR files, one per tomogram (sorted by tomogram name), with positions in Å
         (see ``position``), RELION ZYZ angles (particle z axis = outward normal), ``membrane_id``
-        and ``score``. Each membrane file gains ``point_data["predicted_distance_ang"]`` (float32,
-        Å) and the attribute ``pick_model``.
+        and ``score``. Beside them, :func:`predicted_membrane_path` of each membrane file: a copy of it
+        with ``point_data["predicted_distance_ang"]`` (float32, Å) and the attribute ``pick_model``
+        added. The input membrane files are not modified.
 
     Raises
     ------
     FileNotFoundError
         The model or a membrane file is missing.
     FileExistsError
-        A STAR file exists and ``overwrite`` is False.
+        A STAR or output membrane file exists and ``overwrite`` is False.
     ValueError
-        No membranes, no model or ensemble models trained with other distances or low-pass, a
-        file that is not a model or membrane, features the model cannot read
-        (another sampling along the normal), an unknown tomogram shape, or bad settings.
+        No membranes, an output folder holding an input membrane file, two membrane files of one
+        name, no model or ensemble models trained with other distances or low-pass, a file that is
+        not a model or membrane, features the model cannot read (another sampling along the
+        normal), an unknown tomogram shape, or bad settings.
     """
     paths = [Path(p) for p in membrane_paths]
     out_dir = Path(out_dir)
@@ -210,6 +231,7 @@ def predict_membranes(
             raise FileNotFoundError(f"membrane file {path} does not exist; pass .h5 files from `cryomem surface`")
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder")
+    outputs = _membrane_outputs(paths, out_dir)
     _positive(bandwidth_ang, "bandwidth_ang")
     _positive(seed_threshold_ang, "seed_threshold_ang")
     if position not in ("mid", "surface"):
@@ -221,9 +243,9 @@ def predict_membranes(
     shifts = TTA_SHIFTS if tta else (0,)
     groups = _plan(paths, cards, shifts)
     if not overwrite:
-        for name in groups:
-            if particles_star_path(out_dir, name).exists():
-                raise FileExistsError(f"{particles_star_path(out_dir, name)} already exists; pass --overwrite")
+        for existing in [particles_star_path(out_dir, name) for name in groups] + list(outputs.values()):
+            if existing.exists():
+                raise FileExistsError(f"{existing} already exists; pass --overwrite")
     max_distance = float(cards[0]["max_distance_ang"])
     calibration = cards[0].get("calibration", {}) if len(cards) == 1 else {}  # calibrated on held-out data
     if seed_threshold_ang is None:
@@ -269,23 +291,46 @@ def predict_membranes(
             predicted[path] = distances
             done += 1
         stars[name] = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(PARTICLE_COLUMNS))
-    return _write_outputs(stars, predicted, groups, out_dir, [str(m.resolve()) for m in model_paths])
+    return _write_outputs(stars, predicted, outputs, groups, out_dir, [str(m.resolve()) for m in model_paths])
+
+
+def _membrane_outputs(paths: Sequence[Path], out_dir: Path) -> dict[Path, Path]:
+    """Input membrane file -> its copy with predictions; refuses an output that is an input or is shared."""
+    inputs = {path.resolve() for path in paths}
+    outputs: dict[Path, Path] = {}
+    taken: dict[Path, Path] = {}
+    for path in paths:
+        output = predicted_membrane_path(out_dir, path)
+        if output.resolve() in inputs:
+            raise ValueError(
+                f"output folder {out_dir} holds the membrane file {path.name}; predictions are written to copies "
+                "of the membrane files, never into them: pass another output folder"
+            )
+        if output.resolve() in taken and taken[output.resolve()] != path.resolve():
+            raise ValueError(
+                f"membrane files {taken[output.resolve()]} and {path} would both be written to {output}; "
+                "predict them into separate output folders"
+            )
+        taken[output.resolve()] = path.resolve()
+        outputs[path] = output
+    return outputs
 
 
 def _write_outputs(
     stars: dict[str, pd.DataFrame],
     predicted: dict[Path, np.ndarray],
+    outputs: dict[Path, Path],
     groups: dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]],
     out_dir: Path,
     model_names: list[str],
 ) -> list[Path]:
-    """Write every STAR and rewrite every membrane file as one set: all appear, or none changes."""
+    """Write every STAR and every membrane file with predictions as one set: all appear, or none changes."""
     star_paths = [particles_star_path(out_dir, name) for name in sorted(stars)]
     membranes = list(predicted)
     made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with atomic_file_set([*star_paths, *membranes]) as tmps:
+        with atomic_file_set([*star_paths, *(outputs[path] for path in membranes)]) as tmps:
             for name, tmp in zip(sorted(stars), tmps, strict=False):
                 _, shape, voxel_size, origin = groups[name]
                 write_particles_star(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +27,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import cryomem
-from cryomem.io import atomic_file_set, atomic_write_path, write_rows_csv
+from cryomem.io import FractionProgress, atomic_file_set, atomic_write_path, write_rows_csv
 from cryomem.pick._augment import PickAugmentConfig, augment_features
 from cryomem.pick._calibrate import calibrate_mean_shift
 from cryomem.pick._dataset import (
@@ -44,7 +44,6 @@ from cryomem.pick._operators import OperatorCache
 
 __all__ = ["PickTrainConfig", "train_pick_model"]
 
-Progress = Callable[[str, float], None]
 _FINAL_NAMES = ("model.pt", "model_final.pt", "training_log.csv", "learning_curves.png", "train_config.json")
 _DEFAULT_WINDOW = tuple(round(-50.0 + 2.5 * i, 6) for i in range(41))  # ±50 Å (see DEFAULT_FEATURE_OFFSETS_ANG)
 
@@ -198,7 +197,7 @@ def train_pick_model(
     out_dir: str | Path,
     config: PickTrainConfig | None = None,
     *,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
     cache_dir: str | Path | None = None,
 ) -> Path:
     """Train a picking model on annotated membranes; return the path of the best model file.
@@ -280,7 +279,7 @@ def _fit(
     val_set: list[TrainingMembrane],
     out_dir: Path,
     config: PickTrainConfig,
-    progress: Progress | None,
+    progress: FractionProgress | None,
 ) -> tuple[PickNet, list[dict], dict]:
     """Train; return the model after the last epoch, the log rows and the best epoch's weights."""
     torch.manual_seed(config.seed)

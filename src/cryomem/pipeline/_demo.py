@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cryomem.io import atomic_write_path, read_mrc, read_particles_star
+from cryomem.io import (
+    CountProgress,
+    atomic_write_path,
+    read_mrc,
+    read_particles_star,
+    simulation_file_names,
+    stats_table_name,
+)
 from cryomem.pipeline._runner import RunResult, run_pipeline
 from cryomem.pipeline._settings import PickSettings, RunConfig, SegmentSettings, StatsSettings
 from cryomem.pipeline._stages import TomogramFolders
@@ -40,7 +46,6 @@ FAST_SHAPE_ZYX = (48, 96, 96)
 DEMO_PICK_MODEL_PATH = Path(__file__).resolve().parents[1] / "pick" / "models" / "demo_pick.pt"
 COMPARISON_NAME = "ground_truth_comparison.json"
 MATCH_RADIUS_NM = 6.3
-Progress = Callable[[str, int, int], None]
 
 
 def demo_simulation_config(seed: int = 0, shape_zyx: tuple[int, int, int] = DEMO_SHAPE_ZYX):
@@ -119,16 +124,17 @@ def compare_with_ground_truth(data_dir: str | os.PathLike[str], run_dir: str | o
 
     data_dir, run_dir = Path(data_dir), Path(run_dir)
     folders = TomogramFolders(run_dir / "tomograms" / name, name)
-    truth = json.loads((data_dir / f"{name}_ground_truth.json").read_text())
+    files = simulation_file_names(name)
+    truth = json.loads((data_dir / files["ground_truth"]).read_text())
     result: dict = {"tomogram": name, "segmentation": None, "picking": None, "concentration": None}
     if folders.seg_path.is_file():
         predicted = read_mrc(folders.seg_path).data_zyx > 0
-        labels = (read_mrc(data_dir / f"{name}_membranes.mrc").data_zyx > 0).astype(np.uint8)
+        labels = (read_mrc(data_dir / files["membrane_instances"]).data_zyx > 0).astype(np.uint8)
         result["segmentation"] = {"dice": float(dice(predicted, labels)),
                                   "surface_dice": float(surface_dice(predicted, labels))}  # fmt: skip
     if folders.particles_path.is_file():
         picked = read_particles_star(folders.particles_path)
-        true = read_particles_star(data_dir / f"{name}_membrane_proteins.star")
+        true = read_particles_star(data_dir / files["membrane_proteins"])
         row = evaluate_picks(picked, true, radius_nm=MATCH_RADIUS_NM).iloc[-1]
         result["picking"] = {
             "radius_nm": MATCH_RADIUS_NM,
@@ -138,7 +144,7 @@ def compare_with_ground_truth(data_dir: str | os.PathLike[str], run_dir: str | o
             "recall": float(row["recall"]),
             "f1": float(row["f1"]),
         }
-    table_path = folders.stats / "concentration.csv"
+    table_path = folders.stats / stats_table_name("concentration")
     if table_path.is_file():
         table = pd.read_csv(table_path)
         pooled = table[(table["scope"] == "all") & (table["class"].astype(str) == "all")].iloc[0]
@@ -162,7 +168,7 @@ def run_demo(
     fast: bool = False,
     pick_model: str | os.PathLike[str] | None = DEMO_PICK_MODEL_PATH,
     overwrite: bool = False,
-    progress: Progress | None = None,
+    progress: CountProgress | None = None,
 ) -> DemoResult:
     """Simulate ``<out>/data/demo.mrc``, run the pipeline into ``<out>/run/`` and compare with the truth.
 
@@ -197,7 +203,8 @@ def run_demo(
         raise ValueError(f"the demo's seed (--seed) must be a whole number >= 0, got {seed!r}")
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} is a file; give a folder for the demo output")
-    earlier = (out / "data" / f"{DEMO_NAME}_ground_truth.json").is_file()
+    files = simulation_file_names(DEMO_NAME)
+    earlier = (out / "data" / files["ground_truth"]).is_file()
     if out.is_dir() and any(out.iterdir()) and not (earlier or overwrite):
         raise FileExistsError(f"{out} is not empty and holds no earlier demo; choose a new folder or pass --overwrite")
     if pick_model is not None and not Path(pick_model).is_file():
@@ -222,7 +229,7 @@ def run_demo(
         Client(cluster) as client,
     ):
         run = run_pipeline(
-            [data_dir / f"{DEMO_NAME}.mrc"], run_dir, demo_run_config(pick_model, fast=fast), client=client,
+            [data_dir / files["tomogram"]], run_dir, demo_run_config(pick_model, fast=fast), client=client,
             progress=progress, write_report=False,
         )  # fmt: skip
     comparison = compare_with_ground_truth(data_dir, run_dir, DEMO_NAME)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cryomem.io import atomic_write_path
+from cryomem.io import atomic_write_path, stats_plot_name, stats_summary_name, stats_table_name
 from cryomem.pipeline._figures import mesh_figure, slice_figure
 from cryomem.pipeline._manifest import Manifest
 from cryomem.pipeline._settings import STAGES
@@ -127,12 +127,12 @@ def _comparison_section(run_dir: Path) -> str:
 
 
 def _plots(folder: Path) -> str:
-    images = [_img(p.read_bytes(), p.stem) for stem in _PLOTS for p in [folder / f"{stem}.png"] if p.is_file()]
+    images = [_img(p.read_bytes(), p.stem) for stem in _PLOTS for p in [folder / stats_plot_name(stem)] if p.is_file()]
     return f'<div class="plots">{"".join(images)}</div>' if images else ""
 
 
 def _concentration_table(folder: Path, scope: str) -> str:
-    path = folder / "concentration.csv"
+    path = folder / stats_table_name("concentration")
     if not path.is_file():
         return ""
     table = pd.read_csv(path)
@@ -145,7 +145,7 @@ def _pooled_section(run_dir: Path, manifest: Manifest) -> str:
     if not pooled.is_dir():
         return ""
     parts = ["<h2>Pooled over all tomograms</h2>"]
-    summary = pooled / "pooled_summary.json"
+    summary = pooled / stats_summary_name("pooled")
     if summary.is_file():
         results = json.loads(summary.read_text()).get("results", {})
         rows = "".join(
@@ -153,12 +153,12 @@ def _pooled_section(run_dir: Path, manifest: Manifest) -> str:
             for a, values in results.items() for k, v in values.items()
         )  # fmt: skip
         parts.append(f"<table><tr><th>analysis</th><th>quantity</th><th>value</th></tr>{rows}</table>")
-    concentration = pooled / "concentration.csv"
+    concentration = pooled / stats_table_name("concentration")
     if concentration.is_file():
         table = pd.read_csv(concentration)
         parts.append("<h3>Concentration per tomogram and pooled</h3>")
         parts.append(_table(table[table["scope"] != "membrane"]))
-    neighbours = pooled / "neighbours_per_membrane.csv"
+    neighbours = pooled / stats_table_name("neighbours_per_membrane")
     if neighbours.is_file():
         parts.append("<h3>Nearest neighbours per membrane</h3>" + _table(pd.read_csv(neighbours)))
     parts.append(_plots(pooled))
@@ -172,7 +172,7 @@ def _fmt(value: object) -> str:
 
 
 def _concentrations(folders: TomogramFolders) -> dict[int, float] | None:
-    path = folders.stats / "concentration.csv"
+    path = folders.stats / stats_table_name("concentration")
     if not path.is_file():
         return None
     table = pd.read_csv(path)
@@ -278,7 +278,7 @@ def write_report(
                    if all((r or {}).get("status") == "done" for r in e.get("stages", {}).values()))  # fmt: skip
     body = [
         f"<h1>cryomem run: {html.escape(title)}</h1>",
-        f"<p>{n} tomograms, {finished} with every stage finished · updated "
+        f"<p>{n} tomogram{'s' if n != 1 else ''}, {finished} with every stage finished · updated "
         f"{html.escape(manifest.to_json()['updated'])} · {html.escape(str(run_dir.resolve()))}</p>",
         _comparison_section(run_dir),
         _status_section(manifest),

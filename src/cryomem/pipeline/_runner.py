@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryomem.io import CountProgress
 from cryomem.pipeline._lock import run_lock
 from cryomem.pipeline._manifest import Manifest, file_fingerprint, new_token
 from cryomem.pipeline._settings import STAGES, RunConfig
@@ -28,7 +29,6 @@ from cryomem.pipeline._tomograms import Tomogram, find_tomograms, read_tomograms
 
 __all__ = ["RunResult", "run_pipeline"]
 
-Progress = Callable[[str, int, int], None]
 
 _STAGE_FOLDERS = ("segment", "instances", "membranes", "picks", "stats")
 _STALE = re.compile(r"^\.(segment|instances|membranes|picks|stats|pooled|manifest\.json|report\.html)\.(tmp|old)-")
@@ -138,7 +138,7 @@ def run_pipeline(
     config: RunConfig | None = None,
     *,
     client=None,
-    progress: Progress | None = None,
+    progress: CountProgress | None = None,
     write_report: bool = True,
     stage_functions: Mapping[str, StageFunction] | None = None,
     on_start: Callable[[object], None] | None = None,

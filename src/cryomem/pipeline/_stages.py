@@ -17,7 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from cryomem.io import atomic_directory, read_mrc, write_mrc
+from cryomem.io import (
+    atomic_directory,
+    membrane_files_in,
+    particles_star_name,
+    read_mrc,
+    segment_output_name,
+    stats_summary_name,
+    stats_table_name,
+    write_mrc,
+)
 from cryomem.pipeline._settings import RunConfig
 
 __all__ = [
@@ -72,20 +81,20 @@ class TomogramFolders:
 
     @property
     def seg_path(self) -> Path:
-        return self.segment / f"{self.name}_seg.mrc"
+        return self.segment / segment_output_name(self.name, "seg")
 
     @property
     def instances_path(self) -> Path:
-        return self.instances / f"{self.name}_instances.mrc"
+        return self.instances / segment_output_name(self.name, "instances")
 
     @property
     def particles_path(self) -> Path:
-        return self.picks / f"{self.name}_particles.star"
+        return self.picks / particles_star_name(self.name)
 
     def membrane_files(self, picked: bool = False) -> list[Path]:
-        """Membrane h5 files from ``membranes/`` (or their copies with predictions in ``picks/``)."""
+        """Membrane h5 files from ``membranes/`` (or the pick stage's copies with predictions in ``picks/``)."""
         folder = self.picks if picked else self.membranes
-        return sorted(folder.glob(f"{self.name}_mb*.h5"))
+        return membrane_files_in(folder, self.name)
 
 
 def _relative(paths: list[Path], root: Path) -> list[str]:
@@ -208,10 +217,10 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
     """Pick membrane proteins: ``picks/<name>_particles.star`` and copies of the membrane files
     carrying the predicted distance to the nearest particle (point data ``predicted_distance_ang``).
 
-    The membrane files of ``membranes/`` are left untouched (:func:`cryomem.pick.predict_membranes`
-    runs on copies), so the surfaces stage's outputs stay as that stage wrote them.
+    :func:`cryomem.pick.predict_membranes` writes those copies itself and only reads ``membranes/``,
+    so the surfaces stage's outputs stay as that stage wrote them.
     """
-    from cryomem.pick import predict_membranes
+    from cryomem.pick import predict_membranes, predicted_membrane_path
 
     settings = config.pick
     if not settings.model_paths:
@@ -220,11 +229,10 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
     if not sources:
         raise ValueError(f"no membrane files in {folders.membranes}; the surfaces stage found no membrane")
     with atomic_directory(folders.picks, overwrite=True) as tmp:
-        copies = [Path(shutil.copy2(p, tmp / p.name)) for p in sources]
         cache = tmp / "operator-cache"
         stars = predict_membranes(
             list(settings.model_paths),  # one model, or an ensemble whose predicted distances are averaged
-            copies,
+            sources,
             tmp,
             tta=settings.tta,
             bandwidth_ang=settings.bandwidth_ang,
@@ -243,7 +251,7 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
         from cryomem.io import read_particles_star
 
         n_particles = len(read_particles_star(stars[0]))
-    outputs = [folders.picks / p.name for p in copies] + [folders.particles_path]
+    outputs = [predicted_membrane_path(folders.picks, p) for p in sources] + [folders.particles_path]
     return {"outputs": _relative(outputs, folders.root), "particles": n_particles}
 
 
@@ -330,7 +338,7 @@ def _no_particles(membranes: list[Path], out_dir: Path, name: str, side: str) ->
     total = sum(r["area_um2"] for r in rows if r["scope"] == "membrane")
     rows.append({"scope": "all", "tomo_name": "", "membrane_id": -1, "class": "all", "n_particles": 0,
                  "area_um2": total, "concentration_per_um2": 0.0})  # fmt: skip
-    table_path, summary_path = out_dir / "concentration.csv", out_dir / f"{name}_summary.json"
+    table_path, summary_path = out_dir / stats_table_name("concentration"), out_dir / stats_summary_name(name)
     with atomic_write_path(table_path) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False, float_format="%.6g")
     report = {

@@ -8,13 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryomem.io import read_mrc_header, validate_voxel_size_ang
+from cryomem.io import MRC_SUFFIXES, is_derived_volume, is_mrc_path, read_mrc_header, validate_voxel_size_ang
 from cryomem.pipeline._manifest import file_fingerprint
 from cryomem.pipeline._settings import RunConfig
 
 __all__ = ["MRC_SUFFIXES", "Tomogram", "find_tomograms", "read_tomograms"]
 
-MRC_SUFFIXES = (".mrc", ".rec", ".map")
 _VOXEL_RTOL = 1e-3
 
 
@@ -56,8 +55,6 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
     ValueError
         No tomogram at all, or two tomograms with the same stem (their outputs would collide).
     """
-    from cryomem.segment import is_derived_volume  # lazy: torch loads only when work starts
-
     found: list[Path] = []
     ignored: list[Path] = []
     if not inputs:
@@ -66,10 +63,10 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
         if item.is_dir():
             for entry in sorted(item.iterdir()):
                 if entry.is_file() and not entry.name.startswith("."):
-                    tomogram = entry.suffix.lower() in MRC_SUFFIXES and not is_derived_volume(entry)
+                    tomogram = is_mrc_path(entry) and not is_derived_volume(entry)
                     (found if tomogram else ignored).append(entry)  # our own outputs are never tomograms
         elif item.is_file():
-            (found if item.suffix.lower() in MRC_SUFFIXES else ignored).append(item)
+            (found if is_mrc_path(item) else ignored).append(item)
         else:
             raise FileNotFoundError(f"tomogram {item} does not exist")
     if not found:

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cryomem.io import read_mrc, read_mrc_header
+from cryomem.io import MRC_SUFFIXES, read_mrc, read_mrc_header, training_data_folders
 from cryomem.segment._augment_spatial import IGNORE
 
-IMAGE_SUFFIXES = (".mrc", ".rec", ".map", ".nii", ".nii.gz")
+IMAGE_SUFFIXES = (*MRC_SUFFIXES, ".nii", ".nii.gz")
 _MAKE_DATA = "a folder with imagesTr/ and labelsTr/ (`cryomem simulate dataset` writes one)"
 
 
@@ -85,7 +85,7 @@ def load_split(data_dir: Path | str, split: str, *, required: bool = True) -> li
     if not data_dir.is_dir():
         what = "is a file" if data_dir.exists() else "does not exist"
         raise FileNotFoundError(f"training data folder {data_dir} {what}; pass {_MAKE_DATA}")
-    images_dir, labels_dir = data_dir / f"images{split}", data_dir / f"labels{split}"
+    images_dir, labels_dir = training_data_folders(data_dir, split)
     if not required and not images_dir.exists() and not labels_dir.exists():
         return []
     if not images_dir.is_dir() or not labels_dir.is_dir():

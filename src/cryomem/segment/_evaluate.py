@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryomem.io import atomic_write_path, read_mrc, read_mrc_header, validate_voxel_size_ang
+from cryomem.io import MRC_SUFFIXES, atomic_write_path, is_mrc_path, read_mrc, read_mrc_header, validate_voxel_size_ang
 from cryomem.segment._metrics import DiceCounts, SurfaceDiceCounts, dice_counts, surface_dice_counts
 
-__all__ = ["EVALUATION_COLUMNS", "MRC_SUFFIXES", "POOLED_ROW", "evaluate_segmentation", "write_evaluation_csv"]
+__all__ = ["EVALUATION_COLUMNS", "POOLED_ROW", "evaluate_segmentation", "write_evaluation_csv"]
 
-MRC_SUFFIXES = (".mrc", ".rec", ".map")
 POOLED_ROW = "pooled"
 EVALUATION_COLUMNS = (
     "file",
@@ -47,7 +46,7 @@ def _listing(paths: PathInput, name: str) -> dict[str, Path]:
     if isinstance(paths, str | os.PathLike):
         single = Path(paths)
         if single.is_dir():
-            files = sorted(p for p in single.iterdir() if p.is_file() and p.suffix.lower() in MRC_SUFFIXES)
+            files = sorted(p for p in single.iterdir() if p.is_file() and is_mrc_path(p))
             if not files:
                 raise FileNotFoundError(f"{name}: folder {single} holds no MRC files ({', '.join(MRC_SUFFIXES)})")
         else:

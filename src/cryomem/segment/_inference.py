@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from cryomem.io import FractionProgress
 from cryomem.segment._malloc import reuse_freed_memory
 from cryomem.segment._rescale import resample_window
 from cryomem.segment._windows import Blender, WindowPlan, available_memory_bytes, plan_windows
 
 __all__ = ["TTA_FLIPS", "default_batch_size", "flip_statistics", "predict_probabilities", "select_device"]
 
-Progress = Callable[[str, float], None]
 # Dims of a (batch, channel, z, y, x) tensor flipped by each of the 8 test-time augmentations.
 TTA_FLIPS: tuple[tuple[int, ...], ...] = ((), (2,), (3,), (4,), (2, 3), (2, 4), (3, 4), (2, 3, 4))
 _STD_FLOOR = 1e-6  # per-window normalisation, as in training (segment._data.normalise)
@@ -226,7 +226,7 @@ def predict_probabilities(
     dtype: type | np.dtype = np.float16,
     use_disk: bool | None = None,
     scratch_dir: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Membrane probability of every voxel by Gaussian-blended sliding windows.
 

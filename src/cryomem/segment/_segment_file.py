@@ -15,38 +15,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cryomem.io import NonFiniteBorder, atomic_file_set, check_tomogram_values, read_mrc, write_mrc
-from cryomem.segment._inference import Progress, default_batch_size, predict_probabilities, select_device
+from cryomem.io import (
+    FractionProgress,
+    NonFiniteBorder,
+    atomic_file_set,
+    check_tomogram_values,
+    is_derived_volume,
+    read_mrc,
+    segment_output_paths,
+    write_mrc,
+)
+from cryomem.segment._inference import default_batch_size, predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._windows import plan_windows
 
-__all__ = ["DERIVED_VOLUME_SUFFIXES", "SEGMENT_OUTPUTS", "is_derived_volume", "segment_file", "segment_output_paths"]
+__all__ = ["is_derived_volume", "segment_file", "segment_output_paths"]
 
 _CHUNK_VOXELS = 8 * 1024**2  # thresholding runs in slabs of about this size
-
-SEGMENT_OUTPUTS: dict[str, str] = {
-    "seg": "_seg.mrc",
-    "scores": "_scores.mrc",
-    "instances": "_instances.mrc",
-    "uncertainty": "_uncertainty.mrc",
-    "sheet_filter": "_sheet_filter.csv",
-}
-"""Every output of :func:`segment_file`: kind -> suffix after the tomogram's stem."""
-
-DERIVED_VOLUME_SUFFIXES = ("_seg", "_scores", "_instances", "_uncertainty", "_skel", "_labels", "_membranes")
-"""Stem endings of volumes cryomem derives from a tomogram (segment, skeletonize, simulate's labels)."""
-
-
-def segment_output_paths(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Every output :func:`segment_file` may write for tomogram ``path`` into ``out_dir``, by kind."""
-    stem = Path(path).stem
-    return {kind: Path(out_dir) / f"{stem}{suffix}" for kind, suffix in SEGMENT_OUTPUTS.items()}
-
-
-def is_derived_volume(path: str | os.PathLike[str]) -> bool:
-    """True for a cryomem output volume (``tomo_seg.mrc``, ``tomo_scores.mrc``...), never a tomogram to segment."""
-    return Path(path).stem.lower().endswith(DERIVED_VOLUME_SUFFIXES)
 
 
 def _check_threshold(threshold: float) -> float:
@@ -117,7 +103,7 @@ def segment_file(
     sheet_filter_rules: SheetFilterRules | None = None,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
     notes: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
     """Segment the membranes of one MRC tomogram and write the results beside each other.

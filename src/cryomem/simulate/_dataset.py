@@ -22,7 +22,7 @@ from pydantic import Field, field_validator, model_validator
 from scipy import ndimage
 
 import cryomem
-from cryomem.io import atomic_directory, write_mrc
+from cryomem.io import TRAINING_SPLITS, atomic_directory, training_data_folders, write_mrc
 from cryomem.simulate._config import Range, SimulationConfig, _check_range, _Frozen, merge_config
 from cryomem.simulate._preview import write_preview
 from cryomem.simulate._tomogram import simulate_tomogram
@@ -199,8 +199,10 @@ def simulate_dataset(
     }
     with atomic_directory(out_dir, overwrite=True) as tmp:
         tmp = Path(tmp)
-        for sub in ("imagesTr", "labelsTr", "imagesVal", "labelsVal", "previews"):
-            (tmp / sub).mkdir()
+        for split in TRAINING_SPLITS:
+            for folder in training_data_folders(tmp, split):
+                folder.mkdir()
+        (tmp / "previews").mkdir()
         jobs = [(config, index, index in validation, tmp) for index in range(config.n_tomograms)]
         if workers == 1:
             results = map(_write_tomogram_patches, *zip(*jobs))
@@ -244,10 +246,9 @@ def _write_tomogram_patches(config: DatasetConfig, index: int, is_validation: bo
             border[b:-b, b:-b, b:-b] = False
             patch_labels[border] = LABEL_IGNORE
         file_name = f"{name}_p{p:02d}.mrc"
-        write_mrc(
-            tmp / f"images{split}" / file_name, sim.tomogram_zyx[window], voxel_size_ang=sim_config.voxel_size_ang
-        )
-        write_mrc(tmp / f"labels{split}" / file_name, patch_labels, voxel_size_ang=sim_config.voxel_size_ang)
+        images_dir, labels_dir = training_data_folders(tmp, split)
+        write_mrc(images_dir / file_name, sim.tomogram_zyx[window], voxel_size_ang=sim_config.voxel_size_ang)
+        write_mrc(labels_dir / file_name, patch_labels, voxel_size_ang=sim_config.voxel_size_ang)
         patches.append(
             {"file": file_name, "origin_zyx": [z, y, x], "membrane_fraction": float((patch_labels == 1).mean())}
         )

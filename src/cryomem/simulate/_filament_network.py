@@ -16,8 +16,8 @@ import math
 import numpy as np
 
 from cryomem.simulate._config import CytosolConfig
-from cryomem.simulate._filament_insert import (
-    _draw,
+from cryomem.simulate._filament_placement import (
+    draw_in_range,
     draw_variant,
     free_units,
     longest_run,
@@ -92,10 +92,10 @@ def _grow_branches(
         for _ in range(max_tries):
             parent_id, p_centers, p_rotations = members[int(rng.integers(len(members)))]
             i = int(rng.integers(len(p_centers)))
-            angle = _draw(rng, config.branch_angle_deg)
+            angle = draw_in_range(rng, config.branch_angle_deg)
             tangent = p_rotations[i][:, 2]
             direction = branch_direction(tangent, angle, rng)
-            length = _draw(rng, config.branch_length_nm) * 10.0
+            length = draw_in_range(rng, config.branch_length_nm) * 10.0
             centers, rotations = filament_units("actin", p_centers[i], direction, length, rng=rng)
             boxes = unit_boxes(phantom, template, centers, rotations)
             # units still inside the mother's body may overlap it; beyond, nothing may be touched

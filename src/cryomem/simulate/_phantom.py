@@ -8,12 +8,12 @@ at ``(i_x, i_y, i_z) · voxel_size_ang`` Å (origin 0).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from cryomem.io import FractionProgress
 from cryomem.simulate._config import MembraneConfig
 from cryomem.simulate._membranes import (
     BLOCK,
@@ -28,8 +28,6 @@ from cryomem.simulate._membranes import (
 from cryomem.simulate._render import core_offsets_xyz, rotated_template_box
 from cryomem.simulate._shapes import Shape
 from cryomem.simulate._templates import Template
-
-Progress = Callable[[str, float], None]
 
 LABEL_BACKGROUND, LABEL_MEMBRANE, LABEL_MEMBRANE_PROTEIN, LABEL_CYTOSOLIC, LABEL_FILAMENT = 0, 1, 2, 3, 4
 #: gold fiducials, ice contamination, carbon / lamella edges and dense granules
@@ -142,7 +140,7 @@ def empty_phantom(shape_zyx: tuple[int, int, int], voxel_size_ang: float) -> Pha
 
 
 def insert_membranes(
-    phantom: Phantom, config: MembraneConfig, rng: np.random.Generator, progress: Progress | None = None
+    phantom: Phantom, config: MembraneConfig, rng: np.random.Generator, progress: FractionProgress | None = None
 ) -> None:
     """Add random membranes until the target occupancy (fraction of voxels labelled membrane) is reached."""
     kinds = [k for k, w in config.kinds.items() if w > 0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryomem.io import euler_zyz_deg_to_matrix, normals_to_euler_zyz_deg
+from cryomem.io import FractionProgress, euler_zyz_deg_to_matrix, normals_to_euler_zyz_deg
 from cryomem.simulate._config import CytosolConfig, MembraneProteinConfig
 from cryomem.simulate._filament_insert import insert_filaments
 from cryomem.simulate._membranes import ANG2_PER_UM2, Membrane, triangle_areas
@@ -18,7 +18,6 @@ from cryomem.simulate._phantom import (
     LABEL_MEMBRANE_PROTEIN,
     Phantom,
     PlacedObject,
-    Progress,
     check_reached,
     random_rotations,
 )
@@ -62,7 +61,7 @@ def insert_membrane_proteins(
     templates: list[Template],
     config: MembraneProteinConfig,
     rng: np.random.Generator,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> None:
     """Place proteins on every membrane up to the target area occupancy (or concentration)."""
     if not templates or not phantom.membranes:
@@ -149,7 +148,7 @@ def insert_cytosolic_proteins(
     templates: list[Template],
     config: CytosolConfig,
     rng: np.random.Generator,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> None:
     """Fill the cytosol up to the target volume occupancy.
 

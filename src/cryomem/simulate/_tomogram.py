@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cryomem.io import FractionProgress
 from cryomem.simulate._atomic_models import template_from_atomic_model
 from cryomem.simulate._config import SimulationConfig
 from cryomem.simulate._distractors import random_distractor_templates
@@ -16,7 +17,6 @@ from cryomem.simulate._microscope import ImagingEffects, TiltSeries, image_tomog
 from cryomem.simulate._phantom import (
     LABEL_HARD_NEGATIVE,
     Phantom,
-    Progress,
     SimulationError,
     empty_phantom,
     insert_membranes,
@@ -92,7 +92,7 @@ def _without_hard_negatives(phantom: Phantom) -> np.ndarray | None:
     return density
 
 
-def simulate_tomogram(config: SimulationConfig, progress: Progress | None = None) -> SimulatedTomogram:
+def simulate_tomogram(config: SimulationConfig, progress: FractionProgress | None = None) -> SimulatedTomogram:
     """Simulate one tomogram; all randomness flows from ``config.seed``.
 
     Each stage draws from its own stream spawned from the seed, so changing, say, the noise level

@@ -10,17 +10,20 @@ import pandas as pd
 
 import cryomem
 from cryomem.io import (
+    FractionProgress,
     Mesh,
     atomic_directory,
     atomic_write_path,
     matrix_to_euler_zyz_deg,
+    membrane_stem,
+    simulation_file_names,
     write_mesh,
     write_mrc,
     write_particles_star,
 )
 from cryomem.simulate._config import SimulationConfig
 from cryomem.simulate._membranes import ANG2_PER_UM2
-from cryomem.simulate._phantom import PlacedObject, Progress
+from cryomem.simulate._phantom import PlacedObject
 from cryomem.simulate._preview import write_preview
 from cryomem.simulate._shapes import shape_parameters
 from cryomem.simulate._tomogram import SimulatedTomogram, simulate_tomogram
@@ -86,7 +89,7 @@ def ground_truth_summary(sim: SimulatedTomogram, name: str, files: dict[str, str
                 "n_proteins": int(counts[m.membrane_id]),
                 "n_proteins_per_class": per_class.tolist(),
                 "concentration_per_um2": counts[m.membrane_id] / (area / ANG2_PER_UM2),
-                "mesh": files["meshes"] + f"/{name}_mb{m.membrane_id:03d}.obj",
+                "mesh": files["meshes"] + f"/{membrane_stem(name, m.membrane_id)}.obj",
             }
         )
     labels = np.bincount(phantom.semantic_labels().ravel(), minlength=6)
@@ -155,16 +158,7 @@ def write_simulated_tomogram(
     s = sim.config.voxel_size_ang
     shape = sim.config.shape_zyx
     phantom = sim.phantom
-    files = {
-        "tomogram": f"{name}.mrc",
-        "labels": f"{name}_labels.mrc",
-        "membrane_instances": f"{name}_membranes.mrc",
-        "membrane_proteins": f"{name}_membrane_proteins.star",
-        "cytosolic_proteins": f"{name}_cytosolic_proteins.star",
-        "meshes": f"{name}_meshes",
-        "ground_truth": f"{name}_ground_truth.json",
-        "preview": f"{name}_preview.png",
-    }
+    files = simulation_file_names(name)
     labels = phantom.semantic_labels()
     write_mrc(folder / files["tomogram"], sim.tomogram_zyx, voxel_size_ang=s)
     write_mrc(folder / files["labels"], labels, voxel_size_ang=s)
@@ -178,13 +172,13 @@ def write_simulated_tomogram(
     for m in phantom.membranes:
         _, normals = m.shape.project(m.vertices_xyz_ang)
         mesh = Mesh(m.vertices_xyz_ang, m.faces, normals, {})
-        write_mesh(folder / files["meshes"] / f"{name}_mb{m.membrane_id:03d}.obj", mesh)
+        write_mesh(folder / files["meshes"] / f"{membrane_stem(name, m.membrane_id)}.obj", mesh)
     if save_density:
-        files["density"] = f"{name}_density.mrc"
+        files["density"] = simulation_file_names(name, density=True)["density"]
         write_mrc(folder / files["density"], phantom.density_zyx, voxel_size_ang=s)
     if save_tilt_series:
-        files["tilt_series"] = f"{name}_tilt_series.mrc"
-        files["tilt_angles"] = f"{name}.tlt"
+        optional = simulation_file_names(name, tilt_series=True)
+        files["tilt_series"], files["tilt_angles"] = optional["tilt_series"], optional["tilt_angles"]
         write_mrc(folder / files["tilt_series"], sim.tilt_series.images, voxel_size_ang=s)
         with atomic_write_path(folder / files["tilt_angles"]) as tmp:
             Path(tmp).write_text("".join(f"{a:.2f}\n" for a in sim.tilt_series.angles_deg))
@@ -232,7 +226,7 @@ def simulate_to_folder(
     overwrite: bool = False,
     save_density: bool = False,
     save_tilt_series: bool = False,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> tuple[Path, dict[str, str], SimulatedTomogram]:
     """Simulate one tomogram and write it into a new folder ``out_dir``, atomically.
 

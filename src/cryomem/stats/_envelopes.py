@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from cryomem.io import FractionProgress
 from cryomem.stats._areas import sublevel_areas_ang2
 from cryomem.stats._particles import MembraneParticles
 
@@ -61,7 +62,7 @@ def csr_sums(
     n_simulations: int,
     pool_factor: int,
     rng: np.random.Generator,
-    progress: Callable[[str, float], None] | None = None,
+    progress: FractionProgress | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Pooled ``(counts, ball areas, expected counts)`` per radius for each CSR simulation.
 

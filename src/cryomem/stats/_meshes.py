@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +11,16 @@ from typing import Literal
 import numpy as np
 
 from cryomem.geometry import face_areas, vertex_normals
-from cryomem.io import MESH_SUFFIXES, read_membrane_h5, read_mesh, validate_voxel_size_ang
+from cryomem.io import (
+    MEMBRANE_SUFFIXES,
+    membrane_stem,
+    parse_membrane_stem,
+    read_membrane_h5,
+    read_mesh,
+    validate_voxel_size_ang,
+)
 
 __all__ = ["MEMBRANE_SUFFIXES", "MembraneMesh", "membrane_files", "read_membrane_meshes"]
-
-MEMBRANE_SUFFIXES = (".h5", *MESH_SUFFIXES)
-_NAME = re.compile(r"^(?P<tomo>.+?)_mb(?P<id>\d+)(?:_.*)?$")
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +75,7 @@ class MembraneMesh:
     @property
     def label(self) -> str:
         """``<tomo>_mb<id>``, the name used in tables and output files."""
-        return f"{self.tomo_name}_mb{self.membrane_id:03d}"
+        return membrane_stem(self.tomo_name, self.membrane_id)
 
 
 def membrane_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -113,10 +116,7 @@ def membrane_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def _name_from_stem(stem: str, fallback_id: int) -> tuple[str, int]:
-    match = _NAME.match(stem)
-    if match:
-        return match["tomo"], int(match["id"])
-    return stem, fallback_id
+    return parse_membrane_stem(stem, allow_tail=True) or (stem, fallback_id)
 
 
 def read_membrane_meshes(
@@ -156,7 +156,7 @@ def read_membrane_meshes(
         if path.suffix.lower() == ".h5":
             surface = read_membrane_h5(path)
             tomo, _ = _name_from_stem(path.stem, surface.membrane_id)
-            if not _NAME.match(path.stem) and surface.tomogram_path:
+            if parse_membrane_stem(path.stem, allow_tail=True) is None and surface.tomogram_path:
                 tomo = Path(surface.tomogram_path).stem
             meshes.append(
                 MembraneMesh(

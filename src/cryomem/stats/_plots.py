@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryomem.io import atomic_write_path
+from cryomem.io import atomic_write_path, membrane_stem
 
 __all__ = [
     "plot_concentration",
@@ -75,7 +75,7 @@ def plot_concentration(table: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
     """Bar chart of particles per µm² for every membrane (all classes), with the pooled value."""
     figure, (axis,) = _figure(width=max(5.0, 0.35 * len(table)))
     rows = table[(table["scope"] == "membrane") & (table["class"] == "all")]
-    labels = [f"{t}_mb{int(m)}" for t, m in zip(rows["tomo_name"], rows["membrane_id"])]
+    labels = [membrane_stem(t, m) for t, m in zip(rows["tomo_name"], rows["membrane_id"])]
     axis.bar(np.arange(len(rows)), rows["concentration_per_um2"], color="C0")
     pooled = table[(table["scope"] == "all") & (table["class"] == "all")]["concentration_per_um2"]
     if len(pooled):

@@ -22,12 +22,13 @@ interpolated geodesic distance (:mod:`cryomem.stats._areas`); counts and areas u
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from cryomem.io import FractionProgress
 from cryomem.stats._areas import sublevel_areas_ang2
 from cryomem.stats._edges import EdgeSettings, edge_distance_ang
 from cryomem.stats._envelopes import csr_sums
@@ -35,8 +36,6 @@ from cryomem.stats._neighbours import start_mask
 from cryomem.stats._particles import ANG2_PER_UM2, MembraneParticles
 
 __all__ = ["RipleyResult", "radius_edges_ang", "ripley", "ripley_statistics"]
-
-Progress = Callable[[str, float], None]
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ def ripley(
     n_simulations: int = 0,
     seed: int = 0,
     pool_factor: int = 4,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> RipleyResult:
     """Ripley's K, L, O (and g) pooled over all membranes, with optional CSR envelopes.
 

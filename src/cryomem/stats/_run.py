@@ -16,7 +16,19 @@ import numpy as np
 import pandas as pd
 
 import cryomem
-from cryomem.io import Mesh, atomic_file_set, atomic_write_path, read_particles_star, write_mesh
+from cryomem.io import (
+    STATS_MESH_FOLDER,
+    FractionProgress,
+    Mesh,
+    atomic_file_set,
+    atomic_write_path,
+    read_particles_star,
+    stats_mesh_name,
+    stats_plot_name,
+    stats_summary_name,
+    stats_table_name,
+    write_mesh,
+)
 from cryomem.stats._chains import extract_chains
 from cryomem.stats._concentration import concentration
 from cryomem.stats._config import ANALYSES, StatsConfig
@@ -36,8 +48,6 @@ from cryomem.stats._plots import (
 from cryomem.stats._ripley import ripley
 
 __all__ = ["compute_stats", "load_inputs", "run_stats"]
-
-Progress = Callable[[str, float], None]
 
 
 def load_inputs(
@@ -84,7 +94,7 @@ def compute_stats(
     assignment: ParticleAssignment,
     analyses: Sequence[str],
     config: StatsConfig = StatsConfig(),
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, np.ndarray]], dict]:
     """Run the chosen analyses; return tables by file stem, per-vertex arrays by membrane label, summary."""
     unknown = [a for a in analyses if a not in ANALYSES]
@@ -235,7 +245,7 @@ def run_stats(
     config: StatsConfig = StatsConfig(),
     *,
     name: str | None = None,
-    progress: Progress | None = None,
+    progress: FractionProgress | None = None,
 ) -> dict[str, Path]:
     """Compute the chosen analyses and write CSV tables, a JSON summary, PNG plots and VTP meshes.
 
@@ -268,10 +278,13 @@ def run_stats(
     assignment = load_inputs(membrane_paths, particle_paths, config)
     tables, point_data, summary = compute_stats(assignment, analyses, config, progress)
     writers: dict[str, tuple[Path, Callable[[Path], object]]] = {
-        stem: (out / f"{stem}.csv", lambda p, t=table: _write_csv(p, t)) for stem, table in tables.items()
+        stem: (out / stats_table_name(stem), lambda p, t=table: _write_csv(p, t)) for stem, table in tables.items()
     }
     if len(assignment.off_mesh):
-        writers["off_mesh_particles"] = (out / "off_mesh_particles.csv", lambda p: _write_csv(p, assignment.off_mesh))
+        writers["off_mesh_particles"] = (
+            out / stats_table_name("off_mesh_particles"),
+            lambda p: _write_csv(p, assignment.off_mesh),
+        )
     plots = {
         "concentration": lambda p: plot_concentration(tables["concentration"], p),
         "neighbours": lambda p: plot_neighbour_histogram(tables["neighbours"], p, k=config.k),
@@ -281,13 +294,13 @@ def run_stats(
     }
     for stem, plot in plots.items():
         if stem in tables:
-            writers[f"{stem}_plot"] = (out / f"{stem}.png", plot)
+            writers[f"{stem}_plot"] = (out / stats_plot_name(stem), plot)
     for m in assignment.membranes:
         mesh = Mesh(m.mesh.vertices_xyz_ang, m.mesh.faces, m.mesh.normals_xyz, point_data[m.mesh.label])
-        path = out / "meshes" / f"{m.mesh.label}_{name}.vtp"
+        path = out / STATS_MESH_FOLDER / stats_mesh_name(m.mesh.label, name)
         writers[f"mesh_{m.mesh.label}"] = (path, lambda p, mesh=mesh: write_mesh(p, mesh))
     written = {role: path for role, (path, _) in writers.items()}
-    summary_path = out / f"{name}_summary.json"
+    summary_path = out / stats_summary_name(name)
     report = {
         "cryomem_version": cryomem.__version__,
         "analyses": list(analyses),
@@ -306,7 +319,7 @@ def run_stats(
     }
     text = json.dumps(_finite(report), indent=2, allow_nan=False)
     stale = _earlier_files(summary_path, out)
-    made = [folder for folder in (out, out / "meshes") if not folder.exists()]
+    made = [folder for folder in (out, out / STATS_MESH_FOLDER) if not folder.exists()]
     for folder in made:
         folder.mkdir(parents=True)
     try:
