@@ -12,6 +12,7 @@ from cryomem.io import MembraneSurface
 from cryomem.pick import (
     PICK_MODEL_FORMAT,
     DiffusionNetConfig,
+    PickModelCard,
     PickNet,
     load_pick_model,
     predict_distances_ang,
@@ -71,6 +72,20 @@ def test_round_trip_keeps_weights_and_card(tmp_path):
     assert card["parameter_count"] == sum(p.numel() for p in model.parameters())
     assert read_pick_model_card(path) == card
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_the_card_is_typed_and_owns_the_feature_lowpass_check(tmp_path):
+    """Typed reads with the defaults of older cards; one place refuses another low-pass."""
+    path = save_pick_model(tmp_path / "model.pt", _model(), _card(note="kept"))
+    card = read_pick_model_card(path)
+    assert isinstance(card, PickModelCard) and card.k_eig == 16 and card.patch_vertices == 150
+    assert card.patch_overlap == 0.3 and card.feature_lowpass_ang == 0.0 and card.calibration is None  # defaults
+    assert card.note == "kept" and "patch_overlap" not in card  # unknown keys kept, defaults not written
+    card.check_feature_lowpass_setting(0.0, model_name="model.pt")
+    with pytest.raises(
+        ValueError, match=r"model.pt was trained .* 0 Å .* with 15 Å; set surfaces.feature_lowpass_ang: 0"
+    ):
+        card.check_feature_lowpass_setting(15.0, model_name="model.pt")
 
 
 def test_saving_requires_a_self_describing_card(tmp_path):

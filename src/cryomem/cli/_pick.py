@@ -6,8 +6,11 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, console, one_line_errors
+from cryomem.cli._common import StageProgress, build_settings, console, one_line_errors, setting_option, settings_model
 from cryomem.cli._training_settings import training_config
+
+_PICK = settings_model("cryomem.pick._settings", "PickSettings")
+_FLAGS = {"model": "--model", "bandwidth_ang": "--bandwidth-ang", "seed_threshold_ang": "--threshold-ang"}
 
 pick_app = typer.Typer(
     help="Membrane-protein picking on membrane surfaces: train a model, predict particles, evaluate picks.",
@@ -69,7 +72,7 @@ def train_command(
         highlight=False,
         soft_wrap=True,
     )
-    calibration = read_pick_model_card(model).get("calibration")
+    calibration = read_pick_model_card(model).calibration
     if calibration:
         console.print(
             f"mean shift calibrated on the validation membranes: bandwidth {calibration['bandwidth_ang']:g} Å, "
@@ -96,20 +99,11 @@ def predict_command(
         help="Folder for <tomo>_particles.star and copies of the membrane files with the predicted distances "
         "(default: 'particles' beside the membranes folder).",
     ),
-    tta: bool = typer.Option(True, "--tta/--no-tta", help="Average 5 feature windows shifted along the normal."),
-    bandwidth_ang: float | None = typer.Option(
-        None,
-        "--bandwidth-ang",
-        help="Mean-shift bandwidth in Å (default: the model's calibrated one, else 0.75 x max distance).",
-    ),
-    seed_threshold_ang: float | None = typer.Option(
-        None,
-        "--threshold-ang",
-        help="Predicted distance in Å below which vertices seed the mean shift "
-        "(default: the model's calibrated one, else 0.5 x max distance).",
-    ),
+    tta: bool = setting_option(_PICK, "tta", "--tta/--no-tta"),
+    bandwidth_ang: float | None = setting_option(_PICK, "bandwidth_ang", _FLAGS["bandwidth_ang"]),
+    seed_threshold_ang: float | None = setting_option(_PICK, "seed_threshold_ang", _FLAGS["seed_threshold_ang"]),
     min_seeds: int = typer.Option(1, min=1, help="Fewest converged seeds that make a particle."),
-    seed: int = typer.Option(0, min=0, help="Seed of the random in-plane angles."),
+    seed: int = setting_option(_PICK, "seed", min=0),
     inplane_deg: float | None = typer.Option(
         None, "--inplane-deg", help="Fixed in-plane angle in degrees (default: random from --seed)."
     ),
@@ -122,18 +116,27 @@ def predict_command(
     from cryomem.io import read_particles_star
     from cryomem.pick import PREDICTED_DISTANCE_KEY, predict_membranes
 
+    settings = build_settings(
+        _PICK,
+        _FLAGS,
+        model=model,
+        tta=tta,
+        bandwidth_ang=bandwidth_ang,
+        seed_threshold_ang=seed_threshold_ang,
+        seed=seed,
+    )
     paths = _membrane_files(membranes)
     target = out_dir or (membranes if membranes.is_dir() else membranes.parent).resolve().parent / "particles"
     with StageProgress() as progress:
         written = predict_membranes(
-            model,
+            list(settings.model_paths),
             paths,
             target,
-            tta=tta,
-            bandwidth_ang=bandwidth_ang,
-            seed_threshold_ang=seed_threshold_ang,
+            tta=settings.tta,
+            bandwidth_ang=settings.bandwidth_ang,
+            seed_threshold_ang=settings.seed_threshold_ang,
             min_seeds=min_seeds,
-            seed=seed,
+            seed=settings.seed,
             fixed_inplane_deg=inplane_deg,
             position="surface" if on_surface else "mid",
             overwrite=overwrite,

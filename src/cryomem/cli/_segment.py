@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from typer.core import TyperGroup
 
-from cryomem.cli._common import console, one_line_errors
+from cryomem.cli._common import build_settings, console, one_line_errors, setting_option, settings_model
 from cryomem.cli._segment_inputs import (
     check_headers_and_outputs,
     check_values,
@@ -16,6 +17,13 @@ from cryomem.cli._segment_inputs import (
     tomograms_in,
 )
 from cryomem.cli._training_settings import training_config
+
+if TYPE_CHECKING:
+    from cryomem.segment import SegmentModelCard
+
+
+_SEGMENT = settings_model("cryomem.segment._settings", "SegmentSettings")
+_SURFACES = settings_model("cryomem.geometry._surface_settings", "SurfaceSettings")
 
 
 class _PredictByDefault(TyperGroup):
@@ -54,33 +62,30 @@ def predict(
     out_dir: Path | None = typer.Option(None, "--out", help="Folder for the outputs (default: next to each tomogram)."),
     old_out_dir: Path | None = typer.Option(None, "--out-dir", hidden=True, help="Old name of --out."),
     voxel_size: float | None = typer.Option(None, "--voxel-size", help="Voxel size in Å; overrides the header."),
-    threshold: float = typer.Option(0.5, help="Membrane probability in [0, 1] above which a voxel is membrane."),
-    tta: bool = typer.Option(True, "--tta/--no-tta", help="8-fold flip test-time augmentation (8x slower)."),
+    threshold: float = setting_option(_SEGMENT, "threshold"),
+    tta: bool = setting_option(_SEGMENT, "tta", "--tta/--no-tta"),
     scores: bool = typer.Option(False, "--scores", help="Also write <stem>_scores.mrc (float16 probabilities)."),
     instances: bool = typer.Option(False, "--instances", help="Also write <stem>_instances.mrc (one id per membrane)."),
-    min_instance_voxels: int = typer.Option(1000, help="Smallest connected membrane kept as an instance, voxels."),
-    uncertainty: bool = typer.Option(False, "--uncertainty", help="Also write the s.d. of the TTA probabilities."),
-    sheet_filter: bool = typer.Option(
-        True,
-        "--sheet-filter/--no-sheet-filter",
-        help="Keep only sheet-like pieces (drop filaments, protein clusters, specks); see <stem>_sheet_filter.csv.",
+    min_instance_voxels: int = setting_option(
+        _SURFACES, "min_voxels", "--min-instance-voxels", help_extra=" (--instances)"
     ),
+    uncertainty: bool = typer.Option(False, "--uncertainty", help="Also write the s.d. of the TTA probabilities."),
+    sheet_filter: bool = setting_option(_SEGMENT, "sheet_filter", "--sheet-filter/--no-sheet-filter"),
     sheet_filter_rules: Path | None = typer.Option(
         None, help="Sheet filter rules JSON (default: the shipped ones, chosen on simulated tomograms)."
     ),
-    batch_size: int | None = typer.Option(
-        None, help="Windows per network call (default: 1 on the CPU, where more only costs memory; 4 on a GPU)."
-    ),
+    batch_size: int | None = setting_option(_SEGMENT, "batch_size"),
     device: str = typer.Option("auto", help="auto, cpu, cuda or mps."),
     overwrite: bool = typer.Option(False, help="Replace existing outputs."),
 ) -> None:
     """Segment membranes in tomograms: writes <stem>_seg.mrc (uint8, 1 = membrane) per tomogram."""
     from rich.progress import Progress
 
-    from cryomem.segment import load_model, load_sheet_filter, segment_file, select_device, voxel_size_note
+    from cryomem.segment import load_model, load_sheet_filter, segment_file, select_device
 
     if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"--threshold is a membrane probability in [0, 1], got {threshold}; the default is 0.5")
+        default = _SEGMENT.model_fields["threshold"].default
+        raise ValueError(f"--threshold is a membrane probability in [0, 1], got {threshold}; the default is {default}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1 window, got {batch_size}; leave it out for the device's default")
     if min_instance_voxels < 0:
@@ -93,12 +98,16 @@ def predict(
             "name of --out: pass --out only"
         )
     out_dir = out_dir or old_out_dir
+    flags = {"model": "--model", "sheet_filter": "--sheet-filter"}
+    settings = build_settings(
+        _SEGMENT, flags, model=model, threshold=threshold, tta=tta, batch_size=batch_size, sheet_filter=sheet_filter
+    )
     paths, skipped = tomograms_in(tomograms)
     refuse_colliding_outputs(paths, out_dir)
     voxel_sizes = check_headers_and_outputs(paths, out_dir, voxel_size, overwrite)
-    filter_model = load_sheet_filter(sheet_filter_rules) if sheet_filter else None
+    filter_model = load_sheet_filter(sheet_filter_rules) if settings.sheet_filter else None
     torch_device = select_device(device)
-    network, card = load_model(model, torch_device)
+    network, card = load_model(settings.model, torch_device)
     check_values(paths, voxel_size)
     if skipped:
         console.print(
@@ -114,7 +123,7 @@ def predict(
 
     with Progress(console=console) as bar:
         for path in paths:
-            size_note = voxel_size_note(card, voxel_sizes[path], path.name)
+            size_note = card.voxel_size_note(voxel_sizes[path], path.name)
             if size_note:
                 note(size_note)
             task = bar.add_task(f"segmenting {path.name}", total=1.0)
@@ -122,19 +131,20 @@ def predict(
                 path,
                 network,
                 out_dir or path.parent,
-                model_voxel_size_ang=card["voxel_size_ang"],
-                window=card["inference_window"],
+                model_voxel_size_ang=card.voxel_size_ang,
+                window=card.inference_window,
                 divisor=network.config.divisor,
                 voxel_size_ang=voxel_size,
-                threshold=threshold,
-                tta=tta,
+                threshold=settings.threshold,
+                overlap=settings.overlap,
+                tta=settings.tta,
                 write_scores=scores,
                 write_instances=instances,
                 min_instance_voxels=min_instance_voxels,
                 write_uncertainty=uncertainty,
-                sheet_filter=sheet_filter,
+                sheet_filter=settings.sheet_filter,
                 sheet_filter_rules=filter_model,
-                batch_size=batch_size,
+                batch_size=settings.batch_size,
                 device=torch_device,
                 overwrite=overwrite,
                 progress=lambda stage, fraction, task=task, name=path.name: bar.update(
@@ -201,7 +211,7 @@ def finetune_command(
 
     init = model or DEFAULT_MODEL_PATH
     card = read_model_card(init)
-    recipe = {k: v for k, v in card.get("training", {}).get("config", {}).items() if k not in DEVICE_SETTINGS}
+    recipe = {k: v for k, v in card.training_config.items() if k not in DEVICE_SETTINGS}
     base = {
         **{k: v for k, v in recipe.items() if k in TrainConfig.model_fields},
         **_architecture(card),
@@ -224,13 +234,13 @@ def finetune_command(
     _run_training(data_dir, out_dir, config, resume, init_model=init, finetune=True)
 
 
-def _architecture(card: dict) -> dict:
+def _architecture(card: SegmentModelCard) -> dict:
     """The settings a model file fixes: its network's shape, voxel size and inference window."""
     keys = ("base_channels", "max_channels", "depth", "deep_supervision_levels")
     return {
-        **{k: card["architecture"][k] for k in keys if k in card.get("architecture", {})},
-        "voxel_size_ang": card["voxel_size_ang"],
-        "inference_window": card["inference_window"],
+        **{k: card.architecture[k] for k in keys if k in card.architecture},
+        "voxel_size_ang": card.voxel_size_ang,
+        "inference_window": card.inference_window,
     }
 
 
@@ -273,7 +283,7 @@ def _run_training(data_dir, out_dir, config, resume, *, init_model, finetune) ->
     path = train(data_dir, out_dir, config, init_model=init_model, resume=resume, report=report, started=started)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
-    selected = read_model_card(path).get("training", {}).get("selected", "")
+    selected = (read_model_card(path).training or {}).get("selected", "")
     console.print(
         f"[bold green]done[/]: {'fine-tuned' if finetune else 'trained'} model in {path}"
         + (f" ({selected})" if selected else ""),
@@ -289,7 +299,7 @@ def _warn_if_no_gain(path: Path, start: dict) -> None:
         return
     from cryomem.segment import read_model_card
 
-    best = read_model_card(path).get("validation", {}).get("surface_dice")
+    best = read_model_card(path).validation.get("surface_dice")
     if best is not None and best < start["val_surface_dice"]:
         console.print(
             f"[bold yellow]note[/]: no epoch beat the starting model on validation Surface-Dice "

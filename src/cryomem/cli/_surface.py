@@ -7,10 +7,18 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, console, one_line_errors
+from cryomem.cli._common import StageProgress, build_settings, console, one_line_errors, setting_option, settings_model
+
+_SURFACES = settings_model("cryomem.geometry._surface_settings", "SurfaceSettings")
+_FLAGS = {
+    "min_voxels": "--min-voxels",
+    "spacing_ang": "--spacing-ang",
+    "smoothing_sigma_vox": "--smoothing",
+    "feature_lowpass_ang": "--feature-lowpass",
+}
 
 
-def _check_options(min_voxels: int, spacing_ang: float | None, smoothing: float, feature_lowpass: float | None) -> None:
+def _check_options(min_voxels: int, spacing_ang: float | None, smoothing: float, feature_lowpass: float) -> None:
     """The numeric flags, named as the user typed them, before any file is read."""
     if min_voxels < 1:
         raise ValueError(f"--min-voxels must be >= 1 voxel, got {min_voxels}")
@@ -18,7 +26,7 @@ def _check_options(min_voxels: int, spacing_ang: float | None, smoothing: float,
         raise ValueError(f"--spacing-ang must be a distance > 0 Å, got {spacing_ang}; leave it out for 1.5 voxels")
     if not (math.isfinite(smoothing) and smoothing >= 0):
         raise ValueError(f"--smoothing must be a Gaussian sigma >= 0 voxels, got {smoothing}; 0 turns it off")
-    if feature_lowpass is not None and not (math.isfinite(feature_lowpass) and feature_lowpass >= 0):
+    if not (math.isfinite(feature_lowpass) and feature_lowpass >= 0):
         raise ValueError(f"--feature-lowpass must be a Gaussian sigma >= 0 Å, got {feature_lowpass}; 0 turns it off")
 
 
@@ -32,28 +40,27 @@ def surface(
     voxel_size: float | None = typer.Option(
         None, "--voxel-size", help="Voxel size in Å for both files; overrides the headers."
     ),
-    min_voxels: int = typer.Option(1000, "--min-voxels", help="Smallest membrane meshed, voxels."),
-    spacing_ang: float | None = typer.Option(
-        None, "--spacing-ang", help="Target vertex spacing in Å (default 1.5 voxels)."
-    ),
-    smoothing: float = typer.Option(
-        1.0, "--smoothing", help="Gaussian sigma in voxels applied to each membrane mask before meshing."
-    ),
-    feature_lowpass: float | None = typer.Option(
-        None,
-        "--feature-lowpass",
-        help="Gaussian sigma in Å of the low-pass applied to the tomogram before sampling the density "
-        "profiles (default 15; 0: raw densities). A picking model accepts only surfaces built with its own value.",
-    ),
+    min_voxels: int = setting_option(_SURFACES, "min_voxels", _FLAGS["min_voxels"]),
+    spacing_ang: float | None = setting_option(_SURFACES, "spacing_ang", _FLAGS["spacing_ang"]),
+    smoothing: float = setting_option(_SURFACES, "smoothing_sigma_vox", _FLAGS["smoothing_sigma_vox"]),
+    feature_lowpass: float = setting_option(_SURFACES, "feature_lowpass_ang", _FLAGS["feature_lowpass_ang"]),
     overwrite: bool = typer.Option(False, help="Replace earlier surfaces of this tomogram."),
 ) -> None:
     """Mesh every membrane and sample the tomogram along the normals: writes <stem>_mb<N>.h5 and .obj."""
     from rich.table import Table
 
-    from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, face_areas, surfaces_from_files
+    from cryomem.geometry import face_areas, surfaces_from_files
     from cryomem.io import read_membrane_h5
 
     _check_options(min_voxels, spacing_ang, smoothing, feature_lowpass)
+    settings = build_settings(
+        _SURFACES,
+        _FLAGS,
+        min_voxels=min_voxels,
+        spacing_ang=spacing_ang,
+        smoothing_sigma_vox=smoothing,
+        feature_lowpass_ang=feature_lowpass,
+    )
     out = out_dir if out_dir is not None else segmentation.parent / "membranes"
     with StageProgress() as progress:
         written = surfaces_from_files(
@@ -61,10 +68,7 @@ def surface(
             tomogram,
             out,
             voxel_size_ang=voxel_size,
-            min_voxels=min_voxels,
-            spacing_ang=spacing_ang,
-            smoothing_sigma_vox=smoothing,
-            feature_lowpass_ang=DEFAULT_FEATURE_LOWPASS_ANG if feature_lowpass is None else feature_lowpass,
+            **settings.model_dump(),
             overwrite=overwrite,
             progress=progress,
             notes=lambda text: console.print(text, style="yellow", highlight=False),

@@ -19,6 +19,7 @@ from cryomem.geometry._sampling import (
 )
 from cryomem.geometry._steiner import LocalExactDistances
 from cryomem.geometry._surface_files import surface_output_paths, surfaces_from_files
+from cryomem.geometry._surface_settings import SurfaceSettings
 from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_instances, membrane_surfaces
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "gaussian_curvature",
     "geodesic_distances",
     "LocalExactDistances",
+    "SurfaceSettings",
     "geodesic_patches",
     "laplacian_and_mass",
     "mean_curvature",

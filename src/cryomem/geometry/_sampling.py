@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from cryomem.geometry._surface_settings import SurfaceSettings
 from cryomem.io import xyz_ang_to_zyx_index
 
 __all__ = ["DEFAULT_FEATURE_LOWPASS_ANG", "DEFAULT_FEATURE_OFFSETS_ANG", "FEATURE_LOWPASS_ATTR", "sample_along_normals"]
@@ -19,9 +20,10 @@ extrinsic domains reach ~60 Å): picking F1 at 6.3 nm on simulated tomograms at 
 membranes, 15 Å low-pass, TTA, default mean shift) for model windows ±25 / ±50 / ±75 Å: 0.84 / 0.87-0.88 /
 0.87 (``benchmarks/bench_pick.py``; ±75 Å from the same protocol with features at ±85 Å)."""
 
-DEFAULT_FEATURE_LOWPASS_ANG = 15.0
+DEFAULT_FEATURE_LOWPASS_ANG: float = SurfaceSettings.model_fields["feature_lowpass_ang"].default
 """Gaussian sigma, Å, of the low-pass filter applied to the tomogram before sampling the features
-(0 samples the raw densities). Picking F1 at 6.3 nm on simulated tomograms at SNR 0.5 (model
+(0 samples the raw densities); the default of :class:`SurfaceSettings`, which owns the value.
+Picking F1 at 6.3 nm on simulated tomograms at SNR 0.5 (model
 segmentation, 4 training + 1 validation membrane, no TTA) for sigma 0 / 10 / 15 / 20 Å: 0.69 / 0.80 / 0.85 / 0.81
 (best mean-shift settings each; compare with ``benchmarks/bench_pick.py --feature-lowpass``)."""
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from cryomem.geometry._sampling import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
-from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_surfaces
+from cryomem.geometry._sampling import DEFAULT_FEATURE_OFFSETS_ANG
+from cryomem.geometry._surface_settings import SurfaceSettings
+from cryomem.geometry._surfaces import membrane_surfaces
 from cryomem.io import (
     FractionProgress,
     Mesh,
@@ -31,6 +32,7 @@ from cryomem.io import (
 __all__ = ["surface_output_paths", "surfaces_from_files"]
 
 _VOXEL_RTOL = 1e-3
+_DEFAULT = SurfaceSettings()  # the owner of the defaults of surfaces_from_files
 
 
 def surface_output_paths(out_dir: str | os.PathLike[str], stem: str, membrane_id: int) -> tuple[Path, Path]:
@@ -127,11 +129,11 @@ def surfaces_from_files(
     out_dir: str | os.PathLike[str],
     *,
     voxel_size_ang: float | None = None,
-    min_voxels: int = DEFAULT_MIN_VOXELS,
-    spacing_ang: float | None = None,
-    smoothing_sigma_vox: float = 1.0,
+    min_voxels: int = _DEFAULT.min_voxels,
+    spacing_ang: float | None = _DEFAULT.spacing_ang,
+    smoothing_sigma_vox: float = _DEFAULT.smoothing_sigma_vox,
     offsets_ang: ArrayLike = DEFAULT_FEATURE_OFFSETS_ANG,
-    feature_lowpass_ang: float = DEFAULT_FEATURE_LOWPASS_ANG,
+    feature_lowpass_ang: float = _DEFAULT.feature_lowpass_ang,
     overwrite: bool = False,
     progress: FractionProgress | None = None,
     notes: Callable[[str], None] | None = None,
@@ -154,7 +156,9 @@ def surfaces_from_files(
         Output folder (created if missing).
     voxel_size_ang : float, optional
         Voxel size, Å, for both files, overriding their headers.
-    min_voxels, spacing_ang, smoothing_sigma_vox, offsets_ang, feature_lowpass_ang
+    min_voxels, spacing_ang, smoothing_sigma_vox, feature_lowpass_ang
+        The settings of :class:`SurfaceSettings` (their defaults); see :func:`membrane_surfaces`.
+    offsets_ang
         See :func:`membrane_surfaces`.
     overwrite : bool, default False
         Replace earlier outputs for this tomogram (stale ``<stem>_mb<N>`` files of membranes that no

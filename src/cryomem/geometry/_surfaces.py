@@ -9,16 +9,18 @@ from numpy.typing import ArrayLike
 
 from cryomem.geometry._mesh_from_mask import DEFAULT_SPACING_VOXELS, mesh_from_mask
 from cryomem.geometry._sampling import (
-    DEFAULT_FEATURE_LOWPASS_ANG,
     DEFAULT_FEATURE_OFFSETS_ANG,
     FEATURE_LOWPASS_ATTR,
     sample_along_normals,
 )
+from cryomem.geometry._surface_settings import SurfaceSettings
 from cryomem.io import FractionProgress, MembraneSurface, zyx_index_to_xyz_ang
 
 __all__ = ["DEFAULT_MIN_VOXELS", "membrane_instances", "membrane_surfaces"]
 
-DEFAULT_MIN_VOXELS = 1000
+_DEFAULT = SurfaceSettings()  # the owner of the defaults below
+
+DEFAULT_MIN_VOXELS = _DEFAULT.min_voxels
 """Smallest membrane (voxels) that gets a surface; the same default as ``cryomem segment --instances``."""
 
 _REMAP_SLAB = 16  # z slices renumbered at a time
@@ -84,10 +86,10 @@ def membrane_surfaces(
     *,
     origin_xyz_ang: Sequence[float] = (0.0, 0.0, 0.0),
     min_voxels: int = DEFAULT_MIN_VOXELS,
-    spacing_ang: float | None = None,
-    smoothing_sigma_vox: float = 1.0,
+    spacing_ang: float | None = _DEFAULT.spacing_ang,
+    smoothing_sigma_vox: float = _DEFAULT.smoothing_sigma_vox,
     offsets_ang: ArrayLike = DEFAULT_FEATURE_OFFSETS_ANG,
-    feature_lowpass_ang: float = DEFAULT_FEATURE_LOWPASS_ANG,
+    feature_lowpass_ang: float = _DEFAULT.feature_lowpass_ang,
     tomogram_path: str | None = None,
     progress: FractionProgress | None = None,
 ) -> list[MembraneSurface]:
@@ -103,15 +105,17 @@ def membrane_surfaces(
         Voxel size, Å.
     origin_xyz_ang : (3,) floats, default (0, 0, 0)
         Physical position of voxel ``(0, 0, 0)``, Å.
-    min_voxels : int, default 1000
+    min_voxels, spacing_ang, smoothing_sigma_vox, feature_lowpass_ang
+        Defaults and ranges: :class:`SurfaceSettings`.
+    min_voxels : int
         Smallest membrane meshed, voxels.
     spacing_ang : float, optional
-        Target vertex spacing, Å (default 1.5 voxels, see :func:`mesh_from_mask`).
-    smoothing_sigma_vox : float, default 1.0
+        Target vertex spacing, Å (None: 1.5 voxels, see :func:`mesh_from_mask`).
+    smoothing_sigma_vox : float
         Gaussian smoothing of each membrane mask before marching cubes, voxels.
     offsets_ang : (k,) float array, default DEFAULT_FEATURE_OFFSETS_ANG
         Sample positions along the outward normal, Å.
-    feature_lowpass_ang : float, default DEFAULT_FEATURE_LOWPASS_ANG (15)
+    feature_lowpass_ang : float, default :data:`DEFAULT_FEATURE_LOWPASS_ANG`
         Gaussian low-pass (sigma, Å) of the tomogram before sampling; 0 samples the raw densities.
         Stored in each surface's attrs; a picking model only accepts surfaces built like its own.
     tomogram_path : str, optional

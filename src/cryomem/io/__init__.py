@@ -53,6 +53,7 @@ from cryomem.io._membrane_h5 import (
     write_membrane_h5,
 )
 from cryomem.io._mesh import MESH_SUFFIXES, Mesh, read_mesh, write_mesh
+from cryomem.io._model_file import ModelCard, load_model_file, save_model_file
 from cryomem.io._mrc import MrcHeader, Volume, read_mrc, read_mrc_header, write_mrc
 from cryomem.io._star import PARTICLE_COLUMNS, read_particles_star, write_particles_star
 from cryomem.io._volume_values import NonFiniteBorder, check_tomogram_values
@@ -89,6 +90,7 @@ __all__ = [
     "PARTICLE_COLUMNS",
     "MembraneSurface",
     "Mesh",
+    "ModelCard",
     "MrcHeader",
     "NonFiniteBorder",
     "Volume",
@@ -100,6 +102,7 @@ __all__ = [
     "centered_ang_to_xyz_px",
     "check_tomogram_values",
     "euler_zyz_deg_to_matrix",
+    "load_model_file",
     "matrix_to_euler_zyz_deg",
     "normals_to_euler_zyz_deg",
     "read_membrane_h5",
@@ -107,6 +110,7 @@ __all__ = [
     "read_mrc",
     "read_mrc_header",
     "read_particles_star",
+    "save_model_file",
     "validate_voxel_size_ang",
     "write_membrane_h5",
     "write_mesh",

@@ -23,6 +23,7 @@ from cryomem.pick._calibrate import calibrate_mean_shift, score_pick_settings
 from cryomem.pick._dataset import SurfacePatch, normalise_window, surface_patches, tomogram_name, window_columns
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, operators_to_torch, parameter_count
 from cryomem.pick._inference import predict_distances_ang
+from cryomem.pick._model_card import PickModelCard
 from cryomem.pick._model_file import (
     PICK_MODEL_FORMAT,
     PICK_MODEL_FORMAT_VERSION,
@@ -40,6 +41,7 @@ __all__ = [
     "DiffusionNetConfig",
     "OperatorCache",
     "PickAugmentConfig",
+    "PickModelCard",
     "PickNet",
     "PickTrainConfig",
     "SurfaceOperators",
@@ -92,8 +94,10 @@ from cryomem.pick._predict import (  # noqa: E402
     predict_membranes,
     predicted_membrane_path,
 )
+from cryomem.pick._settings import PickSettings  # noqa: E402
 
 __all__ += [
+    "PickSettings",
     "DEFAULT_BANDWIDTH_FACTOR",
     "DEFAULT_COINCIDE_FACTOR",
     "DEFAULT_MERGE_FACTOR",

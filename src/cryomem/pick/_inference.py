@@ -9,8 +9,9 @@ predictions (Methods "Membrane Normal Distance Shifts"): every shift really is e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ import torch
 from cryomem.io import FractionProgress, MembraneSurface
 from cryomem.pick._dataset import SurfacePatch, normalise_window, surface_patches, window_columns
 from cryomem.pick._diffusion_net import PickNet, operators_to_torch
+from cryomem.pick._model_card import PickModelCard, as_pick_card
 from cryomem.pick._operators import OperatorCache
 
 __all__ = ["predict_distances_ang"]
@@ -29,7 +31,7 @@ def _model_device(model: PickNet) -> torch.device:
 
 def predict_distances_ang(
     model: PickNet,
-    card: dict,
+    card: PickModelCard | Mapping[str, Any],
     surface: MembraneSurface,
     *,
     tta_shifts: Sequence[int] = (-2, -1, 0, 1, 2),
@@ -45,7 +47,7 @@ def predict_distances_ang(
     ----------
     model : PickNet
         Network from :func:`cryomem.pick.load_pick_model`.
-    card : dict
+    card : PickModelCard or dict
         Its model card (window offsets, ``max_distance_ang``, ``k_eig``, patch size).
     surface : MembraneSurface
         Membrane with ``features`` sampled along the normals.
@@ -82,15 +84,16 @@ def predict_distances_ang(
     where = f"membrane {surface.membrane_id}" + (
         f" of {Path(surface.tomogram_path).name}" if surface.tomogram_path else ""
     )
-    window = np.asarray(card["window_offsets_ang"], dtype=np.float64)
+    card = as_pick_card(card)
+    window = np.asarray(card.window_offsets_ang, dtype=np.float64)
     columns = [window_columns(surface.feature_offsets_ang, window, shift_samples=s, where=where) for s in shifts]
-    max_distance = float(card["max_distance_ang"])
+    max_distance = card.max_distance_ang
     n = len(surface.vertices_xyz_ang)
     patches = surface_patches(
         surface,
-        patch_vertices=int(patch_vertices or card.get("patch_vertices", 2000)),
-        overlap=float(card.get("patch_overlap", 0.3)),
-        k_eig=int(card["k_eig"]),
+        patch_vertices=int(patch_vertices or card.patch_vertices),
+        overlap=card.patch_overlap,
+        k_eig=card.k_eig,
         seed=seed,
         cache=OperatorCache(cache_dir),
     )

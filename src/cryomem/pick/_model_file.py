@@ -9,12 +9,15 @@ data, the training membranes and configuration, validation metrics and the code 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from cryomem.io import atomic_write_path
+from cryomem.io import load_model_file, save_model_file
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, parameter_count
+from cryomem.pick._model_card import PickModelCard
 
 __all__ = [
     "PICK_MODEL_FORMAT",
@@ -27,9 +30,10 @@ __all__ = [
 PICK_MODEL_FORMAT = "cryomem-pick-model"
 PICK_MODEL_FORMAT_VERSION = 1
 _REQUIRED_CARD_KEYS = ("window_offsets_ang", "max_distance_ang", "k_eig")
+_TRAIN_COMMAND = "cryomem pick train"
 
 
-def save_pick_model(path: str | Path, model: PickNet, card: dict) -> Path:
+def save_pick_model(path: str | Path, model: PickNet, card: PickModelCard | Mapping[str, Any]) -> Path:
     """Write weights and card atomically; the card gains the architecture and parameter count.
 
     Raises
@@ -40,65 +44,58 @@ def save_pick_model(path: str | Path, model: PickNet, card: dict) -> Path:
     missing = [k for k in _REQUIRED_CARD_KEYS if k not in card]
     if missing:
         raise ValueError(f"model card lacks {missing}; a picking model must say its window, scale and k_eig")
-    path = Path(path)
     architecture = model.config.model_dump(mode="json")
     card = {**card, "architecture": architecture, "parameter_count": parameter_count(model), "units": "Å"}
-    payload = {
-        "format": PICK_MODEL_FORMAT,
-        "format_version": PICK_MODEL_FORMAT_VERSION,
-        "architecture": architecture,
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "card": card,
-    }
-    with atomic_write_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+    return save_model_file(
+        path,
+        format_name=PICK_MODEL_FORMAT,
+        format_version=PICK_MODEL_FORMAT_VERSION,
+        architecture=architecture,
+        state_dict=model.state_dict(),
+        card=card,
+    )
 
 
-def read_pick_model_card(path: str | Path) -> dict:
+def read_pick_model_card(path: str | Path) -> PickModelCard:
     """The card of a picking-model file, without building the network."""
-    return _load_payload(Path(path))["card"]
+    return _card(Path(path), _load_payload(Path(path)))
 
 
-def load_pick_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[PickNet, dict]:
-    """Build the network of a model file in eval mode on ``device``; return it with its card.
+def load_pick_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[PickNet, PickModelCard]:
+    """Build the network of a model file in eval mode on ``device``; return it with its typed card.
 
     Raises
     ------
     FileNotFoundError
         No such file.
     ValueError
-        Not a cryomem picking model, a newer format, or weights that do not fit the architecture.
+        Not a cryomem picking model, a newer format, an incomplete card, or weights that do not fit
+        the architecture.
     """
     path = Path(path)
     payload = _load_payload(path)
+    card = _card(path, payload)
     try:
         model = PickNet(DiffusionNetConfig(**payload["architecture"]))
         model.load_state_dict(payload["state_dict"])
     except (TypeError, RuntimeError, ValueError) as err:
         raise ValueError(f"model file {path} does not match its architecture ({err}); retrain it") from None
-    return model.to(device).eval(), payload["card"]
+    return model.to(device).eval(), card
 
 
 def _load_payload(path: Path) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"model file {path} does not exist; give a model saved by `cryomem pick train`")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for foreign files
-        raise ValueError(
-            f"{path} is not a cryomem picking model ({type(err).__name__}); give a file written by `cryomem pick train`"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != PICK_MODEL_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(
-            f"{path} is not a cryomem picking model (format {found!r}); give a file written by `cryomem pick train`"
-        )
-    if payload.get("format_version", 0) > PICK_MODEL_FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer cryomem (format {payload['format_version']}); upgrade cryomem")
+    payload = load_model_file(
+        path,
+        format_name=PICK_MODEL_FORMAT,
+        format_version=PICK_MODEL_FORMAT_VERSION,
+        kind="picking model",
+        command=_TRAIN_COMMAND,
+    )
     missing = [k for k in _REQUIRED_CARD_KEYS if k not in payload.get("card", {})]
     if missing:
-        raise ValueError(
-            f"{path} has an incomplete model card (missing {missing}); retrain it with `cryomem pick train`"
-        )
+        raise ValueError(f"{path} has an incomplete model card (missing {missing}); retrain it with `{_TRAIN_COMMAND}`")
     return payload
+
+
+def _card(path: Path, payload: dict) -> PickModelCard:
+    return PickModelCard.from_file(payload["card"], path=path, command=_TRAIN_COMMAND)

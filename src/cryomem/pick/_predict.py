@@ -14,8 +14,9 @@ import dataclasses
 import os
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,9 +33,11 @@ from cryomem.io import (
     write_particles_star,
 )
 from cryomem.pick._clusters import Position, pick_surface
-from cryomem.pick._dataset import check_feature_lowpass, tomogram_name, window_columns
+from cryomem.pick._dataset import tomogram_name
 from cryomem.pick._inference import predict_distances_ang
+from cryomem.pick._model_card import PickModelCard, as_pick_card
 from cryomem.pick._model_file import load_pick_model
+from cryomem.pick._settings import PickSettings
 
 __all__ = [
     "PREDICTED_DISTANCE_KEY",
@@ -48,6 +51,7 @@ __all__ = [
 PREDICTED_DISTANCE_KEY = "predicted_distance_ang"
 TTA_SHIFTS = (-2, -1, 0, 1, 2)
 _SHAPE_ATTR = "tomogram_shape_zyx"
+_DEFAULT = PickSettings()  # the owner of the defaults of predict_membranes
 
 
 def particles_star_path(out_dir: str | os.PathLike[str], tomo_name: str) -> Path:
@@ -86,7 +90,7 @@ def _tomogram_shape(surface: MembraneSurface, path: Path) -> tuple[int, int, int
 
 
 def _plan(
-    membrane_paths: Sequence[Path], cards: Sequence[dict], shifts: Sequence[int]
+    membrane_paths: Sequence[Path], cards: Sequence[PickModelCard], shifts: Sequence[int]
 ) -> dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]]:
     """Check every membrane file against every model and group them by tomogram: name -> (paths, shape,
     voxel size, origin)."""
@@ -94,14 +98,7 @@ def _plan(
     for path in membrane_paths:
         surface = read_membrane_h5(path)
         for card in cards:
-            for shift in shifts:
-                window_columns(
-                    surface.feature_offsets_ang,
-                    card["window_offsets_ang"],
-                    shift_samples=shift,
-                    where=f"membrane file {path}",
-                )
-            check_feature_lowpass(surface, float(card.get("feature_lowpass_ang", 0.0)), where=f"membrane file {path}")
+            card.check_surface(surface, where=f"membrane file {path}", shifts=shifts)
         name = tomogram_name(surface, path)
         if not name or re.search(r"\s", name):
             raise ValueError(f"membrane file {path} names its tomogram {name!r}; rename the tomogram without spaces")
@@ -111,14 +108,14 @@ def _plan(
     return groups
 
 
-def check_ensemble_cards(names: Sequence[str], cards: Sequence[dict]) -> None:
+def check_ensemble_cards(names: Sequence[str], cards: Sequence[PickModelCard | Mapping[str, Any]]) -> None:
     """Refuse an ensemble whose models would not mean the same distances from the same features.
 
     Parameters
     ----------
     names : sequence of str
         The models' names (file names), for the message.
-    cards : sequence of dict
+    cards : sequence of PickModelCard or dict
         Their model cards (:func:`cryomem.pick.read_pick_model_card`).
 
     Raises
@@ -127,7 +124,7 @@ def check_ensemble_cards(names: Sequence[str], cards: Sequence[dict]) -> None:
         The models differ in ``max_distance_ang`` or ``feature_lowpass_ang``.
     """
     for key in ("max_distance_ang", "feature_lowpass_ang"):
-        values = [float(card.get(key, 0.0)) for card in cards]
+        values = [float(getattr(as_pick_card(card), key)) for card in cards]
         if values and max(values) - min(values) > 1e-3:
             members = ", ".join(f"{name}: {value:g} Å" for name, value in zip(names, values, strict=True))
             raise ValueError(
@@ -136,7 +133,7 @@ def check_ensemble_cards(names: Sequence[str], cards: Sequence[dict]) -> None:
             )
 
 
-def _load_models(model_paths: Sequence[Path], device: str) -> tuple[list, list[dict]]:
+def _load_models(model_paths: Sequence[Path], device: str) -> tuple[list, list[PickModelCard]]:
     """Load the models of an ensemble; their outputs must mean the same distances to be averaged."""
     if not model_paths:
         raise ValueError("no model given; pass a model file from `cryomem pick train`")
@@ -151,11 +148,11 @@ def predict_membranes(
     membrane_paths: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     *,
-    tta: bool = True,
-    bandwidth_ang: float | None = None,
-    seed_threshold_ang: float | None = None,
+    tta: bool = _DEFAULT.tta,
+    bandwidth_ang: float | None = _DEFAULT.bandwidth_ang,
+    seed_threshold_ang: float | None = _DEFAULT.seed_threshold_ang,
     min_seeds: int = 1,
-    seed: int = 0,
+    seed: int = _DEFAULT.seed,
     fixed_inplane_deg: float | None = None,
     position: Position = "mid",
     overwrite: bool = False,
@@ -178,14 +175,16 @@ def predict_membranes(
     out_dir : str or os.PathLike
         Folder (created) for ``<tomo_name>_particles.star`` and the membrane files with predictions
         (:func:`predicted_membrane_path`); it must not be the folder of a membrane file.
-    tta : bool, default True
+    tta, bandwidth_ang, seed_threshold_ang, seed
+        Defaults and ranges: :class:`cryomem.pick.PickSettings`.
+    tta : bool
         Average predictions over feature windows shifted by -2..2 samples along the normal.
     bandwidth_ang, seed_threshold_ang, min_seeds
         Mean-shift settings, Å (see :func:`cryomem.pick.pick_surface`). Bandwidth and threshold
         default to the model card's calibrated ones (``calibration``, from training's validation
         membranes) where a single model has them; otherwise (and for an ensemble, whose averaged
         map is sharper than any one model's) they derive from ``max_distance_ang``.
-    seed : int, default 0
+    seed : int
         Seed of the random in-plane angles (one stream per tomogram name, used in membrane order).
     fixed_inplane_deg : float, optional
         Give every particle this in-plane angle (``rlnAngleRot``, degrees) instead.
@@ -246,8 +245,8 @@ def predict_membranes(
         for existing in [particles_star_path(out_dir, name) for name in groups] + list(outputs.values()):
             if existing.exists():
                 raise FileExistsError(f"{existing} already exists; pass --overwrite")
-    max_distance = float(cards[0]["max_distance_ang"])
-    calibration = cards[0].get("calibration", {}) if len(cards) == 1 else {}  # calibrated on held-out data
+    max_distance = cards[0].max_distance_ang
+    calibration = (cards[0].calibration or {}) if len(cards) == 1 else {}  # calibrated on held-out data
     if seed_threshold_ang is None:
         seed_threshold_ang = calibration.get("seed_threshold_ang")
     if bandwidth_ang is None:

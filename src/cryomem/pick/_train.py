@@ -39,6 +39,7 @@ from cryomem.pick._dataset import (
 )
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, operators_to_torch
 from cryomem.pick._inference import predict_distances_ang
+from cryomem.pick._model_card import as_pick_card
 from cryomem.pick._model_file import save_pick_model
 from cryomem.pick._operators import OperatorCache
 
@@ -321,7 +322,7 @@ def _calibrated(model: PickNet, card: dict, val_set: list[TrainingMembrane], cac
         predicted,
         [m.tomo_name for m in val_set],
         [m.particles_xyz_ang for m in val_set],
-        max_distance_ang=float(card["max_distance_ang"]),
+        max_distance_ang=as_pick_card(card).max_distance_ang,
     )
     if calibration is None:
         return card

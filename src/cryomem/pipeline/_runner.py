@@ -118,13 +118,7 @@ def _model_fingerprints(config: RunConfig) -> dict[str, dict | list[dict]]:
         cards = [read_pick_model_card(path) for path in pick_models]  # picking models, not something else
         check_ensemble_cards([path.name for path in pick_models], cards)
         for path, card in zip(pick_models, cards, strict=True):
-            trained_lowpass = float(card.get("feature_lowpass_ang", 0.0))
-            if abs(trained_lowpass - config.surfaces.feature_lowpass_ang) > 1e-3:
-                raise ValueError(
-                    f"pick model {path} was trained on surfaces with a {trained_lowpass:g} Å feature "
-                    f"low-pass but the run builds them with {config.surfaces.feature_lowpass_ang:g} Å; set "
-                    f"surfaces.feature_lowpass_ang: {trained_lowpass:g} in the run config"
-                )
+            card.check_feature_lowpass_setting(config.surfaces.feature_lowpass_ang, model_name=str(path))
         fingerprints = [file_fingerprint(path) for path in pick_models]
         models["pick"] = fingerprints[0] if len(fingerprints) == 1 else fingerprints
     read_model_card(seg_model)

@@ -1,5 +1,10 @@
 """Validated, frozen settings of a ``cryomem run`` (saved in the run's manifest).
 
+Each stage owns its settings model (:class:`cryomem.segment.SegmentSettings`,
+:class:`cryomem.geometry.SurfaceSettings`, :class:`cryomem.pick.PickSettings`,
+:class:`cryomem.stats.StatsConfig`); :class:`RunConfig` only composes them. They are re-exported
+here so ``from cryomem.pipeline import SegmentSettings`` keeps working.
+
 Each stage reads only its own section; the manifest stores a hash of that section per stage, so
 changing, say, the picking bandwidth re-runs picking and statistics but not segmentation.
 """
@@ -8,14 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cryomem.geometry import DEFAULT_FEATURE_LOWPASS_ANG, DEFAULT_FEATURE_OFFSETS_ANG
+from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG, SurfaceSettings
 from cryomem.io import read_yaml_mapping
+from cryomem.pick import PickSettings
+from cryomem.segment import SegmentSettings
 from cryomem.stats import ANALYSES, StatsConfig
 
 __all__ = [
@@ -36,76 +42,6 @@ STAGES = ("segment", "instances", "surfaces", "pick", "stats")
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SegmentSettings(_Frozen):
-    """Membrane segmentation (:func:`cryomem.segment.segment_file`)."""
-
-    model: Path | None = Field(None, description="segmentation model file (None: the shipped default model)")
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="membrane probability above which a voxel is membrane")
-    tta: bool = Field(True, description="8-fold flip test-time augmentation (8x slower)")
-    overlap: float = Field(0.25, ge=0.0, lt=1.0, description="overlap of the sliding windows")
-    batch_size: int | None = Field(
-        None, ge=1, le=256, description="windows per network call (default: 1 on CPU, 4 on GPU)"
-    )
-    sheet_filter: bool = Field(True, description="keep only sheet-like pieces (the sheet prior); decisions in a CSV")
-
-
-class SurfaceSettings(_Frozen):
-    """Membrane instances and surfaces (:func:`cryomem.geometry.surfaces_from_files`)."""
-
-    min_voxels: int = Field(1000, ge=1, description="smallest connected membrane kept, voxels")
-    spacing_ang: float | None = Field(None, gt=0.0, description="target vertex spacing, Å (None: 1.5 voxels)")
-    smoothing_sigma_vox: float = Field(1.0, ge=0.0, description="Gaussian smoothing of each mask before meshing")
-    feature_lowpass_ang: float = Field(
-        DEFAULT_FEATURE_LOWPASS_ANG,
-        ge=0.0,
-        description="Gaussian low-pass (sigma, Å) of the tomogram before sampling density profiles; "
-        "must equal the picking model's",
-    )
-
-
-class PickSettings(_Frozen):
-    """Particle picking (:func:`cryomem.pick.predict_membranes`); skipped without a model."""
-
-    model: Path | tuple[Path, ...] | None = Field(
-        None,
-        description="picking model file, or a list of them for an ensemble (predicted distances averaged); "
-        "None: no picking, no statistics",
-    )
-    tta: bool = Field(True, description="average over feature windows shifted along the normal")
-    bandwidth_ang: float | None = Field(None, gt=0.0, description="mean-shift bandwidth, Å (None: from the model)")
-    seed_threshold_ang: float | None = Field(
-        None,
-        gt=0.0,
-        description="vertices predicted closer than this seed mean shift, Å (None: the model card's "
-        "calibrated value, else 0.5 x its max distance)",
-    )
-    seed: int = Field(0, ge=0, description="seed of the random in-plane angles")
-
-    @field_validator("model", mode="before")
-    @classmethod
-    def _one_or_several(cls, value: object) -> object:
-        """Paths of one model or an ensemble; a list of one model is that model (same fingerprint as before)."""
-        if value is None:
-            return None
-        items = list(value) if isinstance(value, (list, tuple)) else [value]
-        if not items:
-            raise ValueError(
-                "an empty list of picking models; give a model file, a list of them for an ensemble, "
-                "or leave pick.model out to stop after the surfaces"
-            )
-        if not all(isinstance(item, (str, os.PathLike)) for item in items):
-            raise ValueError(f"must be a picking model file or a list of them, got {value!r}")
-        paths = tuple(Path(item) for item in items)
-        return paths[0] if len(paths) == 1 else paths
-
-    @property
-    def model_paths(self) -> tuple[Path, ...]:
-        """The picking model files: none, one, or the members of an ensemble."""
-        if self.model is None:
-            return ()
-        return self.model if isinstance(self.model, tuple) else (self.model,)
 
 
 class StatsSettings(_Frozen):

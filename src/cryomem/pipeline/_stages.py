@@ -133,7 +133,7 @@ def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolder
         ``outputs`` (paths relative to ``folders.root``), ``voxel_size_ang``, ``membrane_fraction``, and
         ``note`` when the voxel size is outside the model's training range.
     """
-    from cryomem.segment import segment_file, voxel_size_note
+    from cryomem.segment import segment_file
 
     settings = config.segment
     device = _device(config.device)
@@ -145,8 +145,8 @@ def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolder
             tomogram_path,
             network,
             tmp,
-            model_voxel_size_ang=card["voxel_size_ang"],
-            window=card["inference_window"],
+            model_voxel_size_ang=card.voxel_size_ang,
+            window=card.inference_window,
             divisor=network.config.divisor,
             voxel_size_ang=config.voxel_size_ang,
             threshold=settings.threshold,
@@ -161,7 +161,7 @@ def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolder
         fraction = float(np.count_nonzero(seg.data_zyx)) / max(1, seg.data_zyx.size)
         voxel_size = seg.voxel_size_ang
         del seg
-    note = voxel_size_note(card, voxel_size, Path(tomogram_path).name)  # shown in the report
+    note = card.voxel_size_note(voxel_size, Path(tomogram_path).name)  # shown in the report
     return {"outputs": _relative([folders.seg_path], folders.root), "voxel_size_ang": voxel_size,
             "membrane_fraction": round(fraction, 6), **({"note": note} if note else {})}  # fmt: skip
 

@@ -12,6 +12,7 @@ from cryomem.segment._inference import predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
 from cryomem.segment._losses import SegmentationLoss
 from cryomem.segment._metrics import dice, surface_dice
+from cryomem.segment._model_card import SegmentModelCard
 from cryomem.segment._model_file import (
     DEFAULT_MODEL_PATH,
     load_model,
@@ -21,6 +22,7 @@ from cryomem.segment._model_file import (
     voxel_size_note,
 )
 from cryomem.segment._segment_file import is_derived_volume, segment_file, segment_output_paths
+from cryomem.segment._settings import SegmentSettings
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.segment._train import TrainConfig, train
@@ -29,6 +31,8 @@ from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
 __all__ = [
     "DEFAULT_MODEL_PATH",
     "AugmentationConfig",
+    "SegmentModelCard",
+    "SegmentSettings",
     "SegmentationLoss",
     "SheetFilterRules",
     "TrainConfig",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from cryomem.io import MRC_SUFFIXES, atomic_write_path, is_mrc_path, read_mrc, read_mrc_header, validate_voxel_size_ang
 from cryomem.segment._metrics import DiceCounts, SurfaceDiceCounts, dice_counts, surface_dice_counts
+from cryomem.segment._settings import SegmentSettings
 
 __all__ = ["EVALUATION_COLUMNS", "POOLED_ROW", "evaluate_segmentation", "write_evaluation_csv"]
 
@@ -148,7 +149,7 @@ def evaluate_segmentation(
     pred_paths: PathInput,
     label_paths: PathInput,
     *,
-    threshold: float = 0.5,
+    threshold: float = SegmentSettings.model_fields["threshold"].default,
     ignore_label: int = 2,
     voxel_size_ang: float | None = None,
     sigma_px: float = 1.0,
@@ -165,7 +166,7 @@ def evaluate_segmentation(
         The same for labels: 0 background, 1 membrane, ``ignore_label`` ignore.
         Predictions and labels are paired by file name; two single file paths are paired
         whatever their names.
-    threshold : float, default 0.5
+    threshold : float, default ``SegmentSettings().threshold``
         Prediction voxels with value ``> threshold`` are membrane (use 0.0 for logits).
     ignore_label : int, default 2
         Label whose voxels are left out of every count.

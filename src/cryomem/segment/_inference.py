@@ -23,6 +23,7 @@ import torch
 from cryomem.io import FractionProgress
 from cryomem.segment._malloc import reuse_freed_memory
 from cryomem.segment._rescale import resample_window
+from cryomem.segment._settings import SegmentSettings
 from cryomem.segment._windows import Blender, WindowPlan, available_memory_bytes, plan_windows
 
 __all__ = ["TTA_FLIPS", "default_batch_size", "flip_statistics", "predict_probabilities", "select_device"]
@@ -217,8 +218,8 @@ def predict_probabilities(
     model_voxel_size_ang: float,
     window: int,
     divisor: int,
-    overlap: float = 0.25,
-    tta: bool = True,
+    overlap: float = SegmentSettings.model_fields["overlap"].default,
+    tta: bool = SegmentSettings.model_fields["tta"].default,
     batch_size: int = 2,
     device: str | torch.device | None = None,
     normalize: bool = True,
@@ -244,9 +245,9 @@ def predict_probabilities(
         shorter than a window it shrinks to the smallest multiple of ``divisor`` that covers it.
     divisor : int
         Network input sides must be multiples of this.
-    overlap : float, default 0.25
+    overlap : float, default ``SegmentSettings().overlap``
         Minimum fraction of a window shared with each neighbour, in [0, 1).
-    tta : bool, default True
+    tta : bool, default ``SegmentSettings().tta``
         Average the probabilities of the 8 flips over the three axes; False: identity only (8x
         fewer network calls).
     batch_size : int, default 2

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cryomem.geometry import DEFAULT_MIN_VOXELS
 from cryomem.io import (
     FractionProgress,
     NonFiniteBorder,
@@ -27,12 +28,14 @@ from cryomem.io import (
 )
 from cryomem.segment._inference import default_batch_size, predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
+from cryomem.segment._settings import SegmentSettings
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._windows import plan_windows
 
 __all__ = ["is_derived_volume", "segment_file", "segment_output_paths"]
 
 _CHUNK_VOXELS = 8 * 1024**2  # thresholding runs in slabs of about this size
+_DEFAULT = SegmentSettings()  # the owner of the defaults below
 
 
 def _check_threshold(threshold: float) -> float:
@@ -90,16 +93,16 @@ def segment_file(
     window: int,
     divisor: int,
     voxel_size_ang: float | None = None,
-    threshold: float = 0.5,
-    overlap: float = 0.25,
-    tta: bool = True,
-    batch_size: int | None = None,
+    threshold: float = _DEFAULT.threshold,
+    overlap: float = _DEFAULT.overlap,
+    tta: bool = _DEFAULT.tta,
+    batch_size: int | None = _DEFAULT.batch_size,
     device: str | torch.device = "auto",
     write_scores: bool = False,
     write_instances: bool = False,
-    min_instance_voxels: int = 1000,
+    min_instance_voxels: int = DEFAULT_MIN_VOXELS,
     write_uncertainty: bool = False,
-    sheet_filter: bool = True,
+    sheet_filter: bool = _DEFAULT.sheet_filter,
     sheet_filter_rules: SheetFilterRules | None = None,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike[str] | None = None,
@@ -136,19 +139,20 @@ def segment_file(
         From the model card: the model's voxel size (Å), window side and input divisor (voxels).
     voxel_size_ang : float, optional
         Overrides the header's voxel size (``--voxel-size``); required when the header says 0 or 1 Å.
-    threshold : float, default 0.5
-        Membrane probability in [0, 1].
-    overlap, tta, scratch_dir, progress
+    threshold, overlap, tta, batch_size, sheet_filter
+        Defaults, ranges and meaning: :class:`cryomem.segment.SegmentSettings`; ``threshold`` is a
+        membrane probability in [0, 1], ``overlap`` and ``tta`` as in :func:`predict_probabilities`.
+    scratch_dir, progress
         See :func:`predict_probabilities`.
     batch_size : int, optional
-        Windows per network call; default :func:`default_batch_size` of the device (1 on the CPU).
+        Windows per network call; None: :func:`default_batch_size` of the device (1 on the CPU).
     device : str or torch.device, default "auto"
         See :func:`select_device`.
     write_scores, write_instances, write_uncertainty : bool, default False
         Which optional outputs to write (uncertainty needs ``tta``).
-    min_instance_voxels : int, default 1000
+    min_instance_voxels : int, default :data:`cryomem.geometry.DEFAULT_MIN_VOXELS`
         Smallest membrane instance kept, voxels.
-    sheet_filter : bool, default True
+    sheet_filter : bool
         Keep only sheet-like connected pieces (the sheet prior) and write the decisions CSV.
     sheet_filter_rules : SheetFilterRules, optional
         The prior's rules; default the shipped ones (:func:`load_sheet_filter`).

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 import cryomem
 from cryomem.io import atomic_file_set, atomic_write_path, write_rows_csv
-from cryomem.segment._model_file import save_model, trained_voxel_range_ang
+from cryomem.segment._model_card import SegmentModelCard, as_segment_card
+from cryomem.segment._model_file import save_model
 from cryomem.segment._unet import UNet3D
 
 CHECKPOINT_NAME = "checkpoint_last.pt"
@@ -94,7 +97,7 @@ def training_card(
     train: list,
     val: list,
     row: dict,
-    init_card: dict | None,
+    init_card: SegmentModelCard | Mapping[str, Any] | None,
     processes: int = 1,
     start_scores: dict[str, float] | None = None,
     selected: str = "",
@@ -104,7 +107,8 @@ def training_card(
     dataset = json.loads(dataset_json.read_text()) if dataset_json.is_file() else {}
     voxel_sizes = [p.voxel_size_ang for p in train]
     voxel_range = [min(voxel_sizes), max(voxel_sizes)]
-    start_range = trained_voxel_range_ang(init_card) if init_card else None
+    init_card = as_segment_card(init_card) if init_card is not None else None
+    start_range = init_card.trained_voxel_range_ang() if init_card else None
     if start_range:  # a fine-tuned model also knows what its starting model saw
         voxel_range = [min(voxel_range[0], start_range[0]), max(voxel_range[1], start_range[1])]
     return {
@@ -123,7 +127,7 @@ def training_card(
             "epochs_done": row["epoch"],
             "selected": selected,
             "data_parallel_processes": processes,
-            "fine_tuned_from": init_card.get("name") if init_card else None,
+            "fine_tuned_from": init_card.name if init_card else None,
             "starting_model_validation": start_scores,
         },
         "validation": {k.removeprefix("val_"): v for k, v in row.items() if k.startswith("val_")},

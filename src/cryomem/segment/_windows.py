@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cryomem.segment._settings import SegmentSettings
+
 __all__ = [
     "AxisPlan",
     "Blender",
@@ -206,7 +208,7 @@ def plan_windows(
     divisor: int,
     input_voxel_size_ang: float,
     model_voxel_size_ang: float,
-    overlap: float = 0.25,
+    overlap: float = SegmentSettings.model_fields["overlap"].default,
 ) -> WindowPlan:
     """Plan the sliding windows over a tomogram.
 
@@ -220,7 +222,7 @@ def plan_windows(
         Every network input side must be a multiple of this (``2**(depth - 1)`` for a U-Net).
     input_voxel_size_ang, model_voxel_size_ang : float
         Voxel sizes of the tomogram and of the model, Å.
-    overlap : float, default 0.25
+    overlap : float, default ``SegmentSettings().overlap``
         Minimum fraction of a window shared with its neighbour, in [0, 1).
 
     Returns
