@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -121,32 +119,6 @@ class StageProgress:
                 self._progress.update(task, completed=1.0)
             self._tasks[stage] = self._progress.add_task(stage, total=1.0)
         self._progress.update(self._tasks[stage], completed=max(0.0, min(1.0, fraction)))
-
-
-def settings_model(module: str, name: str) -> Any:
-    """A stage's settings model, e.g. ``("cryomem.segment._settings", "SegmentSettings")``, read without its package.
-
-    Options read their defaults and help text from the model when the CLI is imported; importing
-    ``cryomem.segment`` for that would load torch and make every ``cryomem`` call seconds slower. A
-    settings module imports only pydantic, so it is loaded from its file and registered under its own
-    name: the package, imported later by a command, finds and re-uses it (one class, not two).
-    """
-    loaded = sys.modules.get(module)
-    if loaded is None:
-        import cryomem
-
-        path = Path(cryomem.__file__).parent.joinpath(*module.split(".")[1:]).with_suffix(".py")
-        spec = importlib.util.spec_from_file_location(module, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"no settings module {module} at {path}")
-        loaded = importlib.util.module_from_spec(spec)
-        sys.modules[module] = loaded
-        try:
-            spec.loader.exec_module(loaded)
-        except BaseException:
-            del sys.modules[module]
-            raise
-    return getattr(loaded, name)
 
 
 def setting_option(model: Any, name: str, *flags: str, help_extra: str = "", **kwargs: Any) -> Any:

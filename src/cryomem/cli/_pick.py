@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, build_settings, console, one_line_errors, setting_option, settings_model
+from cryomem.cli._common import StageProgress, build_settings, console, one_line_errors, setting_option
 from cryomem.cli._training_settings import training_config
+from cryomem.pick._settings import PickSettings
 
-_PICK = settings_model("cryomem.pick._settings", "PickSettings")
+_PICK = PickSettings
 _FLAGS = {"model": "--model", "bandwidth_ang": "--bandwidth-ang", "seed_threshold_ang": "--threshold-ang"}
 
 pick_app = typer.Typer(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from typer.core import TyperGroup
 
-from cryomem.cli._common import build_settings, console, one_line_errors, setting_option, settings_model
+from cryomem.cli._common import build_settings, console, one_line_errors, setting_option
 from cryomem.cli._segment_inputs import (
     check_headers_and_outputs,
     check_values,
@@ -17,13 +17,15 @@ from cryomem.cli._segment_inputs import (
     tomograms_in,
 )
 from cryomem.cli._training_settings import training_config
+from cryomem.geometry._surface_settings import SurfaceSettings
+from cryomem.segment._settings import SegmentSettings
 
 if TYPE_CHECKING:
     from cryomem.segment import SegmentModelCard
 
 
-_SEGMENT = settings_model("cryomem.segment._settings", "SegmentSettings")
-_SURFACES = settings_model("cryomem.geometry._surface_settings", "SurfaceSettings")
+_SEGMENT = SegmentSettings
+_SURFACES = SurfaceSettings
 
 
 class _PredictByDefault(TyperGroup):

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, build_settings, console, one_line_errors, setting_option, settings_model
+from cryomem.cli._common import StageProgress, build_settings, console, one_line_errors, setting_option
+from cryomem.geometry._surface_settings import SurfaceSettings
 
-_SURFACES = settings_model("cryomem.geometry._surface_settings", "SurfaceSettings")
+_SURFACES = SurfaceSettings
 _FLAGS = {
     "min_voxels": "--min-voxels",
     "spacing_ang": "--spacing-ang",

@@ -6,41 +6,73 @@ segmentation into one mesh per membrane with density profiles sampled along the 
 (MemBrain-pick's input, MemBrain v2 paper, Methods).
 """
 
-from cryomem.geometry._curvature import gaussian_curvature, mean_curvature, vertex_normals
-from cryomem.geometry._geodesic import GeodesicSolver, geodesic_distances
-from cryomem.geometry._laplacian import face_areas, laplacian_and_mass, vertex_areas
-from cryomem.geometry._mesh_from_mask import DEFAULT_SPACING_VOXELS, mesh_from_mask
-from cryomem.geometry._patches import GeodesicPatch, geodesic_patches
-from cryomem.geometry._sampling import (
-    DEFAULT_FEATURE_LOWPASS_ANG,
-    DEFAULT_FEATURE_OFFSETS_ANG,
-    FEATURE_LOWPASS_ATTR,
-    sample_along_normals,
-)
-from cryomem.geometry._steiner import LocalExactDistances
-from cryomem.geometry._surface_files import surface_output_paths, surfaces_from_files
-from cryomem.geometry._surface_settings import SurfaceSettings
-from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_instances, membrane_surfaces
+from typing import TYPE_CHECKING
+
+from cryomem.io._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from cryomem.geometry._curvature import gaussian_curvature, mean_curvature, vertex_normals
+    from cryomem.geometry._geodesic import GeodesicSolver, geodesic_distances
+    from cryomem.geometry._laplacian import face_areas, laplacian_and_mass, vertex_areas
+    from cryomem.geometry._mesh_from_mask import DEFAULT_SPACING_VOXELS, mesh_from_mask
+    from cryomem.geometry._patches import GeodesicPatch, geodesic_patches
+    from cryomem.geometry._sampling import (
+        DEFAULT_FEATURE_LOWPASS_ANG,
+        DEFAULT_FEATURE_OFFSETS_ANG,
+        FEATURE_LOWPASS_ATTR,
+        sample_along_normals,
+    )
+    from cryomem.geometry._steiner import LocalExactDistances
+    from cryomem.geometry._surface_files import surface_output_paths, surfaces_from_files
+    from cryomem.geometry._surface_settings import SurfaceSettings
+    from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_instances, membrane_surfaces
+
+_EXPORTS = {
+    "gaussian_curvature": "cryomem.geometry._curvature",
+    "mean_curvature": "cryomem.geometry._curvature",
+    "vertex_normals": "cryomem.geometry._curvature",
+    "GeodesicSolver": "cryomem.geometry._geodesic",
+    "geodesic_distances": "cryomem.geometry._geodesic",
+    "face_areas": "cryomem.geometry._laplacian",
+    "laplacian_and_mass": "cryomem.geometry._laplacian",
+    "vertex_areas": "cryomem.geometry._laplacian",
+    "DEFAULT_SPACING_VOXELS": "cryomem.geometry._mesh_from_mask",
+    "mesh_from_mask": "cryomem.geometry._mesh_from_mask",
+    "GeodesicPatch": "cryomem.geometry._patches",
+    "geodesic_patches": "cryomem.geometry._patches",
+    "DEFAULT_FEATURE_LOWPASS_ANG": "cryomem.geometry._sampling",
+    "DEFAULT_FEATURE_OFFSETS_ANG": "cryomem.geometry._sampling",
+    "FEATURE_LOWPASS_ATTR": "cryomem.geometry._sampling",
+    "sample_along_normals": "cryomem.geometry._sampling",
+    "LocalExactDistances": "cryomem.geometry._steiner",
+    "surface_output_paths": "cryomem.geometry._surface_files",
+    "surfaces_from_files": "cryomem.geometry._surface_files",
+    "SurfaceSettings": "cryomem.geometry._surface_settings",
+    "DEFAULT_MIN_VOXELS": "cryomem.geometry._surfaces",
+    "membrane_instances": "cryomem.geometry._surfaces",
+    "membrane_surfaces": "cryomem.geometry._surfaces",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DEFAULT_FEATURE_LOWPASS_ANG",
     "DEFAULT_FEATURE_OFFSETS_ANG",
-    "FEATURE_LOWPASS_ATTR",
     "DEFAULT_MIN_VOXELS",
     "DEFAULT_SPACING_VOXELS",
+    "FEATURE_LOWPASS_ATTR",
     "GeodesicPatch",
     "GeodesicSolver",
+    "LocalExactDistances",
+    "SurfaceSettings",
     "face_areas",
     "gaussian_curvature",
     "geodesic_distances",
-    "LocalExactDistances",
-    "SurfaceSettings",
     "geodesic_patches",
     "laplacian_and_mass",
     "mean_curvature",
-    "mesh_from_mask",
     "membrane_instances",
     "membrane_surfaces",
+    "mesh_from_mask",
     "sample_along_normals",
     "surface_output_paths",
     "surfaces_from_files",

@@ -6,27 +6,66 @@ including Fourier amplitude and missing-wedge augmentations, Gaussian-weighted s
 inference with optional 8-fold flip test-time augmentation, and a shipped default model.
 """
 
-from cryomem.segment._augment import AugmentationConfig, augment
-from cryomem.segment._evaluate import evaluate_segmentation, write_evaluation_csv
-from cryomem.segment._inference import predict_probabilities, select_device
-from cryomem.segment._instances import connected_instances
-from cryomem.segment._losses import SegmentationLoss
-from cryomem.segment._metrics import dice, surface_dice
-from cryomem.segment._model_card import SegmentModelCard
-from cryomem.segment._model_file import (
-    DEFAULT_MODEL_PATH,
-    load_model,
-    read_model_card,
-    save_model,
-    trained_voxel_range_ang,
-    voxel_size_note,
-)
-from cryomem.segment._segment_file import is_derived_volume, segment_file, segment_output_paths
-from cryomem.segment._settings import SegmentSettings
-from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
-from cryomem.segment._skeleton import skeletonize_membranes
-from cryomem.segment._train import TrainConfig, train
-from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
+from typing import TYPE_CHECKING
+
+from cryomem.io._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from cryomem.segment._augment import AugmentationConfig, augment
+    from cryomem.segment._evaluate import evaluate_segmentation, write_evaluation_csv
+    from cryomem.segment._inference import predict_probabilities, select_device
+    from cryomem.segment._instances import connected_instances
+    from cryomem.segment._losses import SegmentationLoss
+    from cryomem.segment._metrics import dice, surface_dice
+    from cryomem.segment._model_card import SegmentModelCard
+    from cryomem.segment._model_file import (
+        DEFAULT_MODEL_PATH,
+        load_model,
+        read_model_card,
+        save_model,
+        trained_voxel_range_ang,
+        voxel_size_note,
+    )
+    from cryomem.segment._segment_file import is_derived_volume, segment_file, segment_output_paths
+    from cryomem.segment._settings import SegmentSettings
+    from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
+    from cryomem.segment._skeleton import skeletonize_membranes
+    from cryomem.segment._train import TrainConfig, train
+    from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
+
+_EXPORTS = {
+    "AugmentationConfig": "cryomem.segment._augment",
+    "augment": "cryomem.segment._augment",
+    "evaluate_segmentation": "cryomem.segment._evaluate",
+    "write_evaluation_csv": "cryomem.segment._evaluate",
+    "predict_probabilities": "cryomem.segment._inference",
+    "select_device": "cryomem.segment._inference",
+    "connected_instances": "cryomem.segment._instances",
+    "SegmentationLoss": "cryomem.segment._losses",
+    "dice": "cryomem.segment._metrics",
+    "surface_dice": "cryomem.segment._metrics",
+    "SegmentModelCard": "cryomem.segment._model_card",
+    "DEFAULT_MODEL_PATH": "cryomem.segment._model_file",
+    "load_model": "cryomem.segment._model_file",
+    "read_model_card": "cryomem.segment._model_file",
+    "save_model": "cryomem.segment._model_file",
+    "trained_voxel_range_ang": "cryomem.segment._model_file",
+    "voxel_size_note": "cryomem.segment._model_file",
+    "is_derived_volume": "cryomem.segment._segment_file",
+    "segment_file": "cryomem.segment._segment_file",
+    "segment_output_paths": "cryomem.segment._segment_file",
+    "SegmentSettings": "cryomem.segment._settings",
+    "SheetFilterRules": "cryomem.segment._sheet_filter",
+    "filter_sheets": "cryomem.segment._sheet_filter",
+    "load_sheet_filter": "cryomem.segment._sheet_filter",
+    "skeletonize_membranes": "cryomem.segment._skeleton",
+    "TrainConfig": "cryomem.segment._train",
+    "train": "cryomem.segment._train",
+    "UNet3D": "cryomem.segment._unet",
+    "UNetConfig": "cryomem.segment._unet",
+    "parameter_count": "cryomem.segment._unet",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
