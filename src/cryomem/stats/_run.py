@@ -29,15 +29,10 @@ from cryomem.io import (
     stats_table_name,
     write_mesh,
 )
-from cryomem.stats._chains import extract_chains
-from cryomem.stats._concentration import concentration
-from cryomem.stats._config import ANALYSES, StatsConfig
-from cryomem.stats._edge_profile import edge_profile
-from cryomem.stats._edges import edge_distance_ang, edge_vertex_mask
+from cryomem.stats._analyses import compute_stats
+from cryomem.stats._config import StatsConfig
 from cryomem.stats._meshes import read_membrane_meshes
-from cryomem.stats._neighbours import nearest_neighbours
-from cryomem.stats._orientation import min_angle_histogram, neighbour_orientations
-from cryomem.stats._particles import MembraneParticles, ParticleAssignment, assign_particles
+from cryomem.stats._particles import ParticleAssignment, assign_particles
 from cryomem.stats._plots import (
     plot_concentration,
     plot_edge_profile,
@@ -45,7 +40,6 @@ from cryomem.stats._plots import (
     plot_neighbour_histogram,
     plot_ripley,
 )
-from cryomem.stats._ripley import ripley
 
 __all__ = ["compute_stats", "load_inputs", "run_stats"]
 
@@ -76,159 +70,6 @@ def _check_classes(particles: pd.DataFrame, config: StatsConfig) -> None:
                 f"no particle has class {', '.join(map(str, unknown))} ({setting}); the particles' classes are "
                 f"{', '.join(map(str, present[:20])) or 'none'}: choose among them"
             )
-
-
-def _on_vertices(membrane: MembraneParticles, values: pd.Series) -> np.ndarray:
-    """Per-vertex array: the mean of ``values`` (indexed by particle_index) at particle vertices, NaN elsewhere."""
-    out = np.full(membrane.n_vertices, np.nan)
-    ids = membrane.particles["particle_index"].to_numpy()
-    found = values.reindex(ids).to_numpy(dtype=np.float64)
-    ok = np.isfinite(found)
-    total = np.bincount(membrane.vertices[ok], weights=found[ok], minlength=membrane.n_vertices)
-    count = np.bincount(membrane.vertices[ok], minlength=membrane.n_vertices)
-    np.divide(total, count, out=out, where=count > 0)
-    return out
-
-
-def compute_stats(
-    assignment: ParticleAssignment,
-    analyses: Sequence[str],
-    config: StatsConfig = StatsConfig(),
-    progress: FractionProgress | None = None,
-) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, np.ndarray]], dict]:
-    """Run the chosen analyses; return tables by file stem, per-vertex arrays by membrane label, summary."""
-    unknown = [a for a in analyses if a not in ANALYSES]
-    if unknown or not analyses:
-        raise ValueError(f"unknown analyses {unknown}; choose from {', '.join(ANALYSES)}")
-    membranes = assignment.membranes
-    if list(analyses) == ["ripley"]:
-        _check_ripley_pairs(membranes, config)
-    edges = config.edges
-    tables: dict[str, pd.DataFrame] = {}
-    summary: dict = {}
-    point_data: dict[str, dict[str, np.ndarray]] = {m.mesh.label: {} for m in membranes}
-    for m in membranes:
-        point_data[m.mesh.label]["particle_count"] = np.bincount(m.vertices, minlength=m.n_vertices)
-    if "concentration" in analyses:
-        table = concentration(
-            membranes,
-            classes=config.classes,
-            side=config.side,
-            exclude_edges_nm=config.exclude_edges_nm,
-            edge_settings=edges,
-        )
-        tables["concentration"] = table
-        mine = table[(table["scope"] == "membrane") & (table["class"] == "all")]
-        for m, value in zip(membranes, mine["concentration_per_um2"]):
-            point_data[m.mesh.label]["concentration_per_um2"] = np.full(m.n_vertices, value)
-        pooled = table[(table["scope"] == "all") & (table["class"] == "all")].iloc[0]
-        summary["concentration"] = {
-            "pooled_per_um2": float(pooled["concentration_per_um2"]),
-            "area_um2": float(pooled["area_um2"]),
-            "n_particles": int(pooled["n_particles"]),
-        }
-    if progress:
-        progress("statistics", 0.1)
-    classes = {"start_classes": config.start_classes, "target_classes": config.target_classes}
-    if "neighbours" in analyses:
-        result = nearest_neighbours(
-            membranes, k=config.k, exclude_edges_nm=config.exclude_edges_nm, edge_settings=edges, **classes
-        )
-        tables["neighbours"], tables["neighbours_per_membrane"] = result.per_particle, result.per_membrane
-        first = result.per_particle["nn1_distance_nm"] if len(result.per_particle) else pd.Series(dtype=float)
-        nn1 = pd.Series(first.to_numpy(), index=result.per_particle.get("particle_index"))
-        for m in membranes:
-            point_data[m.mesh.label]["nn1_distance_nm"] = _on_vertices(m, nn1)
-        summary["neighbours"] = {"k": config.k, "n_start": len(first), "nn1_mean_nm": float(first.mean())}
-    if progress:
-        progress("statistics", 0.3)
-    if "orientation" in analyses or "chains" in analyses:
-        near = nearest_neighbours(
-            membranes, k=config.orientation_k, exclude_edges_nm=config.exclude_edges_nm, edge_settings=edges, **classes
-        )
-        if "orientation" in analyses:
-            angles = neighbour_orientations(membranes, near)
-            tables["orientation"] = angles
-            tables["orientation_min_angle"] = min_angle_histogram(
-                angles, config.orientation_k, bin_deg=config.angle_bin_deg
-            )
-            mean_angle = float(angles["min_angle_deg"].mean())
-            summary["orientation"] = {"k": config.orientation_k, "min_angle_mean_deg": mean_angle}
-        if "chains" in analyses:
-            chains = extract_chains(
-                membranes,
-                near,
-                max_distance_nm=config.chain_distance_nm,
-                max_inplane_deg=config.chain_inplane_deg,
-                max_turn_deg=config.chain_turn_deg,
-                min_length=config.chain_min_length,
-            )
-            tables["chains"], tables["chains_particles"] = chains.chains, chains.per_particle
-            ids = pd.Series(chains.per_particle["chain_id"].to_numpy(), index=chains.per_particle["particle_index"])
-            for m in membranes:
-                point_data[m.mesh.label]["chain_id"] = np.nan_to_num(_on_vertices(m, ids.where(ids >= 0)), nan=-1)
-            summary["chains"] = {"n_chains": len(chains.chains), "n_in_chains": int((ids >= 0).sum())}
-    if "edges" in analyses:
-        nn1 = None
-        if "neighbours" in tables and len(tables["neighbours"]):
-            nn1 = tables["neighbours"].set_index("particle_index")["nn1_distance_nm"]
-        tables["edges"] = edge_profile(
-            membranes,
-            bin_size_nm=config.edge_bin_nm,
-            max_distance_nm=config.edge_max_nm,
-            classes=config.classes,
-            nearest_distance_nm=nn1,
-            edge_settings=edges,
-        )
-        for m in membranes:
-            point_data[m.mesh.label]["edge"] = edge_vertex_mask(m.mesh, edges).astype(np.uint8)
-            point_data[m.mesh.label]["distance_to_edge_nm"] = edge_distance_ang(m, edges) / 10.0
-        summary["edges"] = {"n_edge_vertices": int(sum(p["edge"].sum() for p in point_data.values()))}
-    if progress:
-        progress("statistics", 0.5)
-    if "ripley" in analyses:
-        result = ripley(
-            membranes,
-            bin_size_nm=config.bin_size_nm,
-            max_radius_nm=config.max_radius_nm,
-            exclude_edges_nm=config.exclude_edges_nm,
-            edge_settings=edges,
-            n_simulations=config.n_simulations,
-            seed=config.seed,
-            pool_factor=config.pool_factor,
-            progress=progress,
-            **classes,
-        )
-        tables["ripley"] = result.table
-        curve = result.table["O_per_um2"]
-        peak = curve.idxmax() if (curve.fillna(0.0) > 0).any() else None  # no pair within reach: no peak
-        summary["ripley"] = {
-            "n_start": result.n_start,
-            "n_target": result.n_target,
-            "n_simulations": result.n_simulations,
-            "max_distance_nm": result.max_distance_nm,
-            "O_peak_r_nm": None if peak is None else float(result.table.loc[peak, ["r_lo_nm", "r_nm"]].mean()),
-        }
-    if config.exclude_edges_nm is not None:
-        for m in membranes:
-            excluded = edge_distance_ang(m, edges) < 10.0 * config.exclude_edges_nm
-            point_data[m.mesh.label]["edge_excluded"] = excluded.astype(np.uint8)
-    return tables, point_data, summary
-
-
-def _check_ripley_pairs(membranes: Sequence[MembraneParticles], config: StatsConfig) -> None:
-    """Ripley's functions count pairs: refuse when no membrane holds a start and another target particle."""
-    most = 0
-    for m in membranes:
-        start, target = m.class_mask(config.start_classes), m.class_mask(config.target_classes)
-        if start.any() and target.any():
-            most = max(most, int((start | target).sum()))
-    if most < 2:
-        n = sum(len(m.particles) for m in membranes)
-        raise ValueError(
-            f"Ripley's functions need at least 2 particles (a start and a target) on one membrane, got {n} "
-            "particle(s) on membranes and no such pair; pass more particles (or other --start-classes/--target-classes)"
-        )
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> Path:
