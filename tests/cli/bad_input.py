@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+import mrcfile
+import numpy as np
 from typer.testing import CliRunner
 
 from cryomem.cli import app
@@ -58,6 +61,17 @@ def assert_leaves_nothing(args: list, watch: Iterable[Path]) -> str:
     after = snapshot(watch)
     assert after == before, f"files changed: {sorted(set(after.items()) ^ set(before.items()))}"
     return " ".join(result.output.split())
+
+
+def write_raw_mrc(path: Path, data, voxel_ang: float, origin_xyz_ang=(0.0, 0.0, 0.0)) -> Path:
+    """Write ``data`` as it is, NaN and odd types included (our writer would refuse or convert them)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # mrcfile warns about NaN header statistics
+        with mrcfile.new(path, overwrite=True) as mrc:
+            mrc.set_data(np.asarray(data))
+            mrc.voxel_size = voxel_ang
+            mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin_xyz_ang
+    return path
 
 
 def disk_full(*_args, **_kwargs):

@@ -4,13 +4,19 @@ Each refusal goes through :func:`bad_input.assert_refuses`: exit 2, one line nam
 no file added or changed in the watched folders.
 """
 
-import warnings
-
 import mrcfile
 import numpy as np
 import pytest
 import torch
-from bad_input import assert_leaves_nothing, assert_refuses, disk_full, interrupted, run_cli, snapshot
+from bad_input import (
+    assert_leaves_nothing,
+    assert_refuses,
+    disk_full,
+    interrupted,
+    run_cli,
+    snapshot,
+    write_raw_mrc,
+)
 
 from cryomem.io import read_mrc, write_mrc
 from cryomem.segment import UNet3D, UNetConfig, save_model
@@ -19,14 +25,7 @@ SHAPE = (48, 64, 64)
 
 
 def _raw_mrc(path, data, voxel=10.0, origin=(0.0, 0.0, 0.0)):
-    """Write data as it is (NaN included; mrcfile warns about NaN header statistics)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        with mrcfile.new(path, overwrite=True) as mrc:
-            mrc.set_data(np.asarray(data))
-            mrc.voxel_size = voxel
-            mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
-    return path
+    return write_raw_mrc(path, data, voxel, origin)
 
 
 def _tomogram_data(seed=0):

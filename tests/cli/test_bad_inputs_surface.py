@@ -4,12 +4,17 @@ Each refusal goes through :func:`bad_input.assert_refuses`: exit 2, one line nam
 no file added or changed in the watched folders.
 """
 
-import warnings
-
-import mrcfile
 import numpy as np
 import pytest
-from bad_input import assert_leaves_nothing, assert_refuses, disk_full, interrupted, run_cli, snapshot
+from bad_input import (
+    assert_leaves_nothing,
+    assert_refuses,
+    disk_full,
+    interrupted,
+    run_cli,
+    snapshot,
+    write_raw_mrc,
+)
 
 from cryomem.io import read_membrane_h5, write_mrc
 
@@ -17,14 +22,7 @@ SHAPE = (24, 32, 32)
 
 
 def _raw_mrc(path, data, voxel=12.0, origin=(0.0, 0.0, 0.0)):
-    """Write data as it is (NaN included; mrcfile warns about NaN header statistics)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        with mrcfile.new(path, overwrite=True) as mrc:
-            mrc.set_data(np.asarray(data))
-            mrc.voxel_size = voxel
-            mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = origin
-    return path
+    return write_raw_mrc(path, data, voxel, origin)
 
 
 def _sheets(value=1, n=3):

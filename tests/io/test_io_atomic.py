@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cryomem.io import atomic_directory, atomic_file_set, atomic_write_path, write_mrc
+from cryomem.io import atomic_directory, atomic_file_set, atomic_write_path, created_folders, write_mrc
 
 
 def test_atomic_write_path_keeps_suffix_and_replaces_target(tmp_path: Path) -> None:
@@ -127,3 +127,15 @@ def test_atomic_file_set_failure_leaves_the_old_set(tmp_path):
             raise KeyboardInterrupt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
     assert (tmp_path / "a.txt").read_text() == "old a"
+
+
+def test_created_folders_are_removed_again_when_the_block_fails(tmp_path):
+    out, meshes = tmp_path / "out", tmp_path / "out" / "meshes"
+    with pytest.raises(KeyboardInterrupt), created_folders(out, meshes):
+        assert meshes.is_dir()
+        raise KeyboardInterrupt
+    assert not out.exists()
+    (tmp_path / "kept").mkdir()
+    with created_folders(tmp_path / "kept", tmp_path / "kept" / "new"):
+        pass
+    assert (tmp_path / "kept" / "new").is_dir()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cryomem.cli._common import StageProgress, console, one_line_errors
+from cryomem.cli._common import StageProgress, build_settings, console, one_line_errors
 
 stats_app = typer.Typer(
     help="Statistics of particles on membranes: concentration, geodesic neighbours, Ripley's K/L/O, "
@@ -68,20 +68,9 @@ _FLAGS = {
 
 def _config(settings: dict):
     """The validated settings; a bad value is named by its flag and value."""
-    from pydantic import ValidationError
-
     from cryomem.stats import StatsConfig
 
-    try:
-        return StatsConfig(**settings)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ()))
-        text = str(first.get("msg", err)).removeprefix("Value error, ")
-        if not where:
-            raise ValueError(text) from None
-        flag = _FLAGS.get(where, "--" + where.replace("_", "-"))
-        raise ValueError(f"{flag} {settings.get(where)!r}: {text[0].lower()}{text[1:]}") from None
+    return build_settings(StatsConfig, _FLAGS, **settings)
 
 
 def _run(analyses: list[str], membranes: list[Path], particles: list[Path], out: Path, name: str, **settings) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -20,6 +19,7 @@ from cryomem.io import (
     Mesh,
     atomic_file_set,
     check_tomogram_values,
+    created_folders,
     membrane_files_in,
     membrane_stem,
     read_mrc,
@@ -43,20 +43,6 @@ def surface_output_paths(out_dir: str | os.PathLike[str], stem: str, membrane_id
 
 def _existing_outputs(out_dir: Path, stem: str) -> list[Path]:
     return sorted(membrane_files_in(out_dir, stem, ".h5") + membrane_files_in(out_dir, stem, ".obj"))
-
-
-@contextlib.contextmanager
-def _output_folder(folder: Path):
-    """Create ``folder`` if missing; remove it again (when still empty) if the block fails."""
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        yield
-    except BaseException:
-        if created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
 
 
 def _voxel_size(
@@ -206,7 +192,7 @@ def surfaces_from_files(
         progress=progress,
     )
     written = [path for surface in surfaces for path in surface_output_paths(out_dir, stem, surface.membrane_id)]
-    with _output_folder(out_dir), atomic_file_set(written, overwrite=overwrite, stale=existing) as tmp_paths:
+    with created_folders(out_dir), atomic_file_set(written, overwrite=overwrite, stale=existing) as tmp_paths:
         for done, surface in enumerate(surfaces):
             surface = dataclasses.replace(
                 surface, attrs={**surface.attrs, "segmentation_path": str(segmentation_path.resolve())}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from cryomem.io._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from cryomem.io._atomic import atomic_directory, atomic_file_set, atomic_write_path, write_rows_csv
+    from cryomem.io._atomic import atomic_directory, atomic_file_set, atomic_write_path, created_folders, write_rows_csv
     from cryomem.io._conventions import (
         centered_ang_to_xyz_px,
         euler_zyz_deg_to_matrix,
@@ -68,6 +68,7 @@ _EXPORTS = {
     "atomic_directory": "cryomem.io._atomic",
     "atomic_file_set": "cryomem.io._atomic",
     "atomic_write_path": "cryomem.io._atomic",
+    "created_folders": "cryomem.io._atomic",
     "write_rows_csv": "cryomem.io._atomic",
     "centered_ang_to_xyz_px": "cryomem.io._conventions",
     "euler_zyz_deg_to_matrix": "cryomem.io._conventions",
@@ -152,6 +153,7 @@ __all__ = [
     "atomic_directory",
     "atomic_file_set",
     "atomic_write_path",
+    "created_folders",
     "centered_ang_to_xyz_px",
     "check_tomogram_values",
     "euler_zyz_deg_to_matrix",

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_file_set", "atomic_write_path", "write_rows_csv"]
+__all__ = ["atomic_directory", "atomic_file_set", "atomic_write_path", "created_folders", "write_rows_csv"]
 
 
 def _sibling_name(target: Path, kind: str, *, keep_suffix: bool) -> Path:
@@ -205,6 +205,22 @@ def atomic_file_set(
         if old not in targets:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
+
+
+@contextlib.contextmanager
+def created_folders(*folders: str | os.PathLike[str]) -> Iterator[None]:
+    """Create the missing ``folders`` (in order, parents first); if the block fails, remove the ones it
+    created again, innermost first and only when still empty, so a failed command leaves no empty folders."""
+    made = [Path(f) for f in folders if not Path(f).exists()]
+    for folder in made:
+        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
 
 
 def write_rows_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, object]]) -> Path:

@@ -9,7 +9,6 @@ an interruption leaves none of them. The input membrane files are only read, nev
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import re
@@ -26,6 +25,7 @@ from cryomem.io import (
     FractionProgress,
     MembraneSurface,
     atomic_file_set,
+    created_folders,
     particles_star_name,
     read_membrane_h5,
     read_mrc_header,
@@ -326,9 +326,7 @@ def _write_outputs(
     """Write every STAR and every membrane file with predictions as one set: all appear, or none changes."""
     star_paths = [particles_star_path(out_dir, name) for name in sorted(stars)]
     membranes = list(predicted)
-    made = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    with created_folders(out_dir):
         with atomic_file_set([*star_paths, *(outputs[path] for path in membranes)]) as tmps:
             for name, tmp in zip(sorted(stars), tmps, strict=False):
                 _, shape, voxel_size, origin = groups[name]
@@ -343,9 +341,4 @@ def _write_outputs(
                     attrs={**surface.attrs, "pick_model": ";".join(model_names)},
                 )
                 write_membrane_h5(tmp, updated)
-    except BaseException:
-        if made:
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()  # only if still empty
-        raise
     return star_paths

@@ -7,7 +7,6 @@ beside the others, renamed into place only once all succeeded.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from cryomem.io import (
     NonFiniteBorder,
     atomic_file_set,
     check_tomogram_values,
+    created_folders,
     is_derived_volume,
     read_mrc,
     segment_output_paths,
@@ -58,20 +58,6 @@ def _mask_border(border: NonFiniteBorder | None, *volumes: np.ndarray | None) ->
     for volume in volumes:
         if volume is not None:
             volume[border.mask_zyx] = 0
-
-
-@contextlib.contextmanager
-def _output_folder(folder: Path):
-    """Create ``folder`` if missing; remove it again (when still empty) if the block fails."""
-    created = not folder.exists()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        yield
-    except BaseException:
-        if created:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
 
 
 def _threshold(probabilities: np.ndarray, threshold: float) -> np.ndarray:
@@ -235,7 +221,7 @@ def segment_file(
     _mask_border(border, probabilities, spread)
     stale = [p for kind, p in every.items() if kind not in targets and p.exists()]
     with (
-        _output_folder(out_dir),
+        created_folders(out_dir),
         atomic_file_set(list(targets.values()), overwrite=overwrite, stale=stale) as tmp_paths,
     ):
         tmp = dict(zip(targets, tmp_paths, strict=True))  # every file is renamed into place only if all succeed

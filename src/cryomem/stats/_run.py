@@ -6,7 +6,6 @@ no output; each file is written atomically.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from cryomem.io import (
     Mesh,
     atomic_file_set,
     atomic_write_path,
+    created_folders,
     read_particles_star,
     stats_mesh_name,
     stats_plot_name,
@@ -160,20 +160,11 @@ def run_stats(
     }
     text = json.dumps(_finite(report), indent=2, allow_nan=False)
     stale = _earlier_files(summary_path, out)
-    made = [folder for folder in (out, out / STATS_MESH_FOLDER) if not folder.exists()]
-    for folder in made:
-        folder.mkdir(parents=True)
-    try:
-        targets = [path for path, _ in writers.values()] + [summary_path]
-        with atomic_file_set(targets, stale=stale) as tmps:
-            for (_, write), tmp in zip(writers.values(), tmps, strict=False):
-                write(tmp)
-            tmps[-1].write_text(text)
-    except BaseException:
-        for folder in reversed(made):
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
-        raise
+    targets = [path for path, _ in writers.values()] + [summary_path]
+    with created_folders(out, out / STATS_MESH_FOLDER), atomic_file_set(targets, stale=stale) as tmps:
+        for (_, write), tmp in zip(writers.values(), tmps, strict=False):
+            write(tmp)
+        tmps[-1].write_text(text)
     written["summary"] = summary_path
     return written
 
