@@ -80,20 +80,11 @@ def prepare(
     else:
         labels = folder / f"{name}_seg.mrc"
         if not labels.is_file():
-            from cryomem.segment import load_model, segment_file
+            from cryomem.segment import Segmenter, SegmentSettings, segment_file
 
             started = time.perf_counter()
-            network, card = load_model(None, "cpu")
-            segment_file(
-                folder / f"{name}.mrc",
-                network,
-                folder,
-                model_voxel_size_ang=card["voxel_size_ang"],
-                window=card["inference_window"],
-                divisor=network.config.divisor,
-                tta=False,
-                device="cpu",
-            )
+            segmenter = Segmenter.load(None, "cpu")
+            segment_file(folder / f"{name}.mrc", segmenter, folder, settings=SegmentSettings(tta=False))
             print(f"  segmented {name} in {time.perf_counter() - started:.0f} s", flush=True)
     membranes = folder / f"membranes_{segmentation}_lowpass{lowpass_ang:g}{SAMPLING_TAG}"
     if not membranes.is_dir():
@@ -171,19 +162,21 @@ def predict_job(model: list[str], paths: list[str], out_dir: str, tta: bool, thr
     from cryomem.io import read_membrane_h5
     from cryomem.pick import (
         PREDICTED_DISTANCE_KEY,
+        Picker,
+        PickSettings,
         pick_surface,
         predict_membranes,
         predicted_membrane_path,
-        read_pick_model_card,
     )
 
     torch.set_num_threads(threads)
     cached_before = sum(1 for _ in Path(cache).rglob("*")) if Path(cache).is_dir() else 0
     started = time.perf_counter()
-    stars = predict_membranes(model, paths, out_dir, tta=tta, overwrite=True, cache_dir=cache)
+    picker = Picker.load(model)
+    stars = predict_membranes(picker, paths, out_dir, settings=PickSettings(tta=tta), overwrite=True, cache_dir=cache)
     seconds = time.perf_counter() - started
     surfaces = [read_membrane_h5(predicted_membrane_path(out_dir, p)) for p in paths]  # copies with predictions
-    max_distance = float(read_pick_model_card(model[0])["max_distance_ang"])
+    max_distance = picker.max_distance_ang
     started = time.perf_counter()
     for surface in surfaces:
         pick_surface(surface, surface.point_data[PREDICTED_DISTANCE_KEY], max_distance_ang=max_distance)
@@ -357,7 +350,7 @@ def main() -> None:
         # the copies of the test membranes with the predictions of the largest training set's model (with TTA)
         predicted_folder = Path(best["predicted"]["stars"][0]).parent
         predicted_paths = [predicted_membrane_path(predicted_folder, p) for p in test_paths]
-        sweep(predicted_paths, truths, float(read_pick_model_card(best["trained"]["model"])["max_distance_ang"]))
+        sweep(predicted_paths, truths, read_pick_model_card(best["trained"]["model"]).max_distance_ang)
     if not args.no_tta_timing:
         plain = run_in_child(
             predict_job, best["trained"]["models"], [str(p) for p in test_paths], str(work / "particles_no_tta"), False,

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from cryomem.segment import filter_sheets, load_model, predict_probabilities
+from cryomem.segment import Segmenter, filter_sheets
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.simulate import SimulationConfig, simulate_tomogram
@@ -104,9 +104,9 @@ def main() -> None:
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     torch.set_num_threads(args.threads)
-    models = {"model": load_model(args.model)}
+    models = {"model": Segmenter.load(args.model, "cpu")}
     if args.compare:
-        models["compare"] = load_model(args.compare)
+        models["compare"] = Segmenter.load(args.compare, "cpu")
     for set_name in args.sets.split(","):
         if set_name not in SETS:
             raise SystemExit(f"unknown set {set_name!r}; choose from {', '.join(SETS)}")
@@ -116,13 +116,11 @@ def main() -> None:
             sim = simulate_tomogram(config)
             truth = sim.phantom.membrane_ids_zyx > 0
             near = ndimage.binary_dilation(truth, iterations=max(1, round(30.0 / config.voxel_size_ang)))
-            for key, (model, card) in models.items():
+            for key, segmenter in models.items():
                 start = time.perf_counter()
-                probabilities = predict_probabilities(
-                    sim.tomogram_zyx, model, input_voxel_size_ang=config.voxel_size_ang,
-                    model_voxel_size_ang=card["voxel_size_ang"], window=card["inference_window"],
-                    divisor=model.config.divisor, tta=args.tta,
-                )  # fmt: skip
+                probabilities = segmenter.probabilities(
+                    sim.tomogram_zyx, config.voxel_size_ang, tta=args.tta, batch_size=2
+                )
                 seconds = time.perf_counter() - start
                 raw = probabilities > 0.5
                 filtered = filter_sheets(raw, probabilities, config.voxel_size_ang)[0] != 0

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from cryomem.segment import load_model, predict_probabilities
+from cryomem.segment import Segmenter
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
 from cryomem.simulate import SimulationConfig, simulate_tomogram
 from cryomem.simulate._dataset import training_labels
@@ -69,10 +69,9 @@ def main() -> None:
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     torch.set_num_threads(args.threads)
-    model, card = load_model(args.model)
-    print(
-        f"model: {card['parameter_count']:,} parameters, {card['voxel_size_ang']} Å, window {card['inference_window']}"
-    )
+    segmenter = Segmenter.load(args.model, "cpu")
+    card = segmenter.card
+    print(f"model: {card.parameter_count:,} parameters, {card.voxel_size_ang} Å, window {card.inference_window}")
     modes = [False] if args.no_tta_only else [True] if args.tta_only else [False, True]
     totals = {tta: [None, None, 0.0, 0] for tta in modes}
     for index in range(args.n):
@@ -86,15 +85,7 @@ def main() -> None:
         )
         for tta in modes:
             start = time.perf_counter()
-            probabilities = predict_probabilities(
-                sim.tomogram_zyx,
-                model,
-                input_voxel_size_ang=config.voxel_size_ang,
-                model_voxel_size_ang=card["voxel_size_ang"],
-                window=card["inference_window"],
-                divisor=model.config.divisor,
-                tta=tta,
-            )
+            probabilities = segmenter.probabilities(sim.tomogram_zyx, config.voxel_size_ang, tta=tta, batch_size=2)
             seconds = time.perf_counter() - start
             prediction = probabilities > 0.5
             d, s = dice_counts(prediction, labels), surface_dice_counts(prediction, labels)
@@ -106,7 +97,7 @@ def main() -> None:
             line += f" {'TTA' if tta else 'no TTA'}: Dice {d.value:.3f} Surface-Dice {s.value:.3f} ({seconds:.1f} s) |"
         print(line, flush=True)
     if args.compare_membrain_size:
-        _compare_speed(model, card, test_config(0, shape), modes)
+        _compare_speed(segmenter, test_config(0, shape), modes)
     for tta, (d, s, seconds, voxels) in totals.items():
         print(
             f"pooled {'with' if tta else 'without'} TTA: Dice {d.value:.4f}, Surface-Dice {s.value:.4f}, "
@@ -114,7 +105,7 @@ def main() -> None:
         )
 
 
-def _compare_speed(model, card, config: SimulationConfig, modes: list[bool]) -> None:
+def _compare_speed(segmenter: Segmenter, config: SimulationConfig, modes: list[bool]) -> None:
     """Sliding-window time of our model vs a MemBrain-seg-sized U-Net (32 base channels, 6 levels)."""
     from cryomem.segment import UNet3D, UNetConfig, parameter_count
 
@@ -122,20 +113,12 @@ def _compare_speed(model, card, config: SimulationConfig, modes: list[bool]) -> 
     tomogram = simulate_tomogram(config).tomogram_zyx
     for tta in modes:
         times = []
-        for net in (model, big):
+        for net in (segmenter.network, big):
             start = time.perf_counter()
-            predict_probabilities(
-                tomogram,
-                net,
-                input_voxel_size_ang=config.voxel_size_ang,
-                model_voxel_size_ang=card["voxel_size_ang"],
-                window=card["inference_window"],
-                divisor=net.config.divisor,
-                tta=tta,
-            )
+            Segmenter(net, segmenter.card).probabilities(tomogram, config.voxel_size_ang, tta=tta, batch_size=2)
             times.append(time.perf_counter() - start)
         print(
-            f"{'TTA' if tta else 'no TTA'}: ours {parameter_count(model):,} parameters {times[0]:.1f} s, "
+            f"{'TTA' if tta else 'no TTA'}: ours {parameter_count(segmenter.network):,} parameters {times[0]:.1f} s, "
             f"MemBrain-seg-sized {parameter_count(big):,} parameters {times[1]:.1f} s, ratio {times[1] / times[0]:.1f}x"
         )
 

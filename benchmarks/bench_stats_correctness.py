@@ -29,7 +29,7 @@ import trimesh
 from scipy.spatial import Delaunay
 
 from cryomem.simulate import CytosolConfig, MembraneConfig, MembraneProteinConfig, SimulationConfig, simulate_to_folder
-from cryomem.stats import MembraneMesh, assign_particles, concentration, load_inputs, nearest_neighbours, ripley
+from cryomem.stats import assign_particles, concentration, load_inputs, membrane_surface, nearest_neighbours, ripley
 
 
 def plane_mesh(size_ang: float, spacing_ang: float) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +52,7 @@ def particles(xyz_ang: np.ndarray, tomo: str = "t") -> pd.DataFrame:
 
 
 def on_mesh(vertices, faces, xyz_ang, method="heat"):
-    return assign_particles([MembraneMesh("t", 1, vertices, faces, None)], particles(xyz_ang), method=method).membranes
+    return assign_particles([membrane_surface("t", 1, vertices, faces)], particles(xyz_ang), method=method).membranes
 
 
 def concentration_errors(seeds: list[int]) -> None:

@@ -168,7 +168,7 @@ def main() -> None:
     print(f"  found  ({len(found)}): {np.percentile(found.predicted_min_ang, quantiles).round(0)}")
 
     card = models[0][1]
-    trained = [Path(p) for p in card["training"]["membranes"]]
+    trained = [Path(p) for p in card.training.membranes]
     home = trained[0].parent
     others = sorted(set(home.glob("*.h5")) - set(trained))
     home_truth = read_particles_star(home.parent / f"{home.parent.name}_membrane_proteins.star")

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from scipy import ndimage
 
-from cryomem.segment import SheetFilterRules, load_model, predict_probabilities
+from cryomem.segment import Segmenter, SheetFilterRules
 from cryomem.segment._metrics import surface_dice_counts
 from cryomem.segment._sheet_filter import DEFAULT_SHEET_FILTER_PATH, component_features
 from cryomem.segment._skeleton import skeletonize_membranes
@@ -39,17 +39,13 @@ GRID = {
 }
 
 
-def simulate_and_segment(work: Path, config: DatasetConfig, index: int, model, card) -> Path:
+def simulate_and_segment(work: Path, config: DatasetConfig, index: int, segmenter: Segmenter) -> Path:
     path = work / f"tomo{index:03d}.npz"
     if path.exists():
         return path
     sim_config = tomogram_config(config, index)
     sim = simulate_tomogram(sim_config)
-    probabilities = predict_probabilities(
-        sim.tomogram_zyx, model, input_voxel_size_ang=sim_config.voxel_size_ang,
-        model_voxel_size_ang=card["voxel_size_ang"], window=card["inference_window"],
-        divisor=model.config.divisor, tta=False,
-    )  # fmt: skip
+    probabilities = segmenter.probabilities(sim.tomogram_zyx, sim_config.voxel_size_ang, tta=False, batch_size=2)
     np.savez_compressed(
         path, probabilities=probabilities.astype(np.float16), membrane=sim.phantom.membrane_ids_zyx > 0,
         voxel_size_ang=sim_config.voxel_size_ang,
@@ -111,13 +107,14 @@ def main() -> None:
     data = yaml.safe_load(args.dataset_config.read_text())
     data.update(seed=int(data.get("seed", 0)) + 777, shape_zyx=[int(v) for v in args.shape.split(",")])
     config = DatasetConfig.model_validate(data)
-    model, card = load_model(args.model)
+    segmenter = Segmenter.load(args.model, "cpu")
     args.work.mkdir(parents=True, exist_ok=True)
-    paths = [simulate_and_segment(args.work, config, i, model, card) for i in range(args.n)]
+    paths = [simulate_and_segment(args.work, config, i, segmenter) for i in range(args.n)]
     tables = [component_table(p) for p in paths]
     half = args.n // 2
     fit = pd.concat([t for t, _ in tables[:half]], ignore_index=True)
-    rules = best_rules(fit, f"{half} tomograms of {args.dataset_config.name} (seed +777), model {card.get('name', '')}")
+    fitted_on = f"{half} tomograms of {args.dataset_config.name} (seed +777), model {segmenter.card.name or ''}"
+    rules = best_rules(fit, fitted_on)
     print("chosen rules:", {k: v for k, v in vars(rules).items() if k != "fitted_on"})
     keep_all = SheetFilterRules(0.0, 1e9, 0.5, 0.0, 0.0)
     print(f"area-weighted F1 on the fitting half: {area_f1(fit, rules):.3f} (keep all: {area_f1(fit, keep_all):.3f})")

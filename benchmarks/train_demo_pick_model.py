@@ -56,7 +56,7 @@ def calibrate(model_path: Path, membranes: list[Path], truths: list[Path], work:
     )
 
     model, card = load_pick_model(model_path)
-    max_distance = float(card["max_distance_ang"])
+    max_distance = card.max_distance_ang
     surfaces = [read_membrane_h5(p) for p in membranes]
     names = [tomogram_name(s, p) for s, p in zip(surfaces, membranes)]
     owned = [np.zeros((0, 3))] * len(surfaces)
@@ -150,7 +150,7 @@ def main() -> None:
     if args.install:
         model, card = load_pick_model(model_path)
         card = {
-            **card,
+            **card.to_dict(),
             "name": "cryomem-demo-pick-v1",
             "note": (
                 "Demo model for `cryomem demo`: trained on simulated tomograms of the demo recipe "

@@ -44,6 +44,7 @@ def main() -> None:
     from cryomem.io import read_membrane_h5, read_particles_star
     from cryomem.pick import (
         PREDICTED_DISTANCE_KEY,
+        Picker,
         predict_membranes,
         predicted_membrane_path,
         read_pick_model_card,
@@ -58,11 +59,12 @@ def main() -> None:
     data = [prepare(work, i, shape, args.snr, "model", DEFAULT_FEATURE_LOWPASS_ANG) for i in indices]
     paths = [p for _, membranes, _ in data for p in sorted(membranes.glob("*.h5"))]
     truth = pd.concat([read_particles_star(t) for _, _, t in data], ignore_index=True)
-    max_distance = float(read_pick_model_card(args.model[0])["max_distance_ang"])
+    max_distance = read_pick_model_card(args.model[0]).max_distance_ang
     summed = [0.0] * len(paths)
     predicted_folder = work / "tuning_particles"
     for model in args.model:  # predictions go to copies of the membrane files there; collect each model's
-        predict_membranes(model, paths, predicted_folder, tta=True, overwrite=True, cache_dir=work / "operator_cache")
+        picker = Picker.load(model)
+        predict_membranes(picker, paths, predicted_folder, overwrite=True, cache_dir=work / "operator_cache")
         summed = [
             total + read_membrane_h5(predicted_membrane_path(predicted_folder, path)).point_data[PREDICTED_DISTANCE_KEY]
             for total, path in zip(summed, paths, strict=True)

@@ -21,7 +21,7 @@ import torch
 from bench_segment_generalization import test_config, thickness_nm
 from scipy import ndimage
 
-from cryomem.segment import filter_sheets, load_model, predict_probabilities
+from cryomem.segment import Segmenter, filter_sheets
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
 from cryomem.simulate import simulate_tomogram
 
@@ -49,18 +49,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, card = load_model(None)
+    segmenter = Segmenter.load(None, "cpu")
     totals: dict = {}
     for index in range(10, 10 + args.n):
         config = test_config("in-distribution", index, (80, 160, 160))
         sim = simulate_tomogram(config)
         truth = sim.phantom.membrane_ids_zyx > 0
         near = ndimage.binary_dilation(truth, iterations=max(1, round(30.0 / config.voxel_size_ang)))
-        p = predict_probabilities(
-            sim.tomogram_zyx, model, input_voxel_size_ang=config.voxel_size_ang,
-            model_voxel_size_ang=card["voxel_size_ang"], window=card["inference_window"],
-            divisor=model.config.divisor, tta=False,
-        )  # fmt: skip
+        p = segmenter.probabilities(sim.tomogram_zyx, config.voxel_size_ang, tta=False, batch_size=2)
         for name, rule in rules().items():
             seg = filter_sheets(rule(p), p, config.voxel_size_ang)[0] != 0
             e = totals.setdefault(name, {"d": None, "s": None, "t": [], "true": []})

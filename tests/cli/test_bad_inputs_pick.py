@@ -76,7 +76,7 @@ FAULTS = [
     (disk_full, "cryomem.pick._predict.write_membrane_h5"),
     (disk_full, "cryomem.pick._predict.write_particles_star"),
     (interrupted, "cryomem.pick._predict.write_membrane_h5"),
-    (interrupted, "cryomem.pick._predict.predict_distances_ang"),
+    (interrupted, "cryomem.pick._picker.predict_distances_ang"),
 ]
 
 

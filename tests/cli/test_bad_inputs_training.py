@@ -255,8 +255,8 @@ def test_train_without_validation_patches_writes_the_last_epoch_s_model(seg):
     assert result.exit_code == 0, result.output
     assert sorted(_looks_finished(out)) == sorted(FINISHED)
     card = read_model_card(out / "model.pt")
-    assert card["training"]["epochs_done"] == 2 and card["training"]["validation_patches"] == 0
-    assert "no validation patches" in card["training"]["selected"]
+    assert card.training.epochs_done == 2 and card.training.validation_patches == 0
+    assert "no validation patches" in card.training.selected
     assert "the last epoch: 2, no validation patches" in " ".join(result.output.split())
 
 

@@ -139,7 +139,9 @@ def test_pick_models_that_disagree_are_one_line_and_leave_nothing(tomogram_folde
 
     inputs, config = tomogram_folder
     network, card = load_pick_model(DEMO_PICK_MODEL_PATH)
-    far = save_pick_model(tmp_path / "far.pt", network, {**card, "max_distance_ang": 2 * card["max_distance_ang"]})
+    far = save_pick_model(
+        tmp_path / "far.pt", network, {**card.to_dict(), "max_distance_ang": 2 * card.max_distance_ang}
+    )
     result = _run("run", inputs, "--out", tmp_path / "run", "--config", config,
                   "--pick-model", DEMO_PICK_MODEL_PATH, "--pick-model", far)  # fmt: skip
     assert result.exit_code == 2, result.output

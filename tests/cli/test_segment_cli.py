@@ -190,10 +190,10 @@ def test_train_then_finetune_from_the_cli(tmp_path):
     from cryomem.segment import read_model_card
 
     card = read_model_card(tmp_path / "tuned" / "model.pt")
-    assert card["training"]["config"]["learning_rate"] == 1e-5
-    low, high = card["training"]["voxel_size_range_ang"]  # the training patches' voxel sizes, drawn from 10-12 Å
+    assert card.training.config["learning_rate"] == 1e-5
+    low, high = card.training.voxel_size_range_ang  # the training patches' voxel sizes, drawn from 10-12 Å
     assert 10.0 <= low <= high <= 12.0
-    start = card["training"]["starting_model_validation"]  # the starting model's scores, also printed first
+    start = card.training.starting_model_validation  # the starting model's scores, also printed first
     assert set(start) == {"dice", "surface_dice"} and f"starting model: val_dice {start['dice']:.4f}" in result.output
     result = _run(
         "segment",

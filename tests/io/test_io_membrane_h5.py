@@ -119,3 +119,40 @@ def test_write_is_atomic_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     with pytest.raises(OSError, match="disk full"):
         write_membrane_h5(tmp_path / "m.h5", surface)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tomogram_name_and_label() -> None:
+    surface = _surface()
+    assert (surface.tomogram_name, surface.label) == ("tomo_01", "tomo_01_mb4")
+    named = replace(surface, tomo_name="TS_02")
+    assert (named.tomogram_name, named.label) == ("TS_02", "TS_02_mb4")
+    bare = replace(surface, tomogram_path=None)
+    assert (bare.tomogram_name, bare.label) == ("", "_mb4")
+
+
+def test_writing_a_surface_without_voxel_size_is_refused(tmp_path: Path) -> None:
+    surface = replace(_surface(), voxel_size_ang=None, tomo_name="TS_02")
+    assert surface.voxel_size_ang is None
+    with pytest.raises(ValueError, match=r"^membrane TS_02_mb4 has no voxel size; set voxel_size_ang") as error:
+        write_membrane_h5(tmp_path / "m.h5", surface)
+    assert "\n" not in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_round_trip_leaves_name_and_source_out_of_the_file(tmp_path: Path) -> None:
+    surface = replace(_surface(), tomo_name="TS_02", source="/elsewhere/TS_02_mb4.obj")
+    path = write_membrane_h5(tmp_path / "tomo_mb4.h5", surface)
+    read = read_membrane_h5(path)
+    assert (read.tomo_name, read.source, read.tomogram_name, read.label) == (None, str(path), "tomo_01", "tomo_01_mb4")
+    assert (read.membrane_id, read.voxel_size_ang, read.origin_xyz_ang) == (4, 14.08, (10.0, 20.0, -30.0))
+    np.testing.assert_array_equal(read.vertices_xyz_ang, surface.vertices_xyz_ang)
+    with h5py.File(path) as h5:
+        assert set(h5.attrs) == {
+            "format",
+            "format_version",
+            "membrane_id",
+            "voxel_size_ang",
+            "origin_xyz_ang",
+            "tomogram_path",
+        }
+        assert h5.attrs["format_version"] == 1

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cryomem.io import ModelCard, load_model_file, save_model_file
+from cryomem.io import CardSection, ModelCard, card_dict, load_model_file, save_model_file
 
 FORMAT = {"format_name": "cryomem-test-model", "format_version": 1}
 READ = {**FORMAT, "kind": "test model", "command": "cryomem test train"}
@@ -27,15 +27,25 @@ def test_round_trip_keeps_weights_architecture_and_every_card_key(tmp_path):
     assert not list(tmp_path.glob(".*"))  # written atomically: no temporary file left
 
 
-def test_a_card_reads_like_the_dict_it_replaces():
-    card = _Card.model_validate({"voxel_size_ang": 12.0, "training": {"epochs": 3}})
-    assert card["voxel_size_ang"] == 12.0 and card["training"]["epochs"] == 3
-    assert card.get("window") is None and card.get("window", 5) == 5 and "window" not in card  # not in the file
-    assert {**card, "x": 1} == {"voxel_size_ang": 12.0, "training": {"epochs": 3}, "x": 1}
-    with pytest.raises(KeyError):
-        card["missing"]
+class _Section(CardSection):
+    epochs: int
+
+
+class _NestedCard(ModelCard):
+    training: _Section
+
+
+def test_a_card_is_read_by_attribute_and_stored_as_the_keys_it_was_made_from():
+    card = _NestedCard.model_validate({"training": {"epochs": 3, "seed": 7}, "note": "x"})
+    assert card.training.epochs == 3 and card.training.seed == 7 and card.note == "x"  # typed, extras kept
+    assert card.to_dict() == {"training": {"epochs": 3, "seed": 7}, "note": "x"}
+    assert card_dict(card) == card.to_dict() and card_dict({"a": 1}) == {"a": 1}
+    with pytest.raises(TypeError):  # no dict-style reads: one way to read a card
+        card["training"]
     with pytest.raises(ValueError):  # frozen
-        card.voxel_size_ang = 3.0
+        card.note = "y"
+    with pytest.raises(ValueError, match=r"m.pt has a malformed model card \(training.epochs: "):
+        _NestedCard.from_file({"training": {"epochs": "many"}}, path="m.pt", command="x")
 
 
 def test_missing_foreign_newer_and_malformed_files_are_one_line_errors(tmp_path):

@@ -67,9 +67,9 @@ def test_round_trip_keeps_weights_and_card(tmp_path):
     assert not loaded.training
     for name, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[name], value)
-    assert card["note"] == "test" and card["units"] == "Å"
-    assert card["architecture"] == model.config.model_dump(mode="json")
-    assert card["parameter_count"] == sum(p.numel() for p in model.parameters())
+    assert card.note == "test" and card.units == "Å"
+    assert card.architecture == model.config.model_dump(mode="json")
+    assert card.parameter_count == sum(p.numel() for p in model.parameters())
     assert read_pick_model_card(path) == card
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 

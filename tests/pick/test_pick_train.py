@@ -116,15 +116,15 @@ def test_card_describes_the_model(trained, simulated):
     model_path, _ = trained
     paths, _, particles = simulated
     _, card = load_pick_model(model_path)
-    assert card["window_offsets_ang"] == pytest.approx(np.arange(-25, 25.1, 2.5))
-    assert card["feature_step_ang"] == pytest.approx(2.5)
-    assert card["units"] == "Å" and card["max_distance_ang"] == 100.0 and card["voxel_size_ang"] == 10.0
-    assert card["k_eig"] == 32 and card["patch_vertices"] == 600
-    assert card["architecture"]["width"] == 16 and card["architecture"]["in_samples"] == 21
-    assert card["training"]["membranes"] == [str(paths[0])]
-    assert card["training"]["particles"] == len(particles)
-    assert card["training"]["config"]["epochs"] == 12
-    assert "normalisation" in card and "output" in card and "code_version" in card
+    assert card.window_offsets_ang == pytest.approx(np.arange(-25, 25.1, 2.5))
+    assert card.feature_step_ang == pytest.approx(2.5)
+    assert card.units == "Å" and card.max_distance_ang == 100.0 and card.voxel_size_ang == 10.0
+    assert card.k_eig == 32 and card.patch_vertices == 600
+    assert card.architecture["width"] == 16 and card.architecture["in_samples"] == 21
+    assert card.training.membranes == [str(paths[0])]
+    assert card.training.particles == len(particles)
+    assert card.training.config["epochs"] == 12
+    assert {"normalisation", "output", "code_version"} <= set(card.to_dict())
 
 
 def test_default_window_and_its_test_time_shifts_fit_the_default_sampling():
@@ -191,11 +191,11 @@ def test_two_membranes_split_into_training_and_validation(tmp_path):
     config = PickTrainConfig(**{**SMALL, "patch_vertices": 100, "k_eig": 16}, epochs=2, validation_fraction=0.5)
     model_path = train_pick_model(paths, particles, tmp_path / "out", config, cache_dir=tmp_path / "cache")
     _, card = load_pick_model(model_path)
-    assert len(card["training"]["membranes"]) == 1 and len(card["training"]["validation_membranes"]) == 1
-    assert set(card["validation"]) == {"loss", "rmse_ang"}
-    calibration = card["calibration"]  # mean-shift settings chosen on the validation membrane
-    assert calibration["n_true"] >= 1 and len(calibration["sweep"]) == len(BANDWIDTH_FACTORS) * len(THRESHOLD_FACTORS)
-    assert {"bandwidth_ang", "seed_threshold_ang", "f1"} <= set(calibration)
+    assert len(card.training.membranes) == 1 and len(card.training.validation_membranes) == 1
+    assert set(card.validation) == {"loss", "rmse_ang"}
+    calibration = card.calibration  # mean-shift settings chosen on the validation membrane
+    assert calibration.n_true >= 1 and len(calibration.sweep) == len(BANDWIDTH_FACTORS) * len(THRESHOLD_FACTORS)
+    assert {"bandwidth_ang", "seed_threshold_ang", "f1"} <= set(calibration.to_dict())
     log = pd.read_csv(tmp_path / "out" / "training_log.csv")
     assert {"val_loss", "val_rmse_ang", "seconds"} <= set(log.columns)
 

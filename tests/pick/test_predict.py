@@ -21,7 +21,9 @@ from cryomem.io import (
 )
 from cryomem.pick import (
     PREDICTED_DISTANCE_KEY,
+    Picker,
     PickNet,
+    PickSettings,
     PickTrainConfig,
     particles_star_path,
     predict_membranes,
@@ -31,6 +33,13 @@ from cryomem.pick import (
 
 OFFSETS_ANG = DEFAULT_FEATURE_OFFSETS_ANG
 SMALL = {"width": 8, "n_blocks": 1, "mlp_hidden": 8, "k_eig": 16, "patch_vertices": 300}
+_SETTINGS = ("tta", "bandwidth_ang", "seed_threshold_ang", "seed")
+
+
+def predict(model_paths, membranes, out, **kwargs):
+    """predict_membranes with a Picker of ``model_paths`` (one file or an ensemble) and PickSettings of ``kwargs``."""
+    settings = PickSettings(**{k: kwargs.pop(k) for k in _SETTINGS if k in kwargs})
+    return predict_membranes(Picker.load(model_paths), membranes, out, settings=settings, **kwargs)
 
 
 def _plane(n_side: int = 24, spacing_ang: float = 10.0, z_ang: float = 100.0) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +108,7 @@ def test_writes_a_star_per_tomogram_and_distances_into_copies_of_the_h5(membrane
     model = _confident_model(tmp_path / "confident.pt")
     out = tmp_path / "particles"
     inputs = {path: path.read_bytes() for path in membranes}
-    written = predict_membranes(model, membranes, out, tta=False, cache_dir=tmp_path / "cache", fixed_inplane_deg=12.0)
+    written = predict(model, membranes, out, tta=False, cache_dir=tmp_path / "cache", fixed_inplane_deg=12.0)
     assert written == [particles_star_path(out, "tomoA"), particles_star_path(out, "tomoB")]
     table = read_particles_star(written[0])
     assert len(table) > 0 and set(table["membrane_id"]) <= {1, 2} and (table["tomo_name"] == "tomoA").all()
@@ -124,29 +133,27 @@ def test_writes_a_star_per_tomogram_and_distances_into_copies_of_the_h5(membrane
 def test_an_output_folder_that_holds_the_inputs_is_refused(membranes, tiny_model, tmp_path):
     inputs = {path: path.read_bytes() for path in membranes}
     with pytest.raises(ValueError, match="never into them: pass another output folder"):
-        predict_membranes(tiny_model, membranes, membranes[0].parent, tta=False, cache_dir=tmp_path / "cache")
+        predict(tiny_model, membranes, membranes[0].parent, tta=False, cache_dir=tmp_path / "cache")
     assert {path: path.read_bytes() for path in membranes} == inputs
     assert not list(membranes[0].parent.glob("*.star"))
     other = tmp_path / "elsewhere"
     other.mkdir()
     twin = write_membrane_h5(other / membranes[0].name, read_membrane_h5(membranes[0]))
     with pytest.raises(ValueError, match="would both be written to"):
-        predict_membranes(tiny_model, [membranes[0], twin], tmp_path / "out", tta=False)
+        predict(tiny_model, [membranes[0], twin], tmp_path / "out", tta=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_same_seed_same_output_and_existing_outputs_need_overwrite(membranes, tiny_model, tmp_path):
     out = tmp_path / "out"
-    first = predict_membranes(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache", seed=3)
+    first = predict(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache", seed=3)
     before = first[0].read_text().split("\n", 1)[1]  # skip the time-stamped header line
     with pytest.raises(FileExistsError, match="overwrite"):
-        predict_membranes(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache")
+        predict(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache")
     first[0].unlink()  # the membrane file with predictions is an output too
     with pytest.raises(FileExistsError, match=f"{membranes[0].name} already exists; pass --overwrite"):
-        predict_membranes(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache")
-    again = predict_membranes(
-        tiny_model, membranes[:1], out, overwrite=True, tta=False, seed=3, cache_dir=tmp_path / "cache"
-    )
+        predict(tiny_model, membranes[:1], out, tta=False, cache_dir=tmp_path / "cache")
+    again = predict(tiny_model, membranes[:1], out, overwrite=True, tta=False, seed=3, cache_dir=tmp_path / "cache")
     assert again[0].read_text().split("\n", 1)[1] == before
 
 
@@ -155,7 +162,7 @@ def test_model_at_another_feature_sampling_is_refused_before_anything_is_written
     before = [p.read_bytes() for p in membranes]
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="model needs"):
-        predict_membranes(model, membranes, out, tta=False, cache_dir=tmp_path / "cache")
+        predict(model, membranes, out, tta=False, cache_dir=tmp_path / "cache")
     assert not out.exists()
     assert [p.read_bytes() for p in membranes] == before
 
@@ -167,7 +174,7 @@ def test_surfaces_with_another_feature_lowpass_are_refused_naming_the_fix(membra
     write_membrane_h5(membranes[0], changed)  # the tiny model's card has no low-pass: 0 Å
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="--feature-lowpass 0"):
-        predict_membranes(tiny_model, membranes, out, tta=False, cache_dir=tmp_path / "cache")
+        predict(tiny_model, membranes, out, tta=False, cache_dir=tmp_path / "cache")
     assert not out.exists()
 
 
@@ -176,8 +183,8 @@ def test_tta_needs_features_beyond_the_window(tmp_path, tiny_model):
     narrow = np.asarray(PickTrainConfig().window_offsets_ang)  # exactly the model window: no room to shift
     path = write_membrane_h5(tmp_path / "t_mb1.h5", make_surface(tomogram, 1, offsets=narrow))
     with pytest.raises(ValueError, match="shifted by"):
-        predict_membranes(tiny_model, [path], tmp_path / "out", tta=True, cache_dir=tmp_path / "cache")
-    assert predict_membranes(tiny_model, [path], tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
+        predict(tiny_model, [path], tmp_path / "out", tta=True, cache_dir=tmp_path / "cache")
+    assert predict(tiny_model, [path], tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
 
 
 @pytest.mark.parametrize(
@@ -197,13 +204,13 @@ def test_tta_needs_features_beyond_the_window(tmp_path, tiny_model):
 def test_bad_inputs_fail_with_one_message_and_no_output(membranes, tiny_model, tmp_path, break_it, error, message):
     model, paths = break_it(tiny_model, membranes, tmp_path)
     with pytest.raises(error, match=message):
-        predict_membranes(model, paths, tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
+        predict(model, paths, tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
     assert not (tmp_path / "out").exists()
 
 
 def test_unknown_position_is_refused_before_any_work(membranes, tiny_model, tmp_path):
     with pytest.raises(ValueError, match="position must be 'mid' or 'surface'"):
-        predict_membranes(tiny_model, membranes, tmp_path / "out", tta=False, position="centre")
+        predict(tiny_model, membranes, tmp_path / "out", tta=False, position="centre")
     assert not (tmp_path / "out").exists()
 
 
@@ -211,10 +218,10 @@ def test_missing_tomogram_shape_is_an_error_naming_the_fix(tmp_path, tiny_model)
     surface = make_surface(tmp_path / "moved.mrc", 1)
     path = write_membrane_h5(tmp_path / "moved_mb1.h5", surface)
     with pytest.raises(ValueError, match="put the tomogram back"):
-        predict_membranes(tiny_model, [path], tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
+        predict(tiny_model, [path], tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
     stored = dataclasses.replace(surface, attrs={"tomogram_shape_zyx": "32,40,40"})
     path = write_membrane_h5(tmp_path / "moved_mb1.h5", stored)
-    assert predict_membranes(tiny_model, [path], tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
+    assert predict(tiny_model, [path], tmp_path / "out", tta=False, cache_dir=tmp_path / "cache")
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +261,7 @@ def test_a_short_training_run_beats_an_untrained_model(simulated_membrane):
     untrained = save_pick_model(folder / "untrained.pt", PickNet(network.config), card)
     scores = {}
     for name, model in (("trained", trained), ("untrained", untrained)):
-        (star,) = predict_membranes(model, [path], folder / name, tta=False, cache_dir=folder / "cache")
+        (star,) = predict(model, [path], folder / name, tta=False, cache_dir=folder / "cache")
         picked = read_particles_star(star)
         scores[name] = {
             matching: evaluate_picks(picked, truth, radius_nm=6.3, matching=matching).iloc[-1].f1
@@ -268,11 +275,11 @@ def test_an_ensemble_averages_the_distances_of_its_models(membranes, tmp_path):
     first, second = save_tiny_model(tmp_path / "a.pt", seed=1), save_tiny_model(tmp_path / "b.pt", seed=2)
     single = []
     for model in (first, second):
-        predict_membranes(model, membranes[:1], tmp_path / model.stem, tta=False, cache_dir=tmp_path / "cache")
+        predict(model, membranes[:1], tmp_path / model.stem, tta=False, cache_dir=tmp_path / "cache")
         predicted = read_membrane_h5(predicted_membrane_path(tmp_path / model.stem, membranes[0]))
         single.append(predicted.point_data[PREDICTED_DISTANCE_KEY].astype(np.float64))
     assert np.abs(single[0] - single[1]).max() > 1.0  # two different networks
-    predict_membranes([first, second], membranes[:1], tmp_path / "both", tta=False, cache_dir=tmp_path / "cache")
+    predict([first, second], membranes[:1], tmp_path / "both", tta=False, cache_dir=tmp_path / "cache")
     surface = read_membrane_h5(predicted_membrane_path(tmp_path / "both", membranes[0]))
     np.testing.assert_allclose(surface.point_data[PREDICTED_DISTANCE_KEY], np.mean(single, axis=0), atol=1e-4)
     assert surface.attrs["pick_model"].split(";") == [str(first.resolve()), str(second.resolve())]
@@ -284,5 +291,5 @@ def test_an_ensemble_of_models_with_other_max_distances_is_refused(membranes, tm
     payload["card"]["max_distance_ang"] = 50.0
     torch.save(payload, tmp_path / "b.pt")
     with pytest.raises(ValueError, match="differ in max_distance_ang"):
-        predict_membranes([first, tmp_path / "b.pt"], membranes, tmp_path / "out", cache_dir=tmp_path / "cache")
+        predict([first, tmp_path / "b.pt"], membranes, tmp_path / "out", cache_dir=tmp_path / "cache")
     assert not (tmp_path / "out").exists()

@@ -42,7 +42,7 @@ class FakeStage:
     def __init__(self, stage: str, log: Path, fail: dict | None = None) -> None:
         self.stage, self.log, self.fail = stage, log, fail or {}
 
-    def __call__(self, tomogram_path: Path, folders: TomogramFolders, config) -> dict:
+    def __call__(self, tomogram, folders: TomogramFolders, config) -> dict:
         with open(self.log, "a") as handle:
             handle.write(f"{folders.name} {self.stage}\n")
         error = self.fail.get(folders.name)

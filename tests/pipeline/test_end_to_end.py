@@ -20,6 +20,7 @@ from cryomem.pipeline import (
     StatsSettings,
     TomogramFolders,
     pick_stage,
+    resolve_tomogram,
     run_pipeline,
 )
 
@@ -124,7 +125,7 @@ def test_an_ensemble_of_two_copies_of_a_model_predicts_what_the_model_does(full_
     copy = shutil.copy2(DEMO_PICK_MODEL_PATH, tmp_path / "copy.pt")
     config = _config().model_copy(update={"pick": PickSettings(model=[DEMO_PICK_MODEL_PATH, copy], tta=False)})
     membranes_before = _bytes_of(folders.membranes)
-    summary = pick_stage(inputs / "ta.mrc", folders, config)
+    summary = pick_stage(resolve_tomogram(inputs / "ta.mrc"), folders, config)
     assert _bytes_of(folders.membranes) == membranes_before  # the stage reads membranes/, never writes it
     assert summary["particles"] == len(read_particles_star(folders.particles_path))
     picked, alone = folders.membrane_files(picked=True), single.membrane_files(picked=True)

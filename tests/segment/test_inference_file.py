@@ -7,11 +7,22 @@ import torch
 from torch import nn
 
 from cryomem.io import read_mrc, write_mrc
-from cryomem.segment._segment_file import segment_file
+from cryomem.segment import Segmenter, SegmentModelCard, SegmentOutputs, SegmentSettings, segment_file
 
-# the model card's numbers; the sheet prior is off here (its own tests are at the end of this file)
-CARD = {"model_voxel_size_ang": 12.0, "window": 16, "divisor": 8, "sheet_filter": False}
+CARD = SegmentModelCard(voxel_size_ang=12.0, inference_window=16)
 ORIGIN = (100.0, -20.0, 35.5)
+_OPTIONS = ("voxel_size_ang", "overwrite", "progress", "sheet_filter_rules", "notes")
+_OUTPUTS = ("scores", "instances", "uncertainty", "min_instance_voxels")
+
+
+def segment(path, network, out, **kwargs):
+    """segment_file with a Segmenter of ``network`` (divisor 8); the sheet prior is off unless asked
+    (its own tests are at the end of this file)."""
+    options = {k: kwargs.pop(k) for k in _OPTIONS if k in kwargs}
+    outputs = SegmentOutputs(**{k: kwargs.pop(k) for k in _OUTPUTS if k in kwargs})
+    settings = SegmentSettings(**{"sheet_filter": False, **kwargs})
+    segmenter = Segmenter(network, CARD, divisor=8)
+    return segment_file(path, segmenter, out, settings=settings, outputs=outputs, **options)
 
 
 def tiny_model() -> nn.Module:
@@ -44,9 +55,9 @@ def _files(folder):
 def test_writes_all_outputs_with_input_voxel_size_and_origin(tomogram, tmp_path):
     out = tmp_path / "out"
     stages = []
-    written = segment_file(
-        tomogram, tiny_model(), out, **CARD, device="cpu", write_scores=True, write_instances=True,
-        min_instance_voxels=20, write_uncertainty=True, progress=lambda s, f: stages.append(s),
+    written = segment(
+        tomogram, tiny_model(), out, scores=True, instances=True,
+        min_instance_voxels=20, uncertainty=True, progress=lambda s, f: stages.append(s),
     )  # fmt: skip
     assert set(written) == {"seg", "scores", "instances", "uncertainty"}
     assert _files(out) == ["tomo_instances.mrc", "tomo_scores.mrc", "tomo_seg.mrc", "tomo_uncertainty.mrc"]
@@ -73,7 +84,7 @@ def test_voxel_size_override_and_threshold(tmp_path):
     with mrcfile.new(path) as mrc:  # header voxel size left at 0
         mrc.set_data(np.random.default_rng(1).normal(size=(16, 16, 16)).astype(np.float32))
     out = tmp_path / "out"
-    written = segment_file(path, tiny_model(), out, **CARD, voxel_size_ang=6.0, threshold=0.0, tta=False)
+    written = segment(path, tiny_model(), out, voxel_size_ang=6.0, threshold=0.0, tta=False)
     assert set(written) == {"seg"}
     seg = read_mrc(written["seg"])
     assert seg.voxel_size_ang == pytest.approx(6.0)
@@ -119,7 +130,7 @@ def _bad_voxel_zero(tmp_path):
 def _bad_threshold(tmp_path):
     path = tmp_path / "ok.mrc"
     write_mrc(path, np.zeros((8, 8, 8), dtype=np.float32), voxel_size_ang=10.0)
-    return path, {"threshold": 1.5}, ValueError, "probability and must be in \\[0, 1\\]"
+    return path, {"threshold": 1.5}, ValueError, "less than or equal to 1"
 
 
 @pytest.mark.parametrize("make", [_bad_nan, _bad_2d, _bad_not_mrc, _bad_missing, _bad_voxel_zero, _bad_threshold])
@@ -127,7 +138,7 @@ def test_bad_inputs_raise_clearly_and_write_nothing(make, tmp_path):
     path, kwargs, error, message = make(tmp_path)
     out = tmp_path / "out"
     with pytest.raises(error, match=message):
-        segment_file(path, tiny_model(), out, **CARD, write_scores=True, write_instances=True, **kwargs)
+        segment(path, tiny_model(), out, scores=True, instances=True, **kwargs)
     assert _files(out) == []
 
 
@@ -147,22 +158,22 @@ class Exploding(nn.Module):
 def test_failure_midway_leaves_no_partial_output_and_keeps_old_results(tomogram, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(RuntimeError, match="GPU memory"):
-        segment_file(tomogram, Exploding(after=3), out, **CARD, write_scores=True)
+        segment(tomogram, Exploding(after=3), out, scores=True)
     assert _files(out) == []
-    segment_file(tomogram, tiny_model(), out, **CARD, tta=False)
+    segment(tomogram, tiny_model(), out, tta=False)
     before = (out / "tomo_seg.mrc").read_bytes()
     with pytest.raises(FileExistsError, match="overwrite"):
-        segment_file(tomogram, tiny_model(), out, **CARD, tta=False)
+        segment(tomogram, tiny_model(), out, tta=False)
     with pytest.raises(RuntimeError):
-        segment_file(tomogram, Exploding(after=0), out, **CARD, overwrite=True)
+        segment(tomogram, Exploding(after=0), out, overwrite=True)
     assert (out / "tomo_seg.mrc").read_bytes() == before and _files(out) == ["tomo_seg.mrc"]
-    segment_file(tomogram, tiny_model(), out, **CARD, overwrite=True, tta=False, threshold=0.99)
+    segment(tomogram, tiny_model(), out, overwrite=True, tta=False, threshold=0.99)
     assert (out / "tomo_seg.mrc").read_bytes() != before
 
 
 def test_uncertainty_without_tta_is_rejected_before_work(tomogram, tmp_path):
     with pytest.raises(ValueError, match="tta"):
-        segment_file(tomogram, tiny_model(), tmp_path / "out", **CARD, tta=False, write_uncertainty=True)
+        segment(tomogram, tiny_model(), tmp_path / "out", tta=False, uncertainty=True)
 
 
 def test_sheet_filter_drops_small_pieces_and_writes_its_decisions(tomogram, tmp_path):
@@ -172,8 +183,8 @@ def test_sheet_filter_drops_small_pieces_and_writes_its_decisions(tomogram, tmp_
     out = tmp_path / "out"
     from cryomem.segment import SheetFilterRules
 
-    card = {**CARD, "sheet_filter": True, "sheet_filter_rules": SheetFilterRules(min_area_nm2=300.0)}
-    written = segment_file(tomogram, tiny_model(), out, **card, tta=False, write_scores=True, write_instances=True,
+    card = {"sheet_filter": True, "sheet_filter_rules": SheetFilterRules(min_area_nm2=300.0)}
+    written = segment(tomogram, tiny_model(), out, **card, tta=False, scores=True, instances=True,
                            min_instance_voxels=1)  # fmt: skip
     assert _files(out) == ["tomo_instances.mrc", "tomo_scores.mrc", "tomo_seg.mrc", "tomo_sheet_filter.csv"]
     seg = read_mrc(written["seg"]).data_zyx
@@ -185,5 +196,5 @@ def test_sheet_filter_drops_small_pieces_and_writes_its_decisions(tomogram, tmp_
     assert seg[8:10, 5:35, 4:30].mean() > 0.9 and not seg[16:18, 10:20, 10:20].any() and not seg[20, 30, 30]
     assert read_mrc(written["instances"]).data_zyx.max() == 1  # instances follow the filtered segmentation
     # switched off with --overwrite: the old decisions, which no longer apply, are removed
-    segment_file(tomogram, tiny_model(), out, **CARD, tta=False, overwrite=True)
+    segment(tomogram, tiny_model(), out, tta=False, overwrite=True)
     assert "tomo_sheet_filter.csv" not in _files(out)

@@ -105,8 +105,8 @@ def test_short_training_run_lowers_the_loss(tiny_dataset, tmp_path):
     assert len(rows) == 4 and losses[-1] < losses[0]
     assert {"val_dice", "val_surface_dice"} <= set(rows[0])
     model, card = load_model(path)
-    assert card["voxel_size_ang"] == 10.0 and card["training"]["training_patches"] == 3
-    assert 0.0 <= card["validation"]["dice"] <= 1.0
+    assert card.voxel_size_ang == 10.0 and card.training.training_patches == 3
+    assert 0.0 <= card.validation["dice"] <= 1.0
     assert (tmp_path / "run" / "learning_curves.png").is_file()
 
 
@@ -123,9 +123,9 @@ def test_a_resumed_fine_tune_keeps_the_starting_model_scores(tiny_dataset, tmp_p
     start = train(tiny_dataset, tmp_path / "start", config)
     tune = config.model_copy(update={"learning_rate": 0.05})  # large steps: later weights score differently
     train(tiny_dataset, tmp_path / "tune", tune, init_model=start)
-    first = load_model(tmp_path / "tune" / "model_final.pt")[1]["training"]["starting_model_validation"]
+    first = load_model(tmp_path / "tune" / "model_final.pt")[1].training.starting_model_validation
     train(tiny_dataset, tmp_path / "tune", tune.model_copy(update={"epochs": 2}), init_model=start, resume=True)
-    resumed = load_model(tmp_path / "tune" / "model_final.pt")[1]["training"]["starting_model_validation"]
+    resumed = load_model(tmp_path / "tune" / "model_final.pt")[1].training.starting_model_validation
     assert set(first) == {"dice", "surface_dice"} and resumed == pytest.approx(first)
 
 
@@ -150,7 +150,7 @@ def test_data_parallel_training_through_torch_ddp(tiny_dataset, tmp_path):
         port = probe.getsockname()[1]
     mp.spawn(_ddp_worker, args=(2, port, tiny_dataset, tmp_path / "run"), nprocs=2, join=True)
     model, card = load_model(tmp_path / "run" / "model_final.pt")
-    assert card["training"]["data_parallel_processes"] == 2 and card["training"]["epochs_done"] == 2
+    assert card.training.data_parallel_processes == 2 and card.training.epochs_done == 2
     with open(tmp_path / "run" / "training_log.csv") as handle:
         assert [int(r["epoch"]) for r in csv.DictReader(handle)] == [1, 2]  # one log, written by rank 0
 
@@ -165,4 +165,4 @@ def test_card_records_the_training_voxel_sizes_with_the_starting_model_s(tmp_pat
                for i, v in enumerate(voxel_sizes)]  # fmt: skip
     init_card = {"name": "start", "training": {"voxel_size_range_ang": start}} if start else None
     card = _card(TrainConfig(), tmp_path, patches, [], {"epoch": 1}, init_card)
-    assert card["training"]["voxel_size_range_ang"] == expected
+    assert card["training"]["voxel_size_range_ang"] == expected  # the card being built

@@ -37,8 +37,8 @@ def test_model_file_round_trip(tmp_path):
     model = UNet3D(SMALL).eval()
     path = save_model(tmp_path / "m.pt", model, {"voxel_size_ang": 12.0, "inference_window": 32})
     loaded, card = load_model(path)
-    assert card["voxel_size_ang"] == 12.0 and card["parameter_count"] == parameter_count(model)
-    assert card["architecture"]["base_channels"] == 4 and read_model_card(path) == card
+    assert card.voxel_size_ang == 12.0 and card.parameter_count == parameter_count(model)
+    assert card.architecture["base_channels"] == 4 and read_model_card(path) == card
     x = torch.randn(1, 1, 8, 8, 8)
     with torch.no_grad():
         np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())

@@ -5,7 +5,7 @@ import pandas as pd
 import trimesh
 from scipy.spatial import Delaunay
 
-from cryomem.stats import MembraneMesh, assign_particles
+from cryomem.stats import assign_particles, membrane_surface
 
 
 def hex_plane(size_ang: float, spacing_ang: float) -> tuple[np.ndarray, np.ndarray]:
@@ -57,5 +57,5 @@ def particle_table(xyz_ang: np.ndarray, *, classes=None, angles_deg=None, tomo: 
 
 def membranes_with(vertices, faces, particles, *, method="heat", tomo="t", membrane_id=1, **kwargs):
     """MembraneParticles list for one mesh and a particle table."""
-    mesh = MembraneMesh(tomo, membrane_id, vertices, faces, None)
+    mesh = membrane_surface(tomo, membrane_id, vertices, faces)
     return assign_particles([mesh], particles, method=method, **kwargs).membranes

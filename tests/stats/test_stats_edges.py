@@ -7,10 +7,10 @@ from stats_helpers import disc, membranes_with, particle_table, sphere
 
 from cryomem.stats import (
     EdgeSettings,
-    MembraneMesh,
     edge_distance_ang,
     edge_profile,
     edge_vertex_mask,
+    membrane_surface,
     nearest_neighbours,
     surface_bending,
 )
@@ -33,12 +33,12 @@ def test_edge_exclusion_on_an_open_disc_removes_the_rim_and_keeps_the_centre():
 
 def test_rim_of_a_two_sided_sheet_is_its_edge_and_a_vesicle_has_none():
     hull = trimesh.creation.cylinder(radius=500.0, height=50.0, sections=96).subdivide_to_size(max_edge=40.0)
-    mesh = MembraneMesh("t", 1, hull.vertices, hull.faces, None)
+    mesh = membrane_surface("t", 1, hull.vertices, hull.faces)
     edge = edge_vertex_mask(mesh)
     radius = np.hypot(mesh.vertices_xyz_ang[:, 0], mesh.vertices_xyz_ang[:, 1])
     assert edge.any() and (radius[edge] > 450).all()
     assert not edge[radius < 400].any()
-    vesicle = MembraneMesh("t", 2, *sphere(300.0, 4), None)
+    vesicle = membrane_surface("t", 2, *sphere(300.0, 4))
     bending, boundary = surface_bending(vesicle)
     assert np.median(bending) == pytest.approx(1 / 300.0, rel=0.05) and boundary.size == 0
     assert not edge_vertex_mask(vesicle).any()

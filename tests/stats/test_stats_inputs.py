@@ -6,12 +6,12 @@ import pytest
 from stats_helpers import particle_table, sphere
 
 from cryomem.io import MembraneSurface, Mesh, write_membrane_h5, write_mesh
-from cryomem.stats import MembraneMesh, assign_particles, read_membrane_meshes
+from cryomem.stats import assign_particles, membrane_surface, read_membrane_meshes
 
 
 def _sphere_at(centre, radius=300.0, membrane_id=1, tomo="t"):
     vertices, faces = sphere(radius, 3)
-    return MembraneMesh(tomo, membrane_id, vertices + centre, faces, None)
+    return membrane_surface(tomo, membrane_id, vertices + centre, faces)
 
 
 def test_files_are_named_by_tomogram_and_membrane(tmp_path):
@@ -76,11 +76,11 @@ def test_particles_of_other_tomograms_are_refused_with_the_names():
 
 def test_all_particles_off_every_mesh_is_an_error_with_a_hint_for_voxel_meshes():
     vertices, faces = sphere(30.0, 3)  # a 300 Å vesicle written in 10 Å voxels
-    mesh = MembraneMesh("t", 1, vertices, faces, None, voxel_size_ang=10.0)
+    mesh = membrane_surface("t", 1, vertices, faces, voxel_size_ang=10.0)
     xyz = sphere(300.0, 3)[0][:20]
     with pytest.raises(ValueError, match="look like they are in voxels"):
         assign_particles([mesh], particle_table(xyz))
-    plain = MembraneMesh("t", 1, vertices, faces, None)
+    plain = membrane_surface("t", 1, vertices, faces)
     with pytest.raises(ValueError, match="off every membrane"):
         assign_particles([plain], particle_table(xyz + 5000.0))
     with pytest.raises(ValueError, match="empty"):

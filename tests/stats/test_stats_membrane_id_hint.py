@@ -3,12 +3,12 @@
 import numpy as np
 from stats_helpers import particle_table, sphere
 
-from cryomem.stats import MembraneMesh, assign_particles
+from cryomem.stats import assign_particles, membrane_surface
 
 
 def _spheres():
     vertices, faces = sphere(300.0, 3)
-    return [MembraneMesh("t", i + 1, vertices + (1000.0 * i, 0, 0), faces, None) for i in range(2)]
+    return [membrane_surface("t", i + 1, vertices + (1000.0 * i, 0, 0), faces) for i in range(2)]
 
 
 def test_ids_of_another_numbering_do_not_move_particles():
@@ -22,7 +22,7 @@ def test_ids_of_another_numbering_do_not_move_particles():
 
 def test_an_id_decides_a_tie_and_unknown_ids_are_ignored():
     meshes = _spheres()
-    twin = MembraneMesh("t", 7, meshes[0].vertices_xyz_ang, meshes[0].faces, None)  # the same surface twice
+    twin = membrane_surface("t", 7, meshes[0].vertices_xyz_ang, meshes[0].faces)  # the same surface twice
     table = particle_table(np.array([[300.0, 0, 0], [300.0, 0, 0]]))
     table["membrane_id"] = [7, 99]
     result = assign_particles([meshes[0], meshes[1], twin], table, tolerance_nm=10.0)

@@ -76,9 +76,9 @@ def train_command(
     calibration = read_pick_model_card(model).calibration
     if calibration:
         console.print(
-            f"mean shift calibrated on the validation membranes: bandwidth {calibration['bandwidth_ang']:g} Å, "
-            f"seed threshold {calibration['seed_threshold_ang']:g} Å (one-to-one F1 "
-            f"{calibration['f1_one_to_one']:.2f} at {calibration['radius_nm']:g} nm on {calibration['n_true']} "
+            f"mean shift calibrated on the validation membranes: bandwidth {calibration.bandwidth_ang:g} Å, "
+            f"seed threshold {calibration.seed_threshold_ang:g} Å (one-to-one F1 "
+            f"{calibration.f1_one_to_one:.2f} at {calibration.radius_nm:g} nm on {calibration.n_true} "
             "particles); `pick predict` uses them",
             highlight=False,
             soft_wrap=True,
@@ -115,7 +115,7 @@ def predict_command(
 ) -> None:
     """Pick particles on membranes: one STAR per tomogram, and copies of the .h5 files with predicted distances."""
     from cryomem.io import read_particles_star
-    from cryomem.pick import PREDICTED_DISTANCE_KEY, predict_membranes
+    from cryomem.pick import PREDICTED_DISTANCE_KEY, Picker, predict_membranes
 
     settings = build_settings(
         _PICK,
@@ -127,17 +127,15 @@ def predict_command(
         seed=seed,
     )
     paths = _membrane_files(membranes)
+    picker = Picker.load(settings.model_paths)
     target = out_dir or (membranes if membranes.is_dir() else membranes.parent).resolve().parent / "particles"
     with StageProgress() as progress:
         written = predict_membranes(
-            list(settings.model_paths),
+            picker,
             paths,
             target,
-            tta=settings.tta,
-            bandwidth_ang=settings.bandwidth_ang,
-            seed_threshold_ang=settings.seed_threshold_ang,
+            settings=settings,
             min_seeds=min_seeds,
-            seed=settings.seed,
             fixed_inplane_deg=inplane_deg,
             position="surface" if on_surface else "mid",
             overwrite=overwrite,

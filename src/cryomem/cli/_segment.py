@@ -83,7 +83,7 @@ def predict(
     """Segment membranes in tomograms: writes <stem>_seg.mrc (uint8, 1 = membrane) per tomogram."""
     from rich.progress import Progress
 
-    from cryomem.segment import load_model, load_sheet_filter, segment_file, select_device
+    from cryomem.segment import Segmenter, SegmentOutputs, load_sheet_filter, segment_file
 
     if not 0.0 <= threshold <= 1.0:
         default = _SEGMENT.model_fields["threshold"].default
@@ -108,8 +108,10 @@ def predict(
     refuse_colliding_outputs(paths, out_dir)
     voxel_sizes = check_headers_and_outputs(paths, out_dir, voxel_size, overwrite)
     filter_model = load_sheet_filter(sheet_filter_rules) if settings.sheet_filter else None
-    torch_device = select_device(device)
-    network, card = load_model(settings.model, torch_device)
+    segmenter = Segmenter.load(settings.model, device)
+    outputs = SegmentOutputs(
+        scores=scores, instances=instances, uncertainty=uncertainty, min_instance_voxels=min_instance_voxels
+    )
     check_values(paths, voxel_size)
     if skipped:
         console.print(
@@ -125,29 +127,18 @@ def predict(
 
     with Progress(console=console) as bar:
         for path in paths:
-            size_note = card.voxel_size_note(voxel_sizes[path], path.name)
+            size_note = segmenter.voxel_size_note(voxel_sizes[path], path.name)
             if size_note:
                 note(size_note)
             task = bar.add_task(f"segmenting {path.name}", total=1.0)
             written = segment_file(
                 path,
-                network,
+                segmenter,
                 out_dir or path.parent,
-                model_voxel_size_ang=card.voxel_size_ang,
-                window=card.inference_window,
-                divisor=network.config.divisor,
+                settings=settings,
+                outputs=outputs,
                 voxel_size_ang=voxel_size,
-                threshold=settings.threshold,
-                overlap=settings.overlap,
-                tta=settings.tta,
-                write_scores=scores,
-                write_instances=instances,
-                min_instance_voxels=min_instance_voxels,
-                write_uncertainty=uncertainty,
-                sheet_filter=settings.sheet_filter,
                 sheet_filter_rules=filter_model,
-                batch_size=settings.batch_size,
-                device=torch_device,
                 overwrite=overwrite,
                 progress=lambda stage, fraction, task=task, name=path.name: bar.update(
                     task, completed=fraction, description=f"{stage}: {name}"
@@ -285,7 +276,7 @@ def _run_training(data_dir, out_dir, config, resume, *, init_model, finetune) ->
     path = train(data_dir, out_dir, config, init_model=init_model, resume=resume, report=report, started=started)
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
-    selected = (read_model_card(path).training or {}).get("selected", "")
+    selected = read_model_card(path).training.selected
     console.print(
         f"[bold green]done[/]: {'fine-tuned' if finetune else 'trained'} model in {path}"
         + (f" ({selected})" if selected else ""),

@@ -58,7 +58,7 @@ if TYPE_CHECKING:
         write_membrane_h5,
     )
     from cryomem.io._mesh import MESH_SUFFIXES, Mesh, read_mesh, write_mesh
-    from cryomem.io._model_file import ModelCard, load_model_file, save_model_file
+    from cryomem.io._model_file import CardSection, ModelCard, card_dict, load_model_file, save_model_file
     from cryomem.io._mrc import MrcHeader, Volume, read_mrc, read_mrc_header, write_mrc
     from cryomem.io._star import PARTICLE_COLUMNS, read_particles_star, write_particles_star
     from cryomem.io._volume_values import NonFiniteBorder, check_tomogram_values
@@ -113,7 +113,9 @@ _EXPORTS = {
     "Mesh": "cryomem.io._mesh",
     "read_mesh": "cryomem.io._mesh",
     "write_mesh": "cryomem.io._mesh",
+    "CardSection": "cryomem.io._model_file",
     "ModelCard": "cryomem.io._model_file",
+    "card_dict": "cryomem.io._model_file",
     "load_model_file": "cryomem.io._model_file",
     "save_model_file": "cryomem.io._model_file",
     "MrcHeader": "cryomem.io._mrc",
@@ -141,6 +143,7 @@ __all__ = [
     "MRC_SUFFIXES",
     "MembraneSurface",
     "Mesh",
+    "CardSection",
     "ModelCard",
     "MrcHeader",
     "NonFiniteBorder",
@@ -159,6 +162,7 @@ __all__ = [
     "euler_zyz_deg_to_matrix",
     "is_derived_volume",
     "is_mrc_path",
+    "card_dict",
     "load_model_file",
     "matrix_to_euler_zyz_deg",
     "membrane_files_in",

@@ -25,6 +25,7 @@ import numpy as np
 
 from cryomem.io._atomic import atomic_write_path
 from cryomem.io._conventions import validate_voxel_size_ang
+from cryomem.io._layout import membrane_stem
 
 __all__ = [
     "MEMBRANE_FORMAT",
@@ -42,6 +43,8 @@ MEMBRANE_FORMAT_VERSION = 1
 class MembraneSurface:
     """One membrane as a surface, with what later stages computed on it.
 
+    The one membrane type of cryomem, from surface extraction through picking to statistics.
+
     Attributes
     ----------
     vertices_xyz_ang : (n, 3) float64 array
@@ -52,8 +55,9 @@ class MembraneSurface:
         Per-vertex unit normals, xyz, pointing out of the membrane.
     membrane_id : int
         Instance label of the membrane in its tomogram.
-    voxel_size_ang : float
-        Voxel size of the source tomogram, Å.
+    voxel_size_ang : float or None
+        Voxel size of the source tomogram, Å; None when unknown (meshes read from ``.obj/.ply/.vtp``
+        in Å), which :func:`write_membrane_h5` refuses.
     origin_xyz_ang : (float, float, float)
         Origin of the source tomogram, Å, xyz.
     tomogram_path : str or None
@@ -66,23 +70,42 @@ class MembraneSurface:
         Other per-vertex arrays (scores, distances, labels).
     attrs : dict of str to str, int or float
         Free-form metadata (e.g. model name, parameters).
+    tomo_name : str or None
+        Name of the tomogram the membrane belongs to (matched against particles' ``tomo_name``);
+        None to use the stem of ``tomogram_path``. Not stored in the h5 file.
+    source : str
+        File the membrane was read from (for messages), or ``""``. Not stored in the h5 file.
     """
 
     vertices_xyz_ang: np.ndarray
     faces: np.ndarray
     normals_xyz: np.ndarray
     membrane_id: int
-    voxel_size_ang: float
+    voxel_size_ang: float | None
     origin_xyz_ang: tuple[float, float, float] = (0.0, 0.0, 0.0)
     tomogram_path: str | None = None
     features: np.ndarray | None = None
     feature_offsets_ang: np.ndarray | None = None
     point_data: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, str | int | float] = field(default_factory=dict)
+    tomo_name: str | None = None
+    source: str = ""
 
     def __post_init__(self) -> None:
         for name, value in _validated(self).items():
             object.__setattr__(self, name, value)
+
+    @property
+    def tomogram_name(self) -> str:
+        """``tomo_name`` if given, else the stem of ``tomogram_path``, else ``""``."""
+        if self.tomo_name is not None:
+            return self.tomo_name
+        return Path(self.tomogram_path).stem if self.tomogram_path else ""
+
+    @property
+    def label(self) -> str:
+        """``<tomo>_mb<id>``, the name used in tables and output files."""
+        return membrane_stem(self.tomogram_name, self.membrane_id)
 
 
 def _array(value: object, name: str, shape: tuple[int | None, ...], dtype: type) -> np.ndarray:
@@ -113,7 +136,11 @@ def _validated(surface: MembraneSurface) -> dict[str, object]:
         "faces": faces,
         "normals_xyz": _array(surface.normals_xyz, "normals_xyz", (n, 3), np.float64),
         "membrane_id": int(surface.membrane_id),
-        "voxel_size_ang": validate_voxel_size_ang(surface.voxel_size_ang, "voxel_size_ang", explicit=True),
+        "voxel_size_ang": None
+        if surface.voxel_size_ang is None
+        else validate_voxel_size_ang(surface.voxel_size_ang, "voxel_size_ang", explicit=True),
+        "tomo_name": None if surface.tomo_name is None else str(surface.tomo_name),
+        "source": str(surface.source),
     }
     origin = tuple(float(v) for v in surface.origin_xyz_ang)
     if len(origin) != 3 or not all(math.isfinite(v) for v in origin):
@@ -153,7 +180,8 @@ def write_membrane_h5(path: str | os.PathLike[str], surface: MembraneSurface, *,
     path : str or os.PathLike
         Destination ``.h5``; its folder must exist.
     surface : MembraneSurface
-        Membrane to write (validated again here).
+        Membrane to write (validated again here); its voxel size must be known. ``tomo_name`` and
+        ``source`` are not stored.
     overwrite : bool, default True
         If False, refuse to replace an existing file.
 
@@ -161,8 +189,15 @@ def write_membrane_h5(path: str | os.PathLike[str], surface: MembraneSurface, *,
     -------
     pathlib.Path
         The written path.
+
+    Raises
+    ------
+    ValueError
+        If a field is invalid or ``surface.voxel_size_ang`` is None.
     """
     checked = _validated(surface)
+    if checked["voxel_size_ang"] is None:
+        raise ValueError(f"membrane {surface.label} has no voxel size; set voxel_size_ang (Å) before writing it as .h5")
     path = Path(path)
     with atomic_write_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs["format"] = MEMBRANE_FORMAT
@@ -192,6 +227,8 @@ def _python(value: object) -> str | int | float:
 
 def read_membrane_h5(path: str | os.PathLike[str]) -> MembraneSurface:
     """Read a membrane surface written by :func:`write_membrane_h5`.
+
+    The surface's ``source`` is ``path``; its ``tomo_name`` is None (named by ``tomogram_path``).
 
     Raises
     ------
@@ -239,4 +276,5 @@ def _read_open(h5: h5py.File, path: Path) -> MembraneSurface:
         feature_offsets_ang=optional.get("feature_offsets_ang"),
         point_data={n: d[()] for n, d in h5.get("point_data", {}).items()},
         attrs={k: _python(v) for k, v in h5["attrs"].attrs.items()} if "attrs" in h5 else {},
+        source=str(path),
     )

@@ -10,7 +10,7 @@ file is written or read.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,25 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cryomem.io._atomic import atomic_write_path
 
-__all__ = ["ModelCard", "load_model_file", "save_model_file"]
+__all__ = ["CardSection", "ModelCard", "card_dict", "load_model_file", "save_model_file"]
+
+
+class CardSection(BaseModel):
+    """A nested part of a model card (training record, scores, calibration): typed fields for what the
+    code reads, every other key kept as it was (frozen)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as the file stores it (defaults left out, extras included)."""
+        return self.model_dump(exclude_unset=True)
 
 
 class ModelCard(BaseModel):
     """A model file's card: typed fields for what the code reads, every other key kept as it was.
 
-    Frozen; unknown keys of older or newer files survive a load/save round trip. During the move
-    from dict cards it also reads like a mapping (``card["key"]``, ``card.get``, ``{**card}``),
-    over the keys the file actually holds.
+    Frozen; unknown keys of older or newer files survive a load/save round trip. Cards are read by
+    attribute (``card.voxel_size_ang``); :meth:`to_dict` gives the stored form.
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
@@ -47,20 +57,10 @@ class ModelCard(BaseModel):
         """The card as the file stores it: the keys it was made from (defaults left out), extras included."""
         return self.model_dump(exclude_unset=True)
 
-    def keys(self) -> list[str]:
-        return list(self.to_dict())
 
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.to_dict()
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_dict().get(key, default)
-
-    def __iter__(self) -> Iterator[str]:  # type: ignore[override]  # iterate like the dict it replaces
-        return iter(self.to_dict())
+def card_dict(card: ModelCard | Mapping[str, Any]) -> dict[str, Any]:
+    """A card (typed, or a plain dict of one being built) as the dict a model file stores."""
+    return card.to_dict() if isinstance(card, ModelCard) else dict(card)
 
 
 def save_model_file(
@@ -95,7 +95,7 @@ def save_model_file(
         "format_version": format_version,
         "architecture": dict(architecture),
         "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
-        "card": card.to_dict() if isinstance(card, ModelCard) else dict(card),
+        "card": card_dict(card),
     }
     with atomic_write_path(path) as tmp:
         torch.save(payload, tmp)

@@ -47,10 +47,10 @@ if TYPE_CHECKING:
         save_pick_model,
     )
     from cryomem.pick._operators import OperatorCache, SurfaceOperators, compute_operators, default_operator_cache_dir
+    from cryomem.pick._picker import Picker, check_ensemble_cards
     from cryomem.pick._predict import (
         PREDICTED_DISTANCE_KEY,
         TTA_SHIFTS,
-        check_ensemble_cards,
         particles_star_path,
         predict_membranes,
         predicted_membrane_path,
@@ -109,7 +109,8 @@ _EXPORTS = {
     "mean_shift_ang": "cryomem.pick._mean_shift",
     "PREDICTED_DISTANCE_KEY": "cryomem.pick._predict",
     "TTA_SHIFTS": "cryomem.pick._predict",
-    "check_ensemble_cards": "cryomem.pick._predict",
+    "check_ensemble_cards": "cryomem.pick._picker",
+    "Picker": "cryomem.pick._picker",
     "particles_star_path": "cryomem.pick._predict",
     "predict_membranes": "cryomem.pick._predict",
     "predicted_membrane_path": "cryomem.pick._predict",
@@ -118,6 +119,7 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
+    "Picker",
     "DEFAULT_BANDWIDTH_FACTOR",
     "DEFAULT_COINCIDE_FACTOR",
     "DEFAULT_MERGE_FACTOR",

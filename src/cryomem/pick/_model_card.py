@@ -9,12 +9,72 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cryomem.io import MembraneSurface, ModelCard
+from cryomem.io import CardSection, MembraneSurface, ModelCard
 from cryomem.pick._dataset import check_feature_lowpass, window_columns
 
-__all__ = ["PickModelCard", "as_pick_card"]
+__all__ = ["PickCalibration", "PickModelCard", "PickTraining", "as_pick_card"]
 
 _LOWPASS_TOLERANCE_ANG = 1e-3
+
+
+class PickTraining(CardSection):
+    """How a picking model was trained (the card's ``training``).
+
+    Attributes
+    ----------
+    membranes, validation_membranes : list of str
+        Membrane files trained and validated on.
+    particles, validation_particles : int or None
+        Annotated particles on them.
+    vertices : int or None
+        Training vertices.
+    voxel_sizes_ang : list of float
+        Voxel sizes of the training data, Å.
+    epochs_done : int or None
+        Epochs trained.
+    config : dict
+        The training recipe (:class:`cryomem.pick.PickTrainConfig` as JSON).
+    """
+
+    membranes: list[str] = []
+    validation_membranes: list[str] = []
+    particles: int | None = None
+    validation_particles: int | None = None
+    vertices: int | None = None
+    voxel_sizes_ang: list[float] = []
+    epochs_done: int | None = None
+    config: dict[str, Any] = {}
+
+
+class PickCalibration(CardSection):
+    """Mean-shift settings chosen on the validation membranes (the card's ``calibration``).
+
+    Attributes
+    ----------
+    bandwidth_ang, seed_threshold_ang : float
+        The chosen mean-shift bandwidth and seed threshold, Å.
+    f1_one_to_one, f1, precision, recall : float or None
+        Their scores on the validation membranes.
+    radius_nm : float or None
+        Matching radius of those scores, nm.
+    n_true : int or None
+        Annotated particles they were scored against.
+    rule : str
+        How the settings were chosen.
+    sweep : list of dict
+        Every setting tried, with its scores.
+    """
+
+    bandwidth_ang: float
+    seed_threshold_ang: float
+    f1_one_to_one: float | None = None
+    f1: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    radius_nm: float | None = None
+    n_true: int | None = None
+    rule: str = ""
+    sweep: list[dict[str, Any]] = []
 
 
 class PickModelCard(ModelCard):
@@ -38,11 +98,12 @@ class PickModelCard(ModelCard):
         Step of the window and median voxel size of the training data, Å.
     architecture : dict
         Keyword arguments of :class:`cryomem.pick.DiffusionNetConfig`.
-    training, validation : dict
-        Training membranes, particles and configuration; validation loss and RMSE.
-    calibration : dict or None
-        Mean-shift settings chosen on the validation membranes (``bandwidth_ang``,
-        ``seed_threshold_ang``...), if any.
+    training : PickTraining
+        Training membranes, particles and configuration.
+    validation : dict of str to float
+        Validation loss and RMSE (Å).
+    calibration : PickCalibration or None
+        Mean-shift settings chosen on the validation membranes, if any.
 
     Other keys (``task``, ``normalisation``, ``output``, ``units``, ``target_sides``, ``code_version``...)
     are kept as they are.
@@ -58,9 +119,9 @@ class PickModelCard(ModelCard):
     voxel_size_ang: float | None = None
     architecture: dict[str, Any] = {}
     parameter_count: int | None = None
-    training: dict[str, Any] = {}
-    validation: dict[str, Any] = {}
-    calibration: dict[str, Any] | None = None
+    training: PickTraining = PickTraining()
+    validation: dict[str, float] = {}
+    calibration: PickCalibration | None = None
 
     def check_surface(self, surface: MembraneSurface, *, where: str, shifts: Sequence[int] = (0,)) -> None:
         """Refuse a membrane surface whose features cannot feed the model.

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from cryomem.io import load_model_file, save_model_file
+from cryomem.io import card_dict, load_model_file, save_model_file
 from cryomem.pick._diffusion_net import DiffusionNetConfig, PickNet, parameter_count
 from cryomem.pick._model_card import PickModelCard
 
@@ -41,6 +41,7 @@ def save_pick_model(path: str | Path, model: PickNet, card: PickModelCard | Mapp
     ValueError
         The card lacks one of ``window_offsets_ang``, ``max_distance_ang``, ``k_eig``.
     """
+    card = card_dict(card)
     missing = [k for k in _REQUIRED_CARD_KEYS if k not in card]
     if missing:
         raise ValueError(f"model card lacks {missing}; a picking model must say its window, scale and k_eig")

@@ -13,9 +13,8 @@ import dataclasses
 import os
 import re
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,15 +33,12 @@ from cryomem.io import (
 )
 from cryomem.pick._clusters import Position, pick_surface
 from cryomem.pick._dataset import tomogram_name
-from cryomem.pick._inference import predict_distances_ang
-from cryomem.pick._model_card import PickModelCard, as_pick_card
-from cryomem.pick._model_file import load_pick_model
+from cryomem.pick._picker import Picker
 from cryomem.pick._settings import PickSettings
 
 __all__ = [
     "PREDICTED_DISTANCE_KEY",
     "TTA_SHIFTS",
-    "check_ensemble_cards",
     "particles_star_path",
     "predict_membranes",
     "predicted_membrane_path",
@@ -68,11 +64,6 @@ def predicted_membrane_path(out_dir: str | os.PathLike[str], membrane_path: str 
     return Path(out_dir) / Path(membrane_path).name
 
 
-def _positive(value: float | None, name: str) -> None:
-    if value is not None and not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive distance in Å, got {value}")
-
-
 def _tomogram_shape(surface: MembraneSurface, path: Path) -> tuple[int, int, int]:
     """Shape (z, y, x) of the membrane's tomogram: from its attrs, else from the tomogram's MRC header."""
     stored = surface.attrs.get(_SHAPE_ATTR)
@@ -90,15 +81,14 @@ def _tomogram_shape(surface: MembraneSurface, path: Path) -> tuple[int, int, int
 
 
 def _plan(
-    membrane_paths: Sequence[Path], cards: Sequence[PickModelCard], shifts: Sequence[int]
+    membrane_paths: Sequence[Path], picker: Picker, shifts: Sequence[int]
 ) -> dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]]:
     """Check every membrane file against every model and group them by tomogram: name -> (paths, shape,
     voxel size, origin)."""
     groups: dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]] = {}
     for path in membrane_paths:
         surface = read_membrane_h5(path)
-        for card in cards:
-            card.check_surface(surface, where=f"membrane file {path}", shifts=shifts)
+        picker.check_surface(surface, where=f"membrane file {path}", shifts=shifts)
         name = tomogram_name(surface, path)
         if not name or re.search(r"\s", name):
             raise ValueError(f"membrane file {path} names its tomogram {name!r}; rename the tomogram without spaces")
@@ -108,55 +98,16 @@ def _plan(
     return groups
 
 
-def check_ensemble_cards(names: Sequence[str], cards: Sequence[PickModelCard | Mapping[str, Any]]) -> None:
-    """Refuse an ensemble whose models would not mean the same distances from the same features.
-
-    Parameters
-    ----------
-    names : sequence of str
-        The models' names (file names), for the message.
-    cards : sequence of PickModelCard or dict
-        Their model cards (:func:`cryomem.pick.read_pick_model_card`).
-
-    Raises
-    ------
-    ValueError
-        The models differ in ``max_distance_ang`` or ``feature_lowpass_ang``.
-    """
-    for key in ("max_distance_ang", "feature_lowpass_ang"):
-        values = [float(getattr(as_pick_card(card), key)) for card in cards]
-        if values and max(values) - min(values) > 1e-3:
-            members = ", ".join(f"{name}: {value:g} Å" for name, value in zip(names, values, strict=True))
-            raise ValueError(
-                f"the picking models differ in {key} ({members}); an ensemble averages models trained "
-                "with the same settings: retrain them alike or pass only those that match"
-            )
-
-
-def _load_models(model_paths: Sequence[Path], device: str) -> tuple[list, list[PickModelCard]]:
-    """Load the models of an ensemble; their outputs must mean the same distances to be averaged."""
-    if not model_paths:
-        raise ValueError("no model given; pass a model file from `cryomem pick train`")
-    loaded = [load_pick_model(path, device=device) for path in model_paths]
-    cards = [card for _, card in loaded]
-    check_ensemble_cards([Path(path).name for path in model_paths], cards)
-    return [model for model, _ in loaded], cards
-
-
 def predict_membranes(
-    model_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    picker: Picker,
     membrane_paths: Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     *,
-    tta: bool = _DEFAULT.tta,
-    bandwidth_ang: float | None = _DEFAULT.bandwidth_ang,
-    seed_threshold_ang: float | None = _DEFAULT.seed_threshold_ang,
+    settings: PickSettings = _DEFAULT,
     min_seeds: int = 1,
-    seed: int = _DEFAULT.seed,
     fixed_inplane_deg: float | None = None,
     position: Position = "mid",
     overwrite: bool = False,
-    device: str = "cpu",
     cache_dir: str | os.PathLike[str] | None = None,
     progress: FractionProgress | None = None,
 ) -> list[Path]:
@@ -164,28 +115,25 @@ def predict_membranes(
 
     Parameters
     ----------
-    model_path : str or os.PathLike, or a sequence of them
-        Model file from :func:`cryomem.pick.train_pick_model`. Several files (e.g. trained with
-        different seeds) form an ensemble: their predicted distances are averaged per vertex,
-        which smooths the noise of single models (pooled F1 0.832 -> 0.845 for 2 models on the
-        tuning tomograms of ``benchmarks/tune_pick_mean_shift.py``, default mean shift). Each model reads its own
-        window; all must share ``max_distance_ang`` and the feature low-pass.
+    picker : Picker
+        The loaded model (:meth:`Picker.load`), or an ensemble of models (e.g. trained with
+        different seeds) whose predicted distances are averaged per vertex, which smooths the noise
+        of single models (pooled F1 0.832 -> 0.845 for 2 models on the tuning tomograms of
+        ``benchmarks/tune_pick_mean_shift.py``, default mean shift). Each model reads its own window.
     membrane_paths : sequence of paths
         Membrane ``.h5`` files (``cryomem surface``), of one or several tomograms.
     out_dir : str or os.PathLike
         Folder (created) for ``<tomo_name>_particles.star`` and the membrane files with predictions
         (:func:`predicted_membrane_path`); it must not be the folder of a membrane file.
-    tta, bandwidth_ang, seed_threshold_ang, seed
-        Defaults and ranges: :class:`cryomem.pick.PickSettings`.
-    tta : bool
-        Average predictions over feature windows shifted by -2..2 samples along the normal.
-    bandwidth_ang, seed_threshold_ang, min_seeds
-        Mean-shift settings, Å (see :func:`cryomem.pick.pick_surface`). Bandwidth and threshold
-        default to the model card's calibrated ones (``calibration``, from training's validation
-        membranes) where a single model has them; otherwise (and for an ensemble, whose averaged
-        map is sharper than any one model's) they derive from ``max_distance_ang``.
-    seed : int
-        Seed of the random in-plane angles (one stream per tomogram name, used in membrane order).
+    settings : PickSettings
+        ``tta`` (average predictions over feature windows shifted by -2..2 samples along the
+        normal), the mean-shift ``bandwidth_ang`` and ``seed_threshold_ang`` (Å, see
+        :func:`cryomem.pick.pick_surface`; None: the calibrated ones of a single model's card, else
+        derived from ``max_distance_ang``) and ``seed`` (of the random in-plane angles, one stream
+        per tomogram name, used in membrane order). ``settings.model`` is not read: the model is
+        ``picker``.
+    min_seeds : int, default 1
+        Fewest converged mean-shift seeds that make a particle.
     fixed_inplane_deg : float, optional
         Give every particle this in-plane angle (``rlnAngleRot``, degrees) instead.
     position : {"mid", "surface"}, default "mid"
@@ -193,8 +141,6 @@ def predict_membranes(
         :func:`cryomem.pick.pick_surface`).
     overwrite : bool, default False
         Replace existing outputs (STAR files and membrane files in ``out_dir``).
-    device : str, default "cpu"
-        Torch device for the network.
     cache_dir : str or os.PathLike, optional
         Operator cache folder (default ``~/.cache/cryomem/operators``).
     progress : callable ``(stage, fraction)``, optional
@@ -231,33 +177,26 @@ def predict_membranes(
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder")
     outputs = _membrane_outputs(paths, out_dir)
-    _positive(bandwidth_ang, "bandwidth_ang")
-    _positive(seed_threshold_ang, "seed_threshold_ang")
     if position not in ("mid", "surface"):
         raise ValueError(f"position must be 'mid' or 'surface', got {position!r}")
     if fixed_inplane_deg is not None and not np.isfinite(fixed_inplane_deg):
         raise ValueError(f"fixed_inplane_deg must be a finite angle in degrees, got {fixed_inplane_deg}")
-    model_paths = [Path(model_path)] if isinstance(model_path, (str, os.PathLike)) else [Path(m) for m in model_path]
-    models, cards = _load_models(model_paths, device)
-    shifts = TTA_SHIFTS if tta else (0,)
-    groups = _plan(paths, cards, shifts)
+    shifts = TTA_SHIFTS if settings.tta else (0,)
+    groups = _plan(paths, picker, shifts)
     if not overwrite:
         for existing in [particles_star_path(out_dir, name) for name in groups] + list(outputs.values()):
             if existing.exists():
                 raise FileExistsError(f"{existing} already exists; pass --overwrite")
-    max_distance = cards[0].max_distance_ang
-    calibration = (cards[0].calibration or {}) if len(cards) == 1 else {}  # calibrated on held-out data
-    if seed_threshold_ang is None:
-        seed_threshold_ang = calibration.get("seed_threshold_ang")
-    if bandwidth_ang is None:
-        bandwidth_ang = calibration.get("bandwidth_ang")
+    calibration = picker.calibration  # chosen on held-out data
+    seed_threshold_ang = settings.seed_threshold_ang or (calibration and calibration.seed_threshold_ang)
+    bandwidth_ang = settings.bandwidth_ang or (calibration and calibration.bandwidth_ang)
     total = sum(len(g[0]) for g in groups.values())
     done = 0
     stars: dict[str, pd.DataFrame] = {}
     predicted: dict[Path, np.ndarray] = {}
     for name in sorted(groups):
         members = groups[name][0]
-        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        rng = np.random.default_rng([settings.seed, zlib.crc32(name.encode())])
         tables = []
         for path in members:
             surface = read_membrane_h5(path)
@@ -266,18 +205,12 @@ def predict_membranes(
                 if progress:
                     progress(f"{stage} ({_name})", (_done + fraction) / total)
 
-            distances = np.mean(
-                [
-                    predict_distances_ang(model, card, surface, tta_shifts=shifts, progress=report, cache_dir=cache_dir)
-                    for model, card in zip(models, cards, strict=True)
-                ],
-                axis=0,
-            )
+            distances = picker.distances_ang(surface, tta_shifts=shifts, progress=report, cache_dir=cache_dir)
             tables.append(
                 pick_surface(
                     surface,
                     distances,
-                    max_distance_ang=max_distance,
+                    max_distance_ang=picker.max_distance_ang,
                     bandwidth_ang=bandwidth_ang,
                     seed_threshold_ang=seed_threshold_ang,
                     min_seeds=min_seeds,
@@ -290,7 +223,7 @@ def predict_membranes(
             predicted[path] = distances
             done += 1
         stars[name] = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(PARTICLE_COLUMNS))
-    return _write_outputs(stars, predicted, outputs, groups, out_dir, [str(m.resolve()) for m in model_paths])
+    return _write_outputs(stars, predicted, outputs, groups, out_dir, [str(m.resolve()) for m in picker.paths])
 
 
 def _membrane_outputs(paths: Sequence[Path], out_dir: Path) -> dict[Path, Path]:

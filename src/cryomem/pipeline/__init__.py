@@ -44,7 +44,7 @@ from cryomem.pipeline._stages import (
     surfaces_stage,
 )
 from cryomem.pipeline._tasks import STAGE_FUNCTIONS, describe_error, run_stage_task
-from cryomem.pipeline._tomograms import MRC_SUFFIXES, Tomogram, find_tomograms, read_tomograms
+from cryomem.pipeline._tomograms import MRC_SUFFIXES, Tomogram, find_tomograms, read_tomograms, resolve_tomogram
 
 __all__ = [
     "COMPARISON_NAME",
@@ -85,6 +85,7 @@ __all__ = [
     "read_tomograms",
     "run_demo",
     "run_pipeline",
+    "resolve_tomogram",
     "run_stage_task",
     "segment_stage",
     "stats_stage",

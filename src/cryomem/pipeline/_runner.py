@@ -113,12 +113,10 @@ def _model_fingerprints(config: RunConfig) -> dict[str, dict | list[dict]]:
         )
     models: dict[str, dict | list[dict]] = {}
     if pick_models:
-        from cryomem.pick import check_ensemble_cards, read_pick_model_card
+        from cryomem.pick import Picker
 
-        cards = [read_pick_model_card(path) for path in pick_models]  # picking models, not something else
-        check_ensemble_cards([path.name for path in pick_models], cards)
-        for path, card in zip(pick_models, cards, strict=True):
-            card.check_feature_lowpass_setting(config.surfaces.feature_lowpass_ang, model_name=str(path))
+        picker = Picker.load(pick_models)  # picking models that agree with each other, not something else
+        picker.check_feature_lowpass_setting(config.surfaces.feature_lowpass_ang)
         fingerprints = [file_fingerprint(path) for path in pick_models]
         models["pick"] = fingerprints[0] if len(fingerprints) == 1 else fingerprints
     read_model_card(seg_model)
@@ -238,9 +236,8 @@ def _run(tomograms, ignored, run_dir, config, models, manifest, client, progress
         """Submit the next stage of a tomogram; later stages first, so started tomograms finish first."""
         stage = plans[tomogram.name].pop(0)
         future = client.submit(
-            run_stage_task, stage, str(tomogram.path), str(run_dir / "tomograms" / tomogram.name), tomogram.name,
-            config, functions, key=f"{stage}-{tomogram.name}-{new_token()}", priority=STAGES.index(stage),
-            pure=False,
+            run_stage_task, stage, tomogram, str(run_dir / "tomograms" / tomogram.name), config, functions,
+            key=f"{stage}-{tomogram.name}-{new_token()}", priority=STAGES.index(stage), pure=False,
         )  # fmt: skip
         futures[future] = (tomogram, stage, config.settings_hash(stage), _stage_inputs(stage, tomogram, config, models))
         running.add(future)

@@ -28,6 +28,7 @@ from cryomem.io import (
     write_mrc,
 )
 from cryomem.pipeline._settings import RunConfig
+from cryomem.pipeline._tomograms import Tomogram
 
 __all__ = [
     "TomogramFolders",
@@ -102,11 +103,19 @@ def _relative(paths: list[Path], root: Path) -> list[str]:
 
 
 @functools.lru_cache(maxsize=2)
-def _segmentation_model(path: str | None, device: str):
+def _segmenter(path: str | None, device: str):
     """Load a segmentation model once per worker process (kept for the next tomogram)."""
-    from cryomem.segment import load_model
+    from cryomem.segment import Segmenter
 
-    return load_model(path, device)
+    return Segmenter.load(path, device)
+
+
+@functools.lru_cache(maxsize=2)
+def _picker(paths: tuple[str, ...], device: str):
+    """Load a picking model (or ensemble) once per worker process (kept for the next tomogram)."""
+    from cryomem.pick import Picker
+
+    return Picker.load(paths, device)
 
 
 def _device(name: str):
@@ -115,17 +124,17 @@ def _device(name: str):
     return select_device(name)
 
 
-def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+def segment_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig) -> dict:
     """Segment membranes: writes ``segment/<name>_seg.mrc`` (uint8, 1 = membrane).
 
     Parameters
     ----------
-    tomogram_path : str or os.PathLike
-        The tomogram (MRC).
+    tomogram : Tomogram
+        The tomogram, resolved once by the run (path, voxel size with the run's override applied).
     folders : TomogramFolders
         The tomogram's run folders.
     config : RunConfig
-        Uses ``segment``, ``voxel_size_ang`` and ``device``.
+        Uses ``segment`` and ``device``.
 
     Returns
     -------
@@ -136,37 +145,22 @@ def segment_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolder
     from cryomem.segment import segment_file
 
     settings = config.segment
-    device = _device(config.device)
     model_path = str(Path(settings.model).resolve()) if settings.model is not None else None
-    network, card = _segmentation_model(model_path, str(device))
+    segmenter = _segmenter(model_path, str(_device(config.device)))
     folders.root.mkdir(parents=True, exist_ok=True)
     with atomic_directory(folders.segment, overwrite=True) as tmp:
         written = segment_file(
-            tomogram_path,
-            network,
-            tmp,
-            model_voxel_size_ang=card.voxel_size_ang,
-            window=card.inference_window,
-            divisor=network.config.divisor,
-            voxel_size_ang=config.voxel_size_ang,
-            threshold=settings.threshold,
-            overlap=settings.overlap,
-            tta=settings.tta,
-            sheet_filter=settings.sheet_filter,
-            batch_size=settings.batch_size,
-            device=device,
-            scratch_dir=tmp,
+            tomogram.path, segmenter, tmp, settings=settings, voxel_size_ang=tomogram.voxel_size_ang, scratch_dir=tmp
         )
         seg = read_mrc(written["seg"], mmap=True)
         fraction = float(np.count_nonzero(seg.data_zyx)) / max(1, seg.data_zyx.size)
-        voxel_size = seg.voxel_size_ang
         del seg
-    note = card.voxel_size_note(voxel_size, Path(tomogram_path).name)  # shown in the report
-    return {"outputs": _relative([folders.seg_path], folders.root), "voxel_size_ang": voxel_size,
+    note = segmenter.voxel_size_note(tomogram.voxel_size_ang, tomogram.path.name)  # shown in the report
+    return {"outputs": _relative([folders.seg_path], folders.root), "voxel_size_ang": tomogram.voxel_size_ang,
             "membrane_fraction": round(fraction, 6), **({"note": note} if note else {})}  # fmt: skip
 
 
-def instances_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+def instances_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig) -> dict:
     """Split the segmentation into membranes: ``instances/<name>_instances.mrc`` (1 = largest).
 
     Connected (26-neighbourhood) membrane pieces of at least ``config.surfaces.min_voxels`` voxels,
@@ -181,7 +175,7 @@ def instances_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFold
     return {"outputs": _relative([folders.instances_path], folders.root), "membranes": int(labels.max())}
 
 
-def surfaces_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+def surfaces_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig) -> dict:
     """One mesh with density profiles per membrane: ``membranes/<name>_mb<N>.h5`` and ``.obj``.
 
     See :func:`cryomem.geometry.surfaces_from_files`; the tomogram's stem must be ``folders.name``.
@@ -193,9 +187,9 @@ def surfaces_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolde
     with atomic_directory(folders.membranes, overwrite=True) as tmp:
         written = surfaces_from_files(
             folders.instances_path,
-            tomogram_path,
+            tomogram.path,
             tmp,
-            voxel_size_ang=config.voxel_size_ang,
+            voxel_size_ang=tomogram.voxel_size_ang,
             min_voxels=settings.min_voxels,
             spacing_ang=settings.spacing_ang,
             smoothing_sigma_vox=settings.smoothing_sigma_vox,
@@ -213,7 +207,7 @@ def surfaces_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolde
             "mesh_area_um2": round(area_ang2 / 1e8, 6)}  # fmt: skip
 
 
-def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+def pick_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig) -> dict:
     """Pick membrane proteins: ``picks/<name>_particles.star`` and copies of the membrane files
     carrying the predicted distance to the nearest particle (point data ``predicted_distance_ang``).
 
@@ -230,18 +224,8 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
         raise ValueError(f"no membrane files in {folders.membranes}; the surfaces stage found no membrane")
     with atomic_directory(folders.picks, overwrite=True) as tmp:
         cache = tmp / "operator-cache"
-        stars = predict_membranes(
-            list(settings.model_paths),  # one model, or an ensemble whose predicted distances are averaged
-            sources,
-            tmp,
-            tta=settings.tta,
-            bandwidth_ang=settings.bandwidth_ang,
-            seed_threshold_ang=settings.seed_threshold_ang,
-            seed=settings.seed,
-            overwrite=True,
-            device=str(_device(config.device)),
-            cache_dir=cache,
-        )
+        picker = _picker(tuple(str(p.resolve()) for p in settings.model_paths), str(_device(config.device)))
+        stars = predict_membranes(picker, sources, tmp, settings=settings, overwrite=True, cache_dir=cache)
         shutil.rmtree(cache, ignore_errors=True)
         if [s.name for s in stars] != [folders.particles_path.name]:
             raise ValueError(
@@ -255,7 +239,7 @@ def pick_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, 
     return {"outputs": _relative(outputs, folders.root), "particles": n_particles}
 
 
-def stats_stage(tomogram_path: str | os.PathLike[str], folders: TomogramFolders, config: RunConfig) -> dict:
+def stats_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig) -> dict:
     """Statistics of the picked particles on this tomogram's membranes: ``stats/`` (CSV, JSON, PNG, VTP)."""
     from cryomem.io import read_particles_star
     from cryomem.stats import run_stats

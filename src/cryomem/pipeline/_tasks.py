@@ -24,10 +24,11 @@ from cryomem.pipeline._stages import (
     stats_stage,
     surfaces_stage,
 )
+from cryomem.pipeline._tomograms import Tomogram
 
 __all__ = ["STAGE_FUNCTIONS", "describe_error", "run_pooled_task", "run_stage_task"]
 
-StageFunction = Callable[[Path, TomogramFolders, RunConfig], dict]
+StageFunction = Callable[[Tomogram, TomogramFolders, RunConfig], dict]
 
 STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "segment": segment_stage,
@@ -60,9 +61,8 @@ def describe_error(err: BaseException, where: Path | None = None) -> str:
 
 def run_stage_task(
     stage: str,
-    tomogram_path: str,
+    tomogram: Tomogram,
     root: str,
-    name: str,
     config: RunConfig,
     functions: Mapping[str, StageFunction] | None = None,
 ) -> dict:
@@ -76,11 +76,11 @@ def run_stage_task(
     """
     worker = f"{socket.gethostname()}:{os.getpid()}"
     function = (functions or STAGE_FUNCTIONS)[stage]
-    folders = TomogramFolders(Path(root), name)
+    folders = TomogramFolders(Path(root), tomogram.name)
     started = time.perf_counter()
     outcome: dict = {"worker": worker}
     try:
-        outcome["summary"] = function(Path(tomogram_path), folders, config)
+        outcome["summary"] = function(tomogram, folders, config)
         outcome["status"] = "done"
     except Exception as err:  # recorded in the manifest; the other tomograms go on
         outcome.update(status="failed", error=describe_error(err, folders.root))

@@ -12,7 +12,7 @@ from cryomem.io import MRC_SUFFIXES, is_derived_volume, is_mrc_path, read_mrc_he
 from cryomem.pipeline._manifest import file_fingerprint
 from cryomem.pipeline._settings import RunConfig
 
-__all__ = ["MRC_SUFFIXES", "Tomogram", "find_tomograms", "read_tomograms"]
+__all__ = ["MRC_SUFFIXES", "Tomogram", "find_tomograms", "read_tomograms", "resolve_tomogram"]
 
 _VOXEL_RTOL = 1e-3
 
@@ -35,6 +35,11 @@ class Tomogram:
         Size and modification time (or content hash) of the file.
     error : str or None
         Why the tomogram cannot be processed (unreadable header, bad voxel size), else None.
+    origin_xyz_ang : (float, float, float)
+        Origin from the header, Å, xyz.
+
+    Every stage of the run receives this object, so the header and the voxel-size override are
+    resolved once per run (:func:`resolve_tomogram`).
     """
 
     path: Path
@@ -43,6 +48,7 @@ class Tomogram:
     shape_zyx: tuple[int, int, int] | None
     fingerprint: dict
     error: str | None = None
+    origin_xyz_ang: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
 def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
@@ -84,6 +90,33 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
     return [Path(p) for p in unique], ignored
 
 
+def resolve_tomogram(path: str | os.PathLike[str], voxel_size_ang: float | None = None) -> Tomogram:
+    """Read a tomogram's header once: voxel size (``voxel_size_ang`` overrides it), shape and origin.
+
+    Never raises for a bad file: an unreadable header or unusable voxel size goes to ``error``.
+    """
+    path = Path(path).resolve()
+    fingerprint = file_fingerprint(path, content=False)
+    try:
+        shape, raw_voxel, origin = read_mrc_header(path)
+        if voxel_size_ang is not None:
+            voxel = validate_voxel_size_ang(voxel_size_ang, "--voxel-size", explicit=True)
+        else:
+            voxel = validate_voxel_size_ang(raw_voxel, f"the header of {path.name}")
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"{path.name} is not a 3D volume (shape {tuple(shape)})")
+    except (ValueError, OSError) as err:
+        return Tomogram(path, path.stem, None, None, fingerprint, str(err))
+    return Tomogram(
+        path,
+        path.stem,
+        float(voxel),
+        tuple(int(v) for v in shape),  # type: ignore[arg-type]
+        fingerprint,
+        origin_xyz_ang=tuple(float(v) for v in origin),  # type: ignore[arg-type]
+    )
+
+
 def read_tomograms(paths: Sequence[Path], config: RunConfig) -> list[Tomogram]:
     """Headers of all tomograms; a tomogram with an unusable header carries its ``error``.
 
@@ -95,22 +128,7 @@ def read_tomograms(paths: Sequence[Path], config: RunConfig) -> list[Tomogram]:
         The readable tomograms have different voxel sizes and ``config.allow_mixed_voxel_sizes`` is
         False (the message lists them).
     """
-    tomograms = []
-    for path in paths:
-        path = Path(path).resolve()
-        fingerprint = file_fingerprint(path, content=False)
-        try:
-            shape, raw_voxel, _ = read_mrc_header(path)
-            if config.voxel_size_ang is not None:
-                voxel = validate_voxel_size_ang(config.voxel_size_ang, "--voxel-size", explicit=True)
-            else:
-                voxel = validate_voxel_size_ang(raw_voxel, f"the header of {path.name}")
-            if len(shape) != 3 or min(shape) < 1:
-                raise ValueError(f"{path.name} is not a 3D volume (shape {tuple(shape)})")
-        except (ValueError, OSError) as err:
-            tomograms.append(Tomogram(path, path.stem, None, None, fingerprint, str(err)))
-            continue
-        tomograms.append(Tomogram(path, path.stem, float(voxel), tuple(int(v) for v in shape), fingerprint))
+    tomograms = [resolve_tomogram(path, config.voxel_size_ang) for path in paths]
     broken = [t for t in tomograms if t.error is not None]
     if tomograms and len(broken) == len(tomograms):
         more = f" (and {len(broken) - 1} more unusable)" if len(broken) > 1 else ""

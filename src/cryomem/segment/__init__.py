@@ -26,7 +26,8 @@ if TYPE_CHECKING:
         trained_voxel_range_ang,
         voxel_size_note,
     )
-    from cryomem.segment._segment_file import is_derived_volume, segment_file, segment_output_paths
+    from cryomem.segment._segment_file import SegmentOutputs, is_derived_volume, segment_file, segment_output_paths
+    from cryomem.segment._segmenter import Segmenter
     from cryomem.segment._settings import SegmentSettings
     from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
     from cryomem.segment._skeleton import skeletonize_membranes
@@ -51,6 +52,8 @@ _EXPORTS = {
     "save_model": "cryomem.segment._model_file",
     "trained_voxel_range_ang": "cryomem.segment._model_file",
     "voxel_size_note": "cryomem.segment._model_file",
+    "SegmentOutputs": "cryomem.segment._segment_file",
+    "Segmenter": "cryomem.segment._segmenter",
     "is_derived_volume": "cryomem.segment._segment_file",
     "segment_file": "cryomem.segment._segment_file",
     "segment_output_paths": "cryomem.segment._segment_file",
@@ -71,6 +74,8 @@ __all__ = [
     "DEFAULT_MODEL_PATH",
     "AugmentationConfig",
     "SegmentModelCard",
+    "SegmentOutputs",
+    "Segmenter",
     "SegmentSettings",
     "SegmentationLoss",
     "SheetFilterRules",

@@ -5,9 +5,54 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cryomem.io import ModelCard
+from pydantic import field_validator
 
-__all__ = ["SegmentModelCard", "as_segment_card"]
+from cryomem.io import CardSection, ModelCard
+
+__all__ = ["SegmentModelCard", "SegmentTraining", "as_segment_card"]
+
+
+class SegmentTraining(CardSection):
+    """How a segmentation model was trained (the card's ``training``).
+
+    Attributes
+    ----------
+    data_dir : str or None
+        The training-data folder.
+    training_patches, validation_patches : int or None
+        Patches trained and validated on.
+    voxel_size_range_ang : list of two floats or None
+        Smallest and largest voxel size of the training patches, Å (a fine-tuned model's range
+        includes its starting model's).
+    dataset_config : dict or None
+        Settings of the ``cryomem simulate dataset`` run, for models older than ``voxel_size_range_ang``.
+    config : dict
+        The training recipe (:class:`cryomem.segment.TrainConfig` as JSON).
+    epochs_done : int or None
+        Epochs trained.
+    selected : str
+        Which epoch's weights were kept and why.
+    data_parallel_processes : int or None
+        Processes of a data-parallel run.
+    fine_tuned_from : str or None
+        Name of the starting model of a fine-tuning run.
+    starting_model_validation : dict or None
+        The starting model's validation scores, measured before fine-tuning.
+
+    Other keys (``dataset_seed``, ``stages``...) are kept as they are.
+    """
+
+    data_dir: str | None = None
+    training_patches: int | None = None
+    validation_patches: int | None = None
+    voxel_size_range_ang: list[float] | None = None
+    dataset_config: dict[str, Any] | None = None
+    config: dict[str, Any] = {}
+    epochs_done: int | None = None
+    selected: str = ""
+    data_parallel_processes: int | None = None
+    fine_tuned_from: str | None = None
+    starting_model_validation: dict[str, float] | None = None
 
 
 class SegmentModelCard(ModelCard):
@@ -25,10 +70,9 @@ class SegmentModelCard(ModelCard):
         Number of trainable parameters.
     name : str or None
         Model name (the shipped model's, or None for a fresh training run).
-    training : dict
-        Training data and run: ``data_dir``, ``voxel_size_range_ang``, ``config`` (the training
-        recipe), ``epochs_done``, ``selected``, ``fine_tuned_from``, ``starting_model_validation``...
-    validation : dict
+    training : SegmentTraining
+        Training data and run.
+    validation : dict of str to float
         Validation scores (``dice``, ``surface_dice``).
 
     Other keys (``task``, ``normalisation``, ``output``, ``code_version``, ``created``, ``note``)
@@ -40,13 +84,18 @@ class SegmentModelCard(ModelCard):
     architecture: dict[str, Any] = {}
     parameter_count: int | None = None
     name: str | None = None
-    training: dict[str, Any] | None = None
-    validation: dict[str, Any] = {}
+    training: SegmentTraining = SegmentTraining()
+    validation: dict[str, float] = {}
+
+    @field_validator("training", mode="before")
+    @classmethod
+    def _no_training_record(cls, value: object) -> object:
+        return {} if value is None else value
 
     @property
     def training_config(self) -> dict[str, Any]:
         """The training recipe (``training.config``), empty if the card does not say."""
-        return dict((self.training or {}).get("config") or {})
+        return dict(self.training.config)
 
     def trained_voxel_range_ang(self) -> tuple[float, float] | None:
         """Smallest and largest voxel size (Å) of the training data, or None if the card does not say.
@@ -55,8 +104,8 @@ class SegmentModelCard(ModelCard):
         models trained on ``cryomem simulate dataset`` output before that field existed, from the
         dataset settings ``training.dataset_config.voxel_size_ang``.
         """
-        training = self.training or {}
-        found = training.get("voxel_size_range_ang") or (training.get("dataset_config") or {}).get("voxel_size_ang")
+        training = self.training
+        found = training.voxel_size_range_ang or (training.dataset_config or {}).get("voxel_size_ang")
         try:
             low, high = (float(v) for v in found)
         except (TypeError, ValueError):

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from cryomem.io import load_model_file, save_model_file
+from cryomem.io import card_dict, load_model_file, save_model_file
 from cryomem.segment._model_card import SegmentModelCard, as_segment_card
 from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
 
@@ -25,7 +25,7 @@ DEFAULT_MODEL_PATH = Path(__file__).parent / "models" / "default_membrane_seg.pt
 
 def save_model(path: Path | str, model: UNet3D, card: SegmentModelCard | Mapping[str, Any]) -> Path:
     """Write weights and card atomically; the card gains the architecture and parameter count."""
-    card = {**card, "architecture": model.config.to_dict(), "parameter_count": parameter_count(model)}
+    card = {**card_dict(card), "architecture": model.config.to_dict(), "parameter_count": parameter_count(model)}
     return save_model_file(
         path,
         format_name=MODEL_FORMAT,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from cryomem.geometry import DEFAULT_MIN_VOXELS
 from cryomem.io import (
@@ -26,29 +26,16 @@ from cryomem.io import (
     segment_output_paths,
     write_mrc,
 )
-from cryomem.segment._inference import default_batch_size, predict_probabilities, select_device
 from cryomem.segment._instances import connected_instances
+from cryomem.segment._segmenter import Segmenter
 from cryomem.segment._settings import SegmentSettings
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._windows import plan_windows
 
-__all__ = ["is_derived_volume", "segment_file", "segment_output_paths"]
+__all__ = ["SegmentOutputs", "is_derived_volume", "segment_file", "segment_output_paths"]
 
 _CHUNK_VOXELS = 8 * 1024**2  # thresholding runs in slabs of about this size
 _DEFAULT = SegmentSettings()  # the owner of the defaults below
-
-
-def _check_threshold(threshold: float) -> float:
-    try:
-        value = float(threshold)
-    except (TypeError, ValueError):
-        value = float("nan")
-    if isinstance(threshold, bool) or not 0.0 <= value <= 1.0:
-        raise ValueError(
-            f"threshold is a membrane probability and must be in [0, 1], got {threshold!r}; "
-            "0.5 corresponds to MemBrain-seg's logit threshold 0"
-        )
-    return value
 
 
 def _mask_border(border: NonFiniteBorder | None, *volumes: np.ndarray | None) -> None:
@@ -70,25 +57,37 @@ def _threshold(probabilities: np.ndarray, threshold: float) -> np.ndarray:
     return seg
 
 
+@dataclass(frozen=True)
+class SegmentOutputs:
+    """Which optional files :func:`segment_file` writes beside ``<stem>_seg.mrc``.
+
+    Attributes
+    ----------
+    scores : bool, default False
+        ``<stem>_scores.mrc``: float16 membrane probabilities.
+    instances : bool, default False
+        ``<stem>_instances.mrc``: 26-connected membranes of at least ``min_instance_voxels`` voxels,
+        1 = largest.
+    uncertainty : bool, default False
+        ``<stem>_uncertainty.mrc``: float16 standard deviation of the 8 flip probabilities (needs TTA).
+    min_instance_voxels : int, default :data:`cryomem.geometry.DEFAULT_MIN_VOXELS`
+        Smallest membrane instance kept, voxels.
+    """
+
+    scores: bool = False
+    instances: bool = False
+    uncertainty: bool = False
+    min_instance_voxels: int = DEFAULT_MIN_VOXELS
+
+
 def segment_file(
     path: str | os.PathLike[str],
-    model: torch.nn.Module,
+    segmenter: Segmenter,
     out_dir: str | os.PathLike[str],
     *,
-    model_voxel_size_ang: float,
-    window: int,
-    divisor: int,
+    settings: SegmentSettings = _DEFAULT,
+    outputs: SegmentOutputs = SegmentOutputs(),
     voxel_size_ang: float | None = None,
-    threshold: float = _DEFAULT.threshold,
-    overlap: float = _DEFAULT.overlap,
-    tta: bool = _DEFAULT.tta,
-    batch_size: int | None = _DEFAULT.batch_size,
-    device: str | torch.device = "auto",
-    write_scores: bool = False,
-    write_instances: bool = False,
-    min_instance_voxels: int = DEFAULT_MIN_VOXELS,
-    write_uncertainty: bool = False,
-    sheet_filter: bool = _DEFAULT.sheet_filter,
     sheet_filter_rules: SheetFilterRules | None = None,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike[str] | None = None,
@@ -97,13 +96,11 @@ def segment_file(
 ) -> dict[str, Path]:
     """Segment the membranes of one MRC tomogram and write the results beside each other.
 
-    Writes ``<stem>_seg.mrc`` (uint8, 1 = membrane: probability > ``threshold``) and, when
-    asked, ``<stem>_scores.mrc`` (float16 probabilities), ``<stem>_instances.mrc`` (26-connected
-    membranes of at least ``min_instance_voxels`` voxels, 1 = largest) and
-    ``<stem>_uncertainty.mrc`` (float16 standard deviation of the 8 flip probabilities). With
-    ``sheet_filter`` (the default), connected pieces that do not look like membranes (filaments,
-    protein clusters, specks; see :mod:`cryomem.segment._sheet_filter`) are removed from the
-    segmentation and the instances, and every piece's decision goes to ``<stem>_sheet_filter.csv``.
+    Writes ``<stem>_seg.mrc`` (uint8, 1 = membrane: probability > ``settings.threshold``) and the
+    optional ``outputs`` (:class:`SegmentOutputs`). With ``settings.sheet_filter`` (the default),
+    connected pieces that do not look like membranes (filaments, protein clusters, specks; see
+    :mod:`cryomem.segment._sheet_filter`) are removed from the segmentation and the instances, and
+    every piece's decision goes to ``<stem>_sheet_filter.csv``.
     The MRCs carry the input's voxel size (or ``voxel_size_ang``), origin and ``nxstart`` fields, and
     appear together only once everything succeeded (atomic writes; nothing is left behind on error).
     Outputs of an earlier run that this run does not rewrite (an instance map or a decisions CSV of
@@ -117,34 +114,24 @@ def segment_file(
     ----------
     path : str or os.PathLike
         3D MRC tomogram. Read memory-mapped, one window at a time.
-    model : torch.nn.Module
-        Logit model, see :func:`predict_probabilities`; moved to ``device``.
+    segmenter : Segmenter
+        The loaded model (:meth:`Segmenter.load`); runs on its device.
     out_dir : str or os.PathLike
         Output folder, created if missing.
-    model_voxel_size_ang, window, divisor
-        From the model card: the model's voxel size (Å), window side and input divisor (voxels).
+    settings : SegmentSettings
+        Threshold, overlap, TTA, batch size and sheet filter (``settings.model`` is not read: the
+        model is ``segmenter``).
+    outputs : SegmentOutputs
+        Which optional files to write.
     voxel_size_ang : float, optional
         Overrides the header's voxel size (``--voxel-size``); required when the header says 0 or 1 Å.
-    threshold, overlap, tta, batch_size, sheet_filter
-        Defaults, ranges and meaning: :class:`cryomem.segment.SegmentSettings`; ``threshold`` is a
-        membrane probability in [0, 1], ``overlap`` and ``tta`` as in :func:`predict_probabilities`.
-    scratch_dir, progress
-        See :func:`predict_probabilities`.
-    batch_size : int, optional
-        Windows per network call; None: :func:`default_batch_size` of the device (1 on the CPU).
-    device : str or torch.device, default "auto"
-        See :func:`select_device`.
-    write_scores, write_instances, write_uncertainty : bool, default False
-        Which optional outputs to write (uncertainty needs ``tta``).
-    min_instance_voxels : int, default :data:`cryomem.geometry.DEFAULT_MIN_VOXELS`
-        Smallest membrane instance kept, voxels.
-    sheet_filter : bool
-        Keep only sheet-like connected pieces (the sheet prior) and write the decisions CSV.
     sheet_filter_rules : SheetFilterRules, optional
-        The prior's rules; default the shipped ones (:func:`load_sheet_filter`).
+        The sheet prior's rules; default the shipped ones (:func:`load_sheet_filter`).
     overwrite : bool, default False
         Replace existing outputs; otherwise any output of an earlier run (of any kind) raises
         ``FileExistsError`` before any work.
+    scratch_dir, progress
+        See :func:`predict_probabilities`.
     notes : callable(str), optional
         Receives one-line notes (a masked NaN border, removed outputs of an earlier run).
 
@@ -158,32 +145,32 @@ def segment_file(
     FileNotFoundError
         ``path`` does not exist.
     ValueError
-        Not a 3D MRC, unusable voxel size, threshold outside [0, 1], constant or all-NaN tomogram,
-        NaN/inf voxels inside the volume, bad settings.
+        Not a 3D MRC, unusable voxel size, constant or all-NaN tomogram, NaN/inf voxels inside the
+        volume, uncertainty without TTA, bad settings.
     """
-    threshold = _check_threshold(threshold)
-    if int(min_instance_voxels) < 0:
-        raise ValueError(f"min_instance_voxels must be >= 0, got {min_instance_voxels}")
-    if write_uncertainty and not tta:
-        raise ValueError("write_uncertainty is the spread of the 8 flip predictions: it needs tta=True (--tta)")
+    threshold, tta, sheet_filter = settings.threshold, settings.tta, settings.sheet_filter
+    if int(outputs.min_instance_voxels) < 0:
+        raise ValueError(f"min_instance_voxels must be >= 0, got {outputs.min_instance_voxels}")
+    if outputs.uncertainty and not tta:
+        raise ValueError("the uncertainty output is the spread of the 8 flip predictions: it needs TTA (--tta)")
     path = Path(path)
     volume = read_mrc(path, voxel_size_ang=voxel_size_ang, mmap=True)  # exists, 3D MRC, voxel size rule
     plan_windows(  # window, divisor, overlap before any work
         volume.data_zyx.shape,
-        window=window,
-        divisor=divisor,
+        window=segmenter.window,
+        divisor=segmenter.divisor,
         input_voxel_size_ang=volume.voxel_size_ang,
-        model_voxel_size_ang=model_voxel_size_ang,
-        overlap=overlap,
+        model_voxel_size_ang=segmenter.voxel_size_ang,
+        overlap=settings.overlap,
     )
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"out_dir {out_dir} exists and is not a folder")
     wanted = {
         "seg": True,
-        "scores": write_scores,
-        "instances": write_instances,
-        "uncertainty": write_uncertainty,
+        "scores": outputs.scores,
+        "instances": outputs.instances,
+        "uncertainty": outputs.uncertainty,
         "sheet_filter": sheet_filter,
     }
     every = segment_output_paths(path, out_dir)
@@ -198,24 +185,17 @@ def segment_file(
     border = check_tomogram_values(volume.data_zyx, path.name)
     if border is not None and notes is not None:
         notes(border.note(path.name))
-    target_device = select_device(device)
-
-    result = predict_probabilities(
+    result = segmenter.probabilities(
         volume.data_zyx if border is None else border.filled(volume.data_zyx),
-        model,
-        input_voxel_size_ang=volume.voxel_size_ang,
-        model_voxel_size_ang=model_voxel_size_ang,
-        window=window,
-        divisor=divisor,
-        overlap=overlap,
+        volume.voxel_size_ang,
+        overlap=settings.overlap,
         tta=tta,
-        batch_size=default_batch_size(target_device) if batch_size is None else batch_size,
-        device=target_device,
-        uncertainty=write_uncertainty,
+        batch_size=settings.batch_size,
+        uncertainty=outputs.uncertainty,
         scratch_dir=scratch_dir,
         progress=progress,
     )
-    probabilities, spread = result if write_uncertainty else (result, None)
+    probabilities, spread = result if outputs.uncertainty else (result, None)
     placement = volume.placement
     del volume, result
     _mask_border(border, probabilities, spread)
@@ -234,16 +214,16 @@ def segment_file(
             seg, decisions = filter_sheets(seg, probabilities, placement["voxel_size_ang"], sheet_filter_rules)
             decisions.to_csv(tmp["sheet_filter"], index=False, float_format="%.4g")
         write_mrc(tmp["seg"], seg, **placement)
-        if write_scores:
+        if outputs.scores:
             write_mrc(tmp["scores"], probabilities, **placement)
         del probabilities
         if spread is not None:
             write_mrc(tmp["uncertainty"], spread, **placement)
             del spread
-        if write_instances:
+        if outputs.instances:
             if progress is not None:
                 progress("writing segmentation", 0.5)
-            write_mrc(tmp["instances"], connected_instances(seg, int(min_instance_voxels)), **placement)
+            write_mrc(tmp["instances"], connected_instances(seg, int(outputs.min_instance_voxels)), **placement)
         if progress is not None:
             progress("writing segmentation", 1.0)
     if stale and notes is not None:

@@ -14,7 +14,7 @@ from cryomem.stats._config import ANALYSES, StatsConfig
 from cryomem.stats._edge_profile import edge_profile
 from cryomem.stats._edges import EdgeSettings, edge_distance_ang, edge_vertex_mask, surface_bending
 from cryomem.stats._envelopes import csr_sums, uniform_vertices
-from cryomem.stats._meshes import MEMBRANE_SUFFIXES, MembraneMesh, membrane_files, read_membrane_meshes
+from cryomem.stats._meshes import MEMBRANE_SUFFIXES, membrane_files, membrane_surface, read_membrane_meshes
 from cryomem.stats._neighbours import NeighbourResult, nearest_neighbours
 from cryomem.stats._orientation import (
     inplane_angle_deg,
@@ -32,7 +32,6 @@ __all__ = [
     "MEMBRANE_SUFFIXES",
     "ChainResult",
     "EdgeSettings",
-    "MembraneMesh",
     "MembraneParticles",
     "NeighbourResult",
     "ParticleAssignment",
@@ -51,6 +50,7 @@ __all__ = [
     "load_inputs",
     "measured_region",
     "membrane_files",
+    "membrane_surface",
     "min_angle_histogram",
     "nearest_neighbours",
     "neighbour_orientations",

@@ -137,8 +137,8 @@ def concentration(
         area, on = measured_region(m, side=side, exclude_edges_nm=exclude_edges_nm, edge_settings=edge_settings)
         for label, group in labels:
             count = int((on & m.class_mask(group)).sum())
-            rows.append(_row("membrane", m.mesh.tomo_name, m.mesh.membrane_id, label, count, area))
-            for key in ((m.mesh.tomo_name, label), ("", label)):
+            rows.append(_row("membrane", m.mesh.tomogram_name, m.mesh.membrane_id, label, count, area))
+            for key in ((m.mesh.tomogram_name, label), ("", label)):
                 total = pooled.setdefault(key, [0, 0.0])
                 total[0] += count
                 total[1] += area

@@ -77,7 +77,7 @@ def edge_profile(
             ok = np.isfinite(values)
             nn_sum = np.bincount(band[ok], weights=values[ok], minlength=k)
             nn_count = np.bincount(band[ok], minlength=k).astype(np.float64)
-        for key in (m.mesh.tomo_name, ""):
+        for key in (m.mesh.tomogram_name, ""):
             total = totals.setdefault(key, [np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k)])
             for slot, values in enumerate((band_area, counts, nn_sum, nn_count)):
                 total[slot] += values

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from cryomem.io import MembraneSurface
 from cryomem.stats._areas import sublevel_fraction
-from cryomem.stats._meshes import MembraneMesh
 from cryomem.stats._particles import MembraneParticles
 
 __all__ = ["EdgeSettings", "beyond_edge_area_ang2", "edge_distance_ang", "edge_vertex_mask", "surface_bending"]
@@ -68,12 +68,12 @@ def _adjacent_faces(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return interior, face_pairs, boundary
 
 
-def surface_bending(mesh: MembraneMesh, smoothing_radius_nm: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def surface_bending(mesh: MembraneSurface, smoothing_radius_nm: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-vertex curvature from the angles between neighbouring triangles, and the boundary vertices.
 
     Parameters
     ----------
-    mesh : MembraneMesh
+    mesh : MembraneSurface
         The membrane.
     smoothing_radius_nm : float, default 2
         Interior edges whose midpoints lie within this Euclidean radius of a vertex are averaged, nm.
@@ -106,7 +106,7 @@ def surface_bending(mesh: MembraneMesh, smoothing_radius_nm: float = 2.0) -> tup
     return bending, boundary
 
 
-def edge_vertex_mask(mesh: MembraneMesh, settings: EdgeSettings = EdgeSettings()) -> np.ndarray:
+def edge_vertex_mask(mesh: MembraneSurface, settings: EdgeSettings = EdgeSettings()) -> np.ndarray:
     """(n,) bool: edge vertices (open-boundary vertices, plus the top curved ones bending tightly enough)."""
     bending, boundary = surface_bending(mesh, settings.smoothing_radius_nm)
     threshold = max(np.quantile(bending, 1.0 - settings.top_fraction), 1.0 / (10.0 * settings.bend_radius_nm))

@@ -1,10 +1,11 @@
-"""Membrane meshes for statistics: reading mesh/h5 files, naming them by tomogram and membrane id."""
+"""Membranes for statistics: reading mesh/h5 files as :class:`cryomem.io.MembraneSurface`, named by tomogram
+and membrane id."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,7 @@ import numpy as np
 from cryomem.geometry import face_areas, vertex_normals
 from cryomem.io import (
     MEMBRANE_SUFFIXES,
+    MembraneSurface,
     membrane_stem,
     parse_membrane_stem,
     read_membrane_h5,
@@ -20,62 +22,83 @@ from cryomem.io import (
     validate_voxel_size_ang,
 )
 
-__all__ = ["MEMBRANE_SUFFIXES", "MembraneMesh", "membrane_files", "read_membrane_meshes"]
+__all__ = ["MEMBRANE_SUFFIXES", "checked_membrane", "membrane_files", "membrane_surface", "read_membrane_meshes"]
 
 
-@dataclass(frozen=True, eq=False)
-class MembraneMesh:
-    """One membrane surface, in Å, named by its tomogram and membrane id.
+def membrane_surface(
+    tomo_name: str,
+    membrane_id: int,
+    vertices_xyz_ang: np.ndarray,
+    faces: np.ndarray,
+    normals_xyz: np.ndarray | None = None,
+    *,
+    voxel_size_ang: float | None = None,
+    source: str = "",
+) -> MembraneSurface:
+    """A membrane surface for statistics, named by its tomogram and membrane id.
 
-    Attributes
+    Parameters
     ----------
     tomo_name : str
         Tomogram the membrane belongs to (matched against the particles' ``tomo_name``).
     membrane_id : int
         Membrane id within that tomogram.
-    vertices_xyz_ang : (n, 3) float64 array
+    vertices_xyz_ang : (n, 3) float array
         Vertex positions, Å, xyz.
-    faces : (m, 3) int64 array
+    faces : (m, 3) int array
         Triangles, 0-based vertex indices.
-    normals_xyz : (n, 3) float64 array
-        Unit vertex normals, xyz.
-    voxel_size_ang : float or None
+    normals_xyz : (n, 3) float array, optional
+        Unit vertex normals, xyz; computed with :func:`cryomem.geometry.vertex_normals` if None.
+    voxel_size_ang : float, optional
         Voxel size of the source tomogram, Å, if known.
-    source : str
-        File the mesh came from (or a free label).
+    source : str, default ""
+        File the mesh came from (for messages).
+
+    Returns
+    -------
+    cryomem.io.MembraneSurface
     """
+    label = source or membrane_stem(tomo_name, membrane_id)
+    vertices = np.asarray(vertices_xyz_ang, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
+    _check_shapes(vertices, faces, label)
+    if normals_xyz is None:
+        normals_xyz = vertex_normals(vertices, faces)
+    try:
+        return MembraneSurface(
+            vertices,
+            faces,
+            normals_xyz,
+            membrane_id=membrane_id,
+            voxel_size_ang=voxel_size_ang,
+            tomo_name=str(tomo_name),
+            source=str(source),
+        )
+    except ValueError as exc:
+        raise ValueError(f"{label}: {exc}") from None
 
-    tomo_name: str
-    membrane_id: int
-    vertices_xyz_ang: np.ndarray
-    faces: np.ndarray
-    normals_xyz: np.ndarray
-    voxel_size_ang: float | None = None
-    source: str = ""
 
-    def __post_init__(self) -> None:
-        vertices = np.asarray(self.vertices_xyz_ang, dtype=np.float64)
-        faces = np.asarray(self.faces, dtype=np.int64).reshape(-1, 3)
-        label = self.source or f"{self.tomo_name} membrane {self.membrane_id}"
-        if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.isfinite(vertices).all():
-            raise ValueError(f"{label}: vertices must be finite with shape (n, 3), got {vertices.shape}")
-        if len(faces) == 0 or float(face_areas(vertices, faces).sum()) <= 0.0:
-            raise ValueError(f"{label}: the membrane mesh is empty (no triangles with area); remove it from the input")
-        if faces.min() < 0 or faces.max() >= len(vertices):
-            raise ValueError(f"{label}: faces index vertices outside 0..{len(vertices) - 1}")
-        normals = self.normals_xyz
-        normals = vertex_normals(vertices, faces) if normals is None else np.asarray(normals, dtype=np.float64)
-        if normals.shape != vertices.shape:
-            raise ValueError(f"{label}: normals_xyz must have shape {vertices.shape}, got {normals.shape}")
-        object.__setattr__(self, "vertices_xyz_ang", vertices)
-        object.__setattr__(self, "faces", faces)
-        object.__setattr__(self, "normals_xyz", normals)
-        object.__setattr__(self, "membrane_id", int(self.membrane_id))
+def _check_shapes(vertices: np.ndarray, faces: np.ndarray, label: str) -> None:
+    if vertices.ndim != 2 or vertices.shape[1] != 3 or not np.isfinite(vertices).all():
+        raise ValueError(f"{label}: vertices must be finite with shape (n, 3), got {vertices.shape}")
+    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
+        raise ValueError(f"{label}: faces index vertices outside 0..{len(vertices) - 1}")
 
-    @property
-    def label(self) -> str:
-        """``<tomo>_mb<id>``, the name used in tables and output files."""
-        return membrane_stem(self.tomo_name, self.membrane_id)
+
+def checked_membrane(surface: MembraneSurface) -> MembraneSurface:
+    """``surface`` itself, once it has finite vertices and triangles with area.
+
+    Raises
+    ------
+    ValueError
+        The vertices are not finite, or the mesh has no triangles with area (named by its source
+        file, else its label).
+    """
+    label = surface.source or surface.label
+    _check_shapes(surface.vertices_xyz_ang, surface.faces, label)
+    if len(surface.faces) == 0 or float(face_areas(surface.vertices_xyz_ang, surface.faces).sum()) <= 0.0:
+        raise ValueError(f"{label}: the membrane mesh is empty (no triangles with area); remove it from the input")
+    return surface
 
 
 def membrane_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -124,7 +147,7 @@ def read_membrane_meshes(
     *,
     mesh_unit: Literal["ang", "voxel"] = "ang",
     voxel_size_ang: float | None = None,
-) -> list[MembraneMesh]:
+) -> list[MembraneSurface]:
     """Read membrane meshes (``cryomem surface`` h5 containers or ``.obj/.ply/.vtp`` in Å).
 
     A file named ``<tomo>_mb<N>[_anything].<suffix>`` belongs to tomogram ``<tomo>`` with membrane id
@@ -143,8 +166,14 @@ def read_membrane_meshes(
 
     Returns
     -------
-    list of MembraneMesh
-        One per file, in the order given.
+    list of cryomem.io.MembraneSurface
+        One per file, in the order given, each with ``tomo_name`` and ``source`` set (and normals
+        computed where a mesh file has none).
+
+    Raises
+    ------
+    ValueError
+        A bad unit or voxel size, an empty mesh, or two files naming the same membrane.
     """
     if mesh_unit not in ("ang", "voxel"):
         raise ValueError(f"mesh_unit must be 'ang' or 'voxel', got {mesh_unit!r}")
@@ -158,22 +187,15 @@ def read_membrane_meshes(
             tomo, _ = _name_from_stem(path.stem, surface.membrane_id)
             if parse_membrane_stem(path.stem, allow_tail=True) is None and surface.tomogram_path:
                 tomo = Path(surface.tomogram_path).stem
-            meshes.append(
-                MembraneMesh(
-                    tomo,
-                    surface.membrane_id,
-                    surface.vertices_xyz_ang,
-                    surface.faces,
-                    surface.normals_xyz,
-                    surface.voxel_size_ang,
-                    str(path),
-                )
-            )
+            meshes.append(checked_membrane(dataclasses.replace(surface, tomo_name=tomo, source=str(path))))
             continue
         mesh = read_mesh(path)
         tomo, membrane_id = _name_from_stem(path.stem, index)
         vertices = mesh.vertices_xyz_ang * (size if mesh_unit == "voxel" else 1.0)
-        meshes.append(MembraneMesh(tomo, membrane_id, vertices, mesh.faces, mesh.normals_xyz, size, str(path)))
+        surface = membrane_surface(
+            tomo, membrane_id, vertices, mesh.faces, mesh.normals_xyz, voxel_size_ang=size, source=str(path)
+        )
+        meshes.append(checked_membrane(surface))
     labels = [m.label for m in meshes]
     repeated = sorted({label for label in labels if labels.count(label) > 1})
     if repeated:

@@ -154,7 +154,7 @@ def nearest_neighbours(
         starts = np.flatnonzero(start_mask(m, start_classes, exclude_edges_nm, edge_settings))
         targets = np.flatnonzero(m.class_mask(target_classes))
         table = m.particles.iloc[starts][["tomo_name", "membrane_id", "particle_index", "class_number"]].copy()
-        table["tomo_name"] = m.mesh.tomo_name
+        table["tomo_name"] = m.mesh.tomogram_name
         table["membrane_id"] = m.mesh.membrane_id
         for axis in "xyz":
             table[f"{axis}_ang"] = m.particles[f"{axis}_ang"].to_numpy()[starts]
@@ -182,7 +182,7 @@ def nearest_neighbours(
         first = first[np.isfinite(first)]
         summaries.append(
             {
-                "tomo_name": m.mesh.tomo_name,
+                "tomo_name": m.mesh.tomogram_name,
                 "membrane_id": m.mesh.membrane_id,
                 "n_start": len(starts),
                 "n_target": len(targets),

@@ -19,8 +19,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from cryomem.geometry import GeodesicSolver, face_areas
-from cryomem.io import PARTICLE_COLUMNS
-from cryomem.stats._meshes import MembraneMesh
+from cryomem.io import PARTICLE_COLUMNS, MembraneSurface
+from cryomem.stats._meshes import checked_membrane
 
 __all__ = ["MembraneParticles", "ParticleAssignment", "assign_particles"]
 
@@ -34,7 +34,7 @@ class MembraneParticles:
 
     Parameters
     ----------
-    mesh : MembraneMesh
+    mesh : MembraneSurface
         The membrane.
     particles : pandas.DataFrame
         Standard particle table rows on this membrane plus ``particle_index`` (row in the input
@@ -44,7 +44,7 @@ class MembraneParticles:
     """
 
     def __init__(
-        self, mesh: MembraneMesh, particles: pd.DataFrame, *, method: Literal["heat", "exact"] = "heat"
+        self, mesh: MembraneSurface, particles: pd.DataFrame, *, method: Literal["heat", "exact"] = "heat"
     ) -> None:
         if method not in ("heat", "exact"):
             raise ValueError(f"geodesic method must be 'heat' or 'exact', got {method!r}")
@@ -153,11 +153,11 @@ class ParticleAssignment:
         return sum(len(m.particles) for m in self.membranes)
 
 
-def _tomogram_groups(meshes: Sequence[MembraneMesh], names: np.ndarray) -> dict[str, list[int]]:
+def _tomogram_groups(meshes: Sequence[MembraneSurface], names: np.ndarray) -> dict[str, list[int]]:
     """Particle tomogram name -> indices of its meshes; one clear error when names cannot be matched."""
-    mesh_tomos = sorted({m.tomo_name for m in meshes})
+    mesh_tomos = sorted({m.tomogram_name for m in meshes})
     particle_tomos = sorted(set(names.tolist()))
-    groups = {t: [i for i, m in enumerate(meshes) if m.tomo_name == t] for t in particle_tomos if t in mesh_tomos}
+    groups = {t: [i for i, m in enumerate(meshes) if m.tomogram_name == t] for t in particle_tomos if t in mesh_tomos}
     unmatched = [t for t in particle_tomos if t not in groups]
     if unmatched and len(mesh_tomos) == 1 and not groups:
         return {t: list(range(len(meshes))) for t in particle_tomos}
@@ -170,7 +170,7 @@ def _tomogram_groups(meshes: Sequence[MembraneMesh], names: np.ndarray) -> dict[
 
 
 def assign_particles(
-    meshes: Sequence[MembraneMesh],
+    meshes: Sequence[MembraneSurface],
     particles: pd.DataFrame,
     *,
     tolerance_nm: float = 10.0,
@@ -186,7 +186,7 @@ def assign_particles(
 
     Parameters
     ----------
-    meshes : sequence of MembraneMesh
+    meshes : sequence of MembraneSurface
         Membranes of one or more tomograms.
     particles : pandas.DataFrame
         Standard particle table (:data:`cryomem.io.PARTICLE_COLUMNS`), positions in Å.
@@ -202,11 +202,12 @@ def assign_particles(
     Raises
     ------
     ValueError
-        No meshes or particles, unmatched tomogram names, or every particle off every mesh (with a
-        hint when the meshes look like they are in voxels).
+        No meshes or particles, an empty mesh, unmatched tomogram names, or every particle off every
+        mesh (with a hint when the meshes look like they are in voxels).
     """
     if not meshes:
         raise ValueError("no membranes given; pass at least one mesh or h5 file")
+    meshes = [checked_membrane(m) for m in meshes]
     missing = [c for c in PARTICLE_COLUMNS if c not in particles.columns]
     if missing:
         raise ValueError(f"particle table lacks columns {missing}; read it with cryomem.io.read_particles_star")
@@ -261,7 +262,9 @@ def _named_or_nearest(
     return np.where(tie, named, nearest), has & ~tie
 
 
-def _all_off_message(meshes: Sequence[MembraneMesh], xyz: np.ndarray, distance: np.ndarray, tolerance_nm: float) -> str:
+def _all_off_message(
+    meshes: Sequence[MembraneSurface], xyz: np.ndarray, distance: np.ndarray, tolerance_nm: float
+) -> str:
     finite = distance[np.isfinite(distance)]
     median = f"{np.median(finite) / 10:.1f} nm" if finite.size else "unknown"
     text = (
