@@ -16,6 +16,7 @@ from cryomem.cli._segment import segment_app
 from cryomem.cli._simulate import simulate_app
 from cryomem.cli._stats import stats_app
 from cryomem.cli._surface import surface
+from cryomem.cli._view import view
 
 
 class _OneLineUsageErrors(TyperGroup):
@@ -55,6 +56,7 @@ app.add_typer(stats_app, name="stats")
 app.command("run")(run)
 app.command("report")(report)
 app.command("demo")(demo)
+app.command("view")(view)
 
 
 def _version(value: bool) -> None:

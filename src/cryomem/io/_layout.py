@@ -117,6 +117,17 @@ def is_derived_volume(path: str | os.PathLike[str]) -> bool:
     return Path(path).stem.lower().endswith(DERIVED_VOLUME_SUFFIXES)
 
 
+def derived_volume_kind(path: str | os.PathLike[str]) -> str | None:
+    """Which cryomem output volume ``path`` is by its name: a :data:`SEGMENT_OUTPUTS` kind (``"seg"``,
+    ``"scores"``, ``"instances"``, ``"uncertainty"``), ``"skeleton"``, the simulator's ``"labels"`` or
+    ``"membrane_instances"``; None for anything else (a tomogram)."""
+    stem = Path(path).stem.lower()
+    endings = {_stem_ending(s): k for k, s in SEGMENT_OUTPUTS.items() if s.endswith(".mrc")}
+    endings[SKELETON_SUFFIX] = "skeleton"
+    endings.update({_stem_ending(_SIMULATION_FILES[k]): k for k in ("labels", "membrane_instances")})
+    return next((kind for ending, kind in endings.items() if stem.endswith(ending)), None)
+
+
 def segment_output_name(stem: str, kind: str) -> str:
     """``<stem><suffix>`` of one ``cryomem segment`` output, ``kind`` a key of :data:`SEGMENT_OUTPUTS`."""
     if kind not in SEGMENT_OUTPUTS:
@@ -178,6 +189,24 @@ def training_data_folders(data_dir: str | os.PathLike[str], split: str) -> tuple
     if split not in TRAINING_SPLITS:
         raise ValueError(f"unknown training split {split!r}; use one of {', '.join(TRAINING_SPLITS)}")
     return Path(data_dir) / f"images{split}", Path(data_dir) / f"labels{split}"
+
+
+GUI_OUTPUT_FOLDERS: dict[str, str] = {
+    "pick_model": "pick_model_napari",
+    "picks": "picks_napari",
+    "stats": "stats_napari",
+}
+"""Folders the napari widgets write into, beside a run's ``membranes/`` folder (kind -> folder name)."""
+
+
+def accepted_star_name(star_path: str | os.PathLike[str]) -> str:
+    """``<stem>_accepted.star``: the picks of a STAR file that a user kept in the napari pick widget."""
+    return f"{Path(star_path).stem}_accepted.star"
+
+
+def annotation_star_name(membrane_label: str) -> str:
+    """``<tomo>_mb<N>_annotations.star``: particles annotated by hand on one membrane (the napari annotator)."""
+    return f"{membrane_label}_annotations.star"
 
 
 def particles_star_name(tomo_name: str) -> str:

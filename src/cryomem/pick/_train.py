@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -200,6 +200,7 @@ def train_pick_model(
     *,
     progress: FractionProgress | None = None,
     cache_dir: str | Path | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> Path:
     """Train a picking model on annotated membranes; return the path of the best model file.
 
@@ -222,6 +223,9 @@ def train_pick_model(
         Progress report (stages "operators", "training", "calibration").
     cache_dir : str or Path, optional
         Operator cache folder (default ``~/.cache/cryomem/operators``).
+    on_epoch : callable(row), optional
+        Receives each epoch's log row (``epoch``, ``train_loss``, ``val_loss``, ``val_rmse_ang``...)
+        as it finishes, e.g. for a live learning curve.
 
     Raises
     ------
@@ -259,7 +263,7 @@ def train_pick_model(
     try:
         if config.threads:
             torch.set_num_threads(config.threads)
-        model, history, best_weights = _fit(train_set, val_set, out_dir, config, progress)
+        model, history, best_weights = _fit(train_set, val_set, out_dir, config, progress, on_epoch)
         best = PickNet(config.architecture())
         best.load_state_dict(best_weights)
         best_row = min(history, key=lambda row: row.get("val_loss", row["train_loss"]))
@@ -281,6 +285,7 @@ def _fit(
     out_dir: Path,
     config: PickTrainConfig,
     progress: FractionProgress | None,
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> tuple[PickNet, list[dict], dict]:
     """Train; return the model after the last epoch, the log rows and the best epoch's weights."""
     torch.manual_seed(config.seed)
@@ -309,6 +314,8 @@ def _fit(
         out_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write_path(out_dir / "checkpoint_last.pt") as tmp:
             torch.save({**state, "history": history}, tmp)
+        if on_epoch:
+            on_epoch(dict(row))
         if progress:
             progress("training", (epoch + 1) / config.epochs)
     return model, history, best_weights

@@ -20,7 +20,7 @@ from cryomem.pipeline._demo import (
     demo_simulation_config,
     run_demo,
 )
-from cryomem.pipeline._manifest import MANIFEST_FORMAT, Manifest, file_fingerprint
+from cryomem.pipeline._manifest import MANIFEST_FORMAT, MANIFEST_NAME, Manifest, file_fingerprint
 from cryomem.pipeline._report import write_report
 from cryomem.pipeline._runner import RunResult, run_pipeline
 from cryomem.pipeline._settings import (
@@ -47,6 +47,7 @@ from cryomem.pipeline._tasks import STAGE_FUNCTIONS, describe_error, run_stage_t
 from cryomem.pipeline._tomograms import MRC_SUFFIXES, Tomogram, find_tomograms, read_tomograms, resolve_tomogram
 
 __all__ = [
+    "MANIFEST_NAME",
     "COMPARISON_NAME",
     "DEMO_NAME",
     "DEMO_PICK_MODEL_PATH",

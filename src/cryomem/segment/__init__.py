@@ -26,7 +26,13 @@ if TYPE_CHECKING:
         trained_voxel_range_ang,
         voxel_size_note,
     )
-    from cryomem.segment._segment_file import SegmentOutputs, is_derived_volume, segment_file, segment_output_paths
+    from cryomem.segment._segment_file import (
+        SegmentOutputs,
+        is_derived_volume,
+        segment_file,
+        segment_output_paths,
+        segmentation_from_probabilities,
+    )
     from cryomem.segment._segmenter import Segmenter
     from cryomem.segment._settings import SegmentSettings
     from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
@@ -57,6 +63,7 @@ _EXPORTS = {
     "is_derived_volume": "cryomem.segment._segment_file",
     "segment_file": "cryomem.segment._segment_file",
     "segment_output_paths": "cryomem.segment._segment_file",
+    "segmentation_from_probabilities": "cryomem.segment._segment_file",
     "SegmentSettings": "cryomem.segment._settings",
     "SheetFilterRules": "cryomem.segment._sheet_filter",
     "filter_sheets": "cryomem.segment._sheet_filter",
@@ -96,6 +103,7 @@ __all__ = [
     "save_model",
     "segment_file",
     "segment_output_paths",
+    "segmentation_from_probabilities",
     "select_device",
     "skeletonize_membranes",
     "surface_dice",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from cryomem.geometry import DEFAULT_MIN_VOXELS
 from cryomem.io import (
@@ -32,7 +33,13 @@ from cryomem.segment._settings import SegmentSettings
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._windows import plan_windows
 
-__all__ = ["SegmentOutputs", "is_derived_volume", "segment_file", "segment_output_paths"]
+__all__ = [
+    "SegmentOutputs",
+    "is_derived_volume",
+    "segment_file",
+    "segment_output_paths",
+    "segmentation_from_probabilities",
+]
 
 _CHUNK_VOXELS = 8 * 1024**2  # thresholding runs in slabs of about this size
 _DEFAULT = SegmentSettings()  # the owner of the defaults below
@@ -55,6 +62,28 @@ def _threshold(probabilities: np.ndarray, threshold: float) -> np.ndarray:
         chunk = probabilities[z0 : z0 + step].astype(np.float32)
         np.greater(chunk, threshold, out=seg[z0 : z0 + step], casting="unsafe")
     return seg
+
+
+def segmentation_from_probabilities(
+    probabilities_zyx: np.ndarray,
+    voxel_size_ang: float,
+    threshold: float = _DEFAULT.threshold,
+    *,
+    sheet_filter: bool = _DEFAULT.sheet_filter,
+    rules: SheetFilterRules | None = None,
+) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """The segmentation :func:`segment_file` writes, from membrane probabilities (e.g. a saved
+    ``<stem>_scores.mrc``): thresholded, then, with ``sheet_filter``, only the sheet-like pieces kept.
+
+    Returns the uint8 segmentation (1 = membrane) and the sheet filter's decisions (None without it).
+    Re-thresholding saved probabilities this way gives exactly what a fresh segmentation at that
+    threshold gives, without running the network again.
+    """
+    threshold = SegmentSettings(threshold=threshold).threshold  # validated: a probability in [0, 1]
+    seg = _threshold(probabilities_zyx, threshold)
+    if not sheet_filter:
+        return seg, None
+    return filter_sheets(seg, probabilities_zyx, voxel_size_ang, load_sheet_filter() if rules is None else rules)
 
 
 @dataclass(frozen=True)
@@ -207,11 +236,12 @@ def segment_file(
         tmp = dict(zip(targets, tmp_paths, strict=True))  # every file is renamed into place only if all succeed
         if progress is not None:
             progress("writing segmentation", 0.0)
-        seg = _threshold(probabilities, threshold)
-        if sheet_filter:
-            if progress is not None:
-                progress("sheet filter", 0.25)
-            seg, decisions = filter_sheets(seg, probabilities, placement["voxel_size_ang"], sheet_filter_rules)
+        if sheet_filter and progress is not None:
+            progress("sheet filter", 0.25)
+        seg, decisions = segmentation_from_probabilities(
+            probabilities, placement["voxel_size_ang"], threshold, sheet_filter=sheet_filter, rules=sheet_filter_rules
+        )
+        if decisions is not None:
             decisions.to_csv(tmp["sheet_filter"], index=False, float_format="%.4g")
         write_mrc(tmp["seg"], seg, **placement)
         if outputs.scores:
