@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def qt_platform():
+    """Qt's offscreen platform where there is no X server (pytest-xvfb starts one where Xvfb is installed,
+    before the first Qt application; decided here, after pytest-xvfb has set DISPLAY)."""
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(scope="session")

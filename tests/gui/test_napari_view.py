@@ -40,14 +40,15 @@ def test_reader_opens_run_folders_and_files_and_declines_others(demo_dir, tmp_pa
     layers = reader(str(demo_dir / "run"))
     assert [kind for _, _, kind in layers][:3] == ["image", "labels", "labels"]
     assert get_reader(str(tmp_path / "notes.txt")) is None
-    (data, meta, kind), = get_reader(str(demo_dir / "data" / "demo_labels.mrc"))(str(demo_dir / "data" / "demo_labels.mrc"))
+    labels_path = str(demo_dir / "data" / "demo_labels.mrc")
+    ((data, meta, kind),) = get_reader(labels_path)(labels_path)
     assert kind == "labels" and meta["scale"] == (10.0, 10.0, 10.0)
 
 
 def test_writers_round_trip_points_and_labels(demo_dir, tmp_path):
     run = demo_dir / "run"
     layers = get_reader(str(run))(str(run))
-    (points, points_meta, _), = [layer for layer in layers if layer[2] == "points"]
+    ((points, points_meta, _),) = [layer for layer in layers if layer[2] == "points"]
     (labels, labels_meta, _) = next(layer for layer in layers if layer[2] == "labels")
     star = write_points(str(tmp_path / "picks.star"), points, points_meta)[0]
     back = read_particles_star(star)
@@ -59,3 +60,15 @@ def test_writers_round_trip_points_and_labels(demo_dir, tmp_path):
     np.testing.assert_array_equal(volume.data_zyx, labels)
     with pytest.raises(ValueError, match="do not know their tomogram"):
         write_points(str(tmp_path / "loose.star"), points, {"features": points_meta["features"]})
+
+
+def test_the_view_renders_something(make_napari_viewer, demo_dir):
+    """A blank canvas means no OpenGL: the pictures a user (and docs/gui) would see are empty."""
+    import os
+
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        pytest.skip("Qt's offscreen platform has no OpenGL; CI runs this under Xvfb with Mesa")
+    viewer = make_napari_viewer(show=True)
+    show(demo_dir, viewer=viewer, widgets=False, block=False)
+    canvas = viewer.screenshot(canvas_only=True, flash=False)
+    assert canvas[..., :3].std() > 10.0

@@ -14,11 +14,11 @@ from conftest import wait_for_job  # noqa: E402
 
 from cryomem.gui._annotate_widget import AnnotateWidget  # noqa: E402
 from cryomem.gui._editor_widget import EditorWidget  # noqa: E402
+from cryomem.gui._folders import plan_view  # noqa: E402
 from cryomem.gui._pick_widget import PickWidget  # noqa: E402
 from cryomem.gui._segment_widget import SegmentWidget  # noqa: E402
 from cryomem.gui._stats_widget import StatsWidget  # noqa: E402
 from cryomem.gui._view import add_plan  # noqa: E402
-from cryomem.gui._folders import plan_view  # noqa: E402
 from cryomem.io import read_membrane_h5, read_mrc, read_particles_star  # noqa: E402
 from cryomem.pipeline import DEMO_PICK_MODEL_PATH  # noqa: E402
 

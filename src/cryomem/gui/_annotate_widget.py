@@ -104,9 +104,11 @@ class AnnotateWidget(Panel):
                     "tomo_name": self.annotations.tomo_name, "tomogram": self._placement()}  # fmt: skip
         self.points = self.viewer.add_points(np.zeros((0, 3)), ndim=3, name=f"{label} annotations", size=30.0,
                                              face_color="cyan", border_color="black", metadata=metadata,
-                                             out_of_slice_display=True)  # fmt: skip
-        self.arrows = self.viewer.add_vectors(np.zeros((0, 2, 3)), ndim=3, name=f"{label} annotation normals",
-                                              edge_color="cyan", edge_width=5.0)  # fmt: skip
+                                             out_of_slice_display=True, blending="translucent_no_depth")  # fmt: skip
+        self.arrows = self.viewer.add_vectors(
+            np.zeros((0, 2, 3)), ndim=3, name=f"{label} annotation normals", edge_color="cyan", edge_width=5.0,
+            blending="translucent_no_depth",
+        )  # fmt: skip
         self.points.events.data.connect(self._on_points_edit)
         self.redraw()
 

@@ -180,13 +180,14 @@ def particle_layers(
     features = table[["tomo_name", "membrane_id", "score", "rot_deg", "tilt_deg", "psi_deg"]].reset_index(drop=True)
     metadata = {"path": str(path), "tomogram": tomogram}
     points = (xyz[:, ::-1].copy(), {"name": path.stem, "features": features, "metadata": metadata, "size": 60.0,
-                                    "face_color": "orange", "border_color": "black", "out_of_slice_display": True},
+                                    "face_color": "orange", "border_color": "black", "out_of_slice_display": True,
+                                    "blending": "translucent_no_depth"},
               "points")  # fmt: skip
     arrows = (
         np.stack([xyz[:, ::-1], normals_xyz[:, ::-1] * arrow_length_ang], axis=1) if len(xyz) else np.zeros((0, 2, 3))
     )
     vectors = (arrows, {"name": f"{path.stem} normals", "edge_color": "orange", "edge_width": 6.0,
-                        "metadata": metadata}, "vectors")  # fmt: skip
+                        "metadata": metadata, "blending": "translucent_no_depth"}, "vectors")  # fmt: skip
     return [points, vectors]
 
 

@@ -22,13 +22,14 @@ _ANALYSIS_PLOTS = {"concentration": "concentration", "neighbours": "neighbours",
 
 
 def membrane_paths_of(viewer: Any) -> list[Path]:
-    """The membrane ``.h5`` files behind the viewer's surface layers."""
-    paths = []
+    """The membrane ``.h5`` files behind the viewer's surface layers, one per membrane (``<tomo>_mb<N>``):
+    the first layer of a membrane wins over later copies (e.g. a prediction's)."""
+    paths: dict[str, Path] = {}
     for layer in viewer.layers:
         path = layer.metadata.get("path") if type(layer).__name__ == "Surface" else None
         if path and Path(path).suffix.lower() == ".h5" and Path(path).is_file():
-            paths.append(Path(path))
-    return paths
+            paths.setdefault(Path(path).name, Path(path))
+    return list(paths.values())
 
 
 def stats_inputs(points_layer: Any, membranes: list[Path], out_dir: Path) -> tuple[list[Path], Path]:
@@ -100,7 +101,7 @@ class StatsWidget(Panel):
             if path.suffix == ".png":
                 label = QLabel()
                 pixmap = QPixmap(str(path))
-                label.setPixmap(pixmap.scaledToWidth(420, Qt.SmoothTransformation))
+                label.setPixmap(pixmap.scaledToWidth(max(280, self.plots.width() - 30), Qt.SmoothTransformation))
                 scroll = QScrollArea()
                 scroll.setWidget(label)
                 self.plots.addTab(scroll, role)
@@ -118,7 +119,8 @@ class StatsWidget(Panel):
             values = {k: np.asarray(v, float) for k, v in mesh.point_data.items() if np.asarray(v).ndim == 1}
             if not values:
                 continue
-            name, first = f"{role.removeprefix('mesh_')} statistics", next(iter(values))
+            first = max(values, key=lambda key: np.unique(values[key]).size)  # the most telling map
+            name = f"{role.removeprefix('mesh_')} statistics"
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
             self.viewer.add_surface((mesh.vertices_xyz_ang[:, ::-1].copy(), mesh.faces, values[first]), name=name,
