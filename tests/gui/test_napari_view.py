@@ -72,3 +72,19 @@ def test_the_view_renders_something(make_napari_viewer, demo_dir):
     show(demo_dir, viewer=viewer, widgets=False, block=False)
     canvas = viewer.screenshot(canvas_only=True, flash=False)
     assert canvas[..., :3].std() > 10.0
+
+
+def test_cryomem_view_command_opens_the_demo(make_napari_viewer, demo_dir, monkeypatch):
+    from typer.testing import CliRunner
+
+    import cryomem.gui._view as view_module
+    from cryomem.cli import app
+
+    viewer = make_napari_viewer()
+    real_show = view_module.show
+    monkeypatch.setattr(
+        view_module, "show", lambda path, **kw: real_show(path, **{**kw, "viewer": viewer, "block": False})
+    )
+    result = CliRunner().invoke(app, ["view", str(demo_dir), "--no-widgets"])
+    assert result.exit_code == 0, result.output
+    assert {"demo", "demo_seg", "demo_instances", "demo_particles"} <= {layer.name for layer in viewer.layers}

@@ -198,3 +198,19 @@ def test_sheet_filter_drops_small_pieces_and_writes_its_decisions(tomogram, tmp_
     # switched off with --overwrite: the old decisions, which no longer apply, are removed
     segment(tomogram, tiny_model(), out, tta=False, overwrite=True)
     assert "tomo_sheet_filter.csv" not in _files(out)
+
+
+@pytest.mark.parametrize("sheet_filter", [False, True])
+def test_rethresholding_saved_probabilities_equals_a_fresh_segmentation(tomogram, tmp_path, sheet_filter):
+    """What the napari segment widget does when the threshold moves: no network, the same answer."""
+    from cryomem.segment import SheetFilterRules, segmentation_from_probabilities
+
+    rules = SheetFilterRules(min_area_nm2=300.0)
+    first = segment(tomogram, tiny_model(), tmp_path / "a", tta=False, scores=True, sheet_filter=sheet_filter,
+                    sheet_filter_rules=rules)  # fmt: skip
+    scores = read_mrc(first["scores"]).data_zyx
+    for threshold in (0.3, 0.7):
+        fresh = segment(tomogram, tiny_model(), tmp_path / f"t{threshold}", tta=False, threshold=threshold,
+                        sheet_filter=sheet_filter, sheet_filter_rules=rules)  # fmt: skip
+        again, _ = segmentation_from_probabilities(scores, 12.0, threshold, sheet_filter=sheet_filter, rules=rules)
+        np.testing.assert_array_equal(again, read_mrc(fresh["seg"]).data_zyx)

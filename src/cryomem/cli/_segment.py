@@ -18,6 +18,7 @@ from cryomem.cli._segment_inputs import (
 )
 from cryomem.cli._training_settings import training_config
 from cryomem.geometry._surface_settings import SurfaceSettings
+from cryomem.segment._finetune_settings import FinetuneSettings
 from cryomem.segment._settings import SegmentSettings
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 _SEGMENT = SegmentSettings
 _SURFACES = SurfaceSettings
+_FINETUNE = FinetuneSettings
 
 
 class _PredictByDefault(TyperGroup):
@@ -178,6 +180,11 @@ def train_command(
     _run_training(data_dir, out_dir, config, resume, init_model=init_model, finetune=False)
 
 
+def _finetune_help(name: str) -> str:
+    field = _FINETUNE.model_fields[name]
+    return f"{field.description[:1].upper()}{field.description[1:]} (default {field.default})."
+
+
 @segment_app.command("finetune")
 @one_line_errors
 def finetune_command(
@@ -192,12 +199,20 @@ def finetune_command(
     tolerance: float | None = typer.Option(
         None, help="Stop when validation Dice falls this far below the start model's (default 0.05)."
     ),
+    patience: int | None = typer.Option(None, "--patience", help=_finetune_help("early_stopping_patience")),
+    keep_original: float | None = typer.Option(None, "--keep-original", help=_finetune_help("keep_original")),
+    original_data: Path | None = typer.Option(
+        None, help="The starting model's training data folder, when its card's training.data_dir is elsewhere."
+    ),
     resume: bool = typer.Option(False, help="Continue from OUT/checkpoint_last.pt."),
 ) -> None:
     """Fine-tune a model on your own annotations (learning rate 1e-5, early stop on validation).
 
     Recipe settings (patch size, iterations per epoch...) come from the model's card unless --config
-    sets them; batch size, loader workers and threads follow this machine.
+    sets them; batch size, loader workers and threads follow this machine. With --keep-original
+    above 0, part of the starting model's training data joins yours and its validation patches are
+    scored too: the best epoch by your validation Surface-Dice is kept, never one whose original
+    Surface-Dice fell more than forgetting_tolerance (0.05) below the starting model's.
     """
     from cryomem.segment import DEFAULT_MODEL_PATH, TrainConfig, read_model_card
     from cryomem.segment._train import DEVICE_SETTINGS
@@ -208,13 +223,13 @@ def finetune_command(
     base = {
         **{k: v for k, v in recipe.items() if k in TrainConfig.model_fields},
         **_architecture(card),
-        "learning_rate": 1e-5,
-        "epochs": 100,
-        "early_stop_tolerance": 0.05,
+        **FinetuneSettings().model_dump(),
     }
     flags = {
         "epochs": ("--epochs", epochs),
         "early_stop_tolerance": ("--tolerance", tolerance),
+        "early_stopping_patience": ("--patience", patience),
+        "keep_original": ("--keep-original", keep_original),
         "surface_dice_weight": ("--surface-dice", 1.0 if surface_dice else None),
     }
     config = training_config(TrainConfig, config_file, base=base, base_source=f" of model {init}", flags=flags)
@@ -224,7 +239,27 @@ def finetune_command(
             "for a longer run use `cryomem segment train --init-model`"
         )
     _check_architecture(config, base, config_file, init)
-    _run_training(data_dir, out_dir, config, resume, init_model=init, finetune=True)
+    original, note = _original_data(card, original_data, data_dir, config.keep_original)
+    _run_training(data_dir, out_dir, config, resume, init_model=init, finetune=True, original_data=original, note=note)
+
+
+def _original_data(card, given: Path | None, data_dir: Path, fraction: float) -> tuple[Path | None, str]:
+    """The starting model's data folder to keep part of, or None with a one-line note saying why not."""
+    if fraction == 0:
+        return None, ""
+    if given is not None:
+        if not given.is_dir():
+            raise FileNotFoundError(f"--original-data {given} is not a folder; pass the starting model's training data")
+        return given, ""
+    recorded = card.training.data_dir
+    if not recorded or not Path(recorded).is_dir():
+        return None, (
+            f"note: the starting model's training data ({recorded or 'not recorded'}) is not here: fine-tuning on "
+            "your data only (pass --original-data DIR to keep part of it)"
+        )
+    if Path(recorded).resolve() == data_dir.resolve():
+        return None, "note: the starting model was trained on this data folder: nothing more to keep from it"
+    return Path(recorded), ""
 
 
 def _architecture(card: SegmentModelCard) -> dict:
@@ -248,10 +283,12 @@ def _check_architecture(config, base: dict, config_file: Path | None, model: Pat
         )
 
 
-def _run_training(data_dir, out_dir, config, resume, *, init_model, finetune) -> None:
+def _run_training(data_dir, out_dir, config, resume, *, init_model, finetune, original_data=None, note="") -> None:
     from cryomem.segment import read_model_card, train
 
     def started(used, device) -> None:
+        if note:
+            console.print(note, style="yellow", highlight=False, soft_wrap=True)
         console.print(
             f"training on {device.type}: batch size {used.batch_size}, {used.loader_workers} loader worker(s), "
             f"patch {used.patch_size}, {used.iterations_per_epoch} iterations per epoch",
@@ -262,7 +299,7 @@ def _run_training(data_dir, out_dir, config, resume, *, init_model, finetune) ->
     start: dict = {}
 
     def report(row: dict) -> None:
-        scores = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith("val_"))
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k.startswith(("val_", "original_val_")))
         if row["epoch"] == 0:
             start.update(row)
             console.print(f"starting model: {scores}", highlight=False)
@@ -273,7 +310,10 @@ def _run_training(data_dir, out_dir, config, resume, *, init_model, finetune) ->
             highlight=False,
         )
 
-    path = train(data_dir, out_dir, config, init_model=init_model, resume=resume, report=report, started=started)
+    path = train(
+        data_dir, out_dir, config, init_model=init_model, resume=resume, report=report, started=started,
+        original_data=original_data,
+    )  # fmt: skip
     if os.environ.get("RANK", "0") != "0":
         return  # under torchrun only the first process reports
     selected = read_model_card(path).training.selected

@@ -23,14 +23,12 @@ from cryomem.io import (
     PARTICLE_COLUMNS,
     MembraneSurface,
     normals_to_euler_zyz_deg,
-    read_mrc_header,
     write_particles_star,
 )
 from cryomem.pick import tomogram_name
 
 __all__ = ["SurfaceAnnotations", "density_at_offset"]
 
-SHAPE_ATTR = "tomogram_shape_zyx"
 """Membrane attribute holding the tomogram's shape as ``"nz,ny,nx"`` (as ``cryomem pick predict`` reads it)."""
 _HISTORY = 100
 _OFFSET_TOLERANCE_ANG = 1e-9
@@ -374,18 +372,7 @@ class SurfaceAnnotations:
         """The tomogram's shape (nz, ny, nx): as given, else the membrane's attribute, else its MRC header."""
         if self._shape_zyx is not None:
             return self._shape_zyx
-        stored = self.surface.attrs.get(SHAPE_ATTR)
-        if isinstance(stored, str) and re.fullmatch(r"\d+,\d+,\d+", stored):
-            return _checked_shape([int(v) for v in stored.split(",")])
-        tomogram = Path(self.surface.tomogram_path) if self.surface.tomogram_path else None
-        if tomogram is None or not tomogram.is_file():
-            raise ValueError(
-                f"cannot find the tomogram of membrane {self.surface.label} "
-                f"({self.surface.tomogram_path or 'no tomogram path stored'}) for the STAR's centred coordinates; "
-                "pass shape_zyx=(nz, ny, nx) to SurfaceAnnotations"
-            )
-        shape, _, _ = read_mrc_header(tomogram)
-        return _checked_shape(shape)
+        return _checked_shape(self.surface.tomogram_shape_zyx())
 
     def _commit(self, state: _State) -> None:
         self._history.append(self._state)

@@ -14,6 +14,8 @@ from typing import Any
 
 from qtpy.QtCore import QObject, QThread, Signal
 
+from cryomem.io import FractionProgress
+
 __all__ = ["BackgroundJob", "Cancelled", "one_line"]
 
 
@@ -36,7 +38,7 @@ class _Runner(QThread):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, work: Callable[[Callable[[str, float], None]], Any]) -> None:
+    def __init__(self, work: Callable[[FractionProgress], Any]) -> None:
         super().__init__()
         self._work = work
         self.stop = threading.Event()
@@ -70,7 +72,7 @@ class BackgroundJob(QObject):
     cancelled = Signal()
     done = Signal()
 
-    def __init__(self, work: Callable[[Callable[[str, float], None]], Any], parent: QObject | None = None) -> None:
+    def __init__(self, work: Callable[[FractionProgress], Any], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._runner = _Runner(work)
         self._runner.progressed.connect(self.progressed)

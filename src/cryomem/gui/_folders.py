@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryomem.gui._layer_data import LayerData, read_layers, tomogram_placement
-from cryomem.io import MEMBRANE_SUFFIXES, derived_volume_kind, is_mrc_path, particles_star_name
+from cryomem.io import MEMBRANE_SUFFIXES, MRC_SUFFIXES, derived_volume_kind, is_mrc_path, particles_star_name
 from cryomem.pipeline import MANIFEST_NAME, Manifest, TomogramFolders
 
-__all__ = ["ViewPlan", "layers_of", "plan_view"]
+__all__ = ["READABLE_SUFFIXES", "ViewPlan", "layers_of", "plan_view"]
 
-_READ_SUFFIXES = (".mrc", ".rec", ".map", ".star", *MEMBRANE_SUFFIXES)
+READABLE_SUFFIXES = (*MRC_SUFFIXES, ".star", *MEMBRANE_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def plan_view(path: str | os.PathLike[str], tomogram: str | None = None) -> View
         path = path / "run"
     if (path / MANIFEST_NAME).is_file():
         return _run_plan(path, tomogram)
-    files = tuple(sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in _READ_SUFFIXES),
+    files = tuple(sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() in READABLE_SUFFIXES),
                          key=lambda p: (not is_mrc_path(p), p.name)))  # fmt: skip
     files = _without_duplicate_meshes(files)
     if not files:

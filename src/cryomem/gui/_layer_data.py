@@ -30,7 +30,6 @@ from cryomem.io import (
     read_mrc_header,
     read_particles_star,
     validate_voxel_size_ang,
-    write_mrc,
     write_particles_star,
 )
 
@@ -251,19 +250,18 @@ def labels_to_mrc(
     ------
     ValueError
         Not a 3D integer array, or an anisotropic scale (MRC maps here have cubic voxels).
+
+    Ids are stored as :func:`cryomem.gui._instance_edit.save_instances` stores them.
     """
-    labels = np.asarray(labels_zyx)
-    if labels.ndim != 3 or labels.dtype.kind not in "iub":
-        raise ValueError(f"labels must be a 3D integer volume, got shape {labels.shape} dtype {labels.dtype}")
-    scale = [float(s) for s in scale_zyx]
+    from cryomem.gui._instance_edit import save_instances
+
+    scale = [float(v) for v in scale_zyx]
     if not np.allclose(scale, scale[0], rtol=1e-6):
         raise ValueError(f"the labels layer has an anisotropic scale {scale} (z, y, x); MRC voxels are cubic")
-    if labels.dtype.kind == "b":
-        labels = labels.astype(np.uint8)
-    elif labels.min(initial=0) >= 0 and labels.max(initial=0) <= np.iinfo(np.uint16).max:
-        labels = labels.astype(np.uint16 if labels.max(initial=0) > 255 else np.uint8)
+    labels = np.asarray(labels_zyx)
+    labels = labels.astype(np.uint8) if labels.dtype.kind == "b" else labels
     origin_xyz = tuple(float(v) for v in translate_zyx)[::-1]
-    return write_mrc(path, labels, voxel_size_ang=scale[0], origin_xyz_ang=origin_xyz)
+    return save_instances(path, labels, voxel_size_ang=scale[0], origin_xyz_ang=origin_xyz)  # type: ignore[arg-type]
 
 
 def read_layers(path: str | os.PathLike[str], *, tomogram: dict[str, Any] | None = None) -> list[LayerData]:

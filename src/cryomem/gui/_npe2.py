@@ -6,19 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cryomem.gui._folders import layers_of, plan_view
+from cryomem.gui._folders import READABLE_SUFFIXES, layers_of, plan_view
 from cryomem.gui._layer_data import LayerData, labels_to_mrc, write_points_star
-from cryomem.io import MEMBRANE_SUFFIXES, MRC_SUFFIXES
 
 __all__ = ["get_reader", "write_labels", "write_points"]
-
-_READS = (*MRC_SUFFIXES, ".star", *MEMBRANE_SUFFIXES)
 
 
 def get_reader(path: str | list[str]) -> Callable[[Any], list[LayerData]] | None:
     """The reader of a path napari was asked to open, or None when cryomem does not read it."""
     paths = [Path(p) for p in (path if isinstance(path, list) else [path])]
-    if all(p.is_dir() or p.suffix.lower() in _READS for p in paths):
+    if all(p.is_dir() or p.suffix.lower() in READABLE_SUFFIXES for p in paths):
         return read
     return None
 

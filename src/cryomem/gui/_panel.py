@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
 )
 
 from cryomem.gui._background import BackgroundJob, one_line
+from cryomem.io import FractionProgress
 
 __all__ = ["LayerPicker", "Panel", "notify_error", "notify_info"]
 
@@ -114,7 +115,7 @@ class Panel(QWidget):
         notify_error(message)
 
     def run_job(
-        self, label: str, work: Callable[[Callable[[str, float], None]], Any], on_success: Callable[[Any], None]
+        self, label: str, work: Callable[[FractionProgress], Any], on_success: Callable[[Any], None]
     ) -> BackgroundJob | None:
         """Run ``work(progress)`` in the background; ``on_success(result)`` runs on the viewer's thread."""
         if self.job is not None and self.job.running:

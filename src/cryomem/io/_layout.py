@@ -47,6 +47,10 @@ __all__ = [
     "stats_summary_name",
     "stats_table_name",
     "training_data_folders",
+    "CORRECTION_PATCHES_JSON",
+    "correction_label_name",
+    "correction_patch_names",
+    "is_correction_label",
 ]
 
 FractionProgress = Callable[[str, float], None]
@@ -101,6 +105,11 @@ DERIVED_VOLUME_SUFFIXES: tuple[str, ...] = (
 TRAINING_SPLITS = ("Tr", "Val")
 """Splits of a segmentation training folder: ``images<split>/`` and ``labels<split>/`` (nnU-Net style)."""
 
+CORRECTION_PATCHES_JSON = "patches.json"
+"""Record of ``cryomem segment patches extract``: where each correction patch came from."""
+
+_CORRECTION_LABEL_ENDING = "_labels"
+
 STATS_MESH_FOLDER = "meshes"
 """Sub-folder of a statistics output folder holding the per-membrane ``.vtp`` meshes."""
 
@@ -126,6 +135,20 @@ def derived_volume_kind(path: str | os.PathLike[str]) -> str | None:
     endings[SKELETON_SUFFIX] = "skeleton"
     endings.update({_stem_ending(_SIMULATION_FILES[k]): k for k in ("labels", "membrane_instances")})
     return next((kind for ending, kind in endings.items() if stem.endswith(ending)), None)
+
+
+def source_stem(path: str | os.PathLike[str]) -> str:
+    """The tomogram stem of a derived volume (``tomo_scores.mrc`` -> ``tomo``); other files: their stem."""
+    stem = Path(path).stem
+    kind = derived_volume_kind(path)
+    if kind is None:
+        return stem
+    ending = (
+        SKELETON_SUFFIX
+        if kind == "skeleton"
+        else _stem_ending(SEGMENT_OUTPUTS[kind] if kind in SEGMENT_OUTPUTS else _SIMULATION_FILES[kind])
+    )
+    return stem[: len(stem) - len(ending)]
 
 
 def segment_output_name(stem: str, kind: str) -> str:
@@ -243,3 +266,20 @@ def stats_summary_name(name: str) -> str:
 def stats_mesh_name(membrane_label: str, name: str) -> str:
     """``<membrane_label>_<name>.vtp`` (label ``<tomo>_mb<N>``): a membrane mesh with a statistics run's values."""
     return f"{membrane_label}_{name}.vtp"
+
+
+def correction_patch_names(tomo_stem: str, index: int) -> tuple[str, str]:
+    """``(<tomo>_patch<k>.mrc, <tomo>_patch<k>_labels.mrc)``: a correction patch's image and its 0/1/2 labels."""
+    stem = f"{tomo_stem}_patch{index:03d}"
+    return f"{stem}.mrc", f"{stem}{_CORRECTION_LABEL_ENDING}.mrc"
+
+
+def correction_label_name(image_name: str) -> str:
+    """The label file name that goes with a correction patch's image file name (same suffix)."""
+    stem, dot, suffix = image_name.rpartition(".")
+    return f"{stem}{_CORRECTION_LABEL_ENDING}{dot}{suffix}" if dot else f"{image_name}{_CORRECTION_LABEL_ENDING}"
+
+
+def is_correction_label(name: str) -> bool:
+    """True for a correction patch's label file name (``..._labels.mrc``)."""
+    return name.rpartition(".")[0].endswith(_CORRECTION_LABEL_ENDING)

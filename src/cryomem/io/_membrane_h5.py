@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,11 +31,14 @@ from cryomem.io._layout import membrane_stem
 __all__ = [
     "MEMBRANE_FORMAT",
     "MEMBRANE_FORMAT_VERSION",
+    "TOMOGRAM_SHAPE_ATTR",
     "MembraneSurface",
     "read_membrane_h5",
     "write_membrane_h5",
 ]
 
+TOMOGRAM_SHAPE_ATTR = "tomogram_shape_zyx"
+"""Optional ``attrs`` key: the source tomogram's shape as ``"nz,ny,nx"`` (when its file may move)."""
 MEMBRANE_FORMAT = "cryomem-membrane"
 MEMBRANE_FORMAT_VERSION = 1
 
@@ -94,6 +98,31 @@ class MembraneSurface:
     def __post_init__(self) -> None:
         for name, value in _validated(self).items():
             object.__setattr__(self, name, value)
+
+    def tomogram_shape_zyx(self) -> tuple[int, int, int]:
+        """Shape (nz, ny, nx) of the source tomogram: the ``tomogram_shape_zyx`` attribute, else the
+        header of the tomogram file (a STAR file's RELION-5 centred coordinates need it).
+
+        Raises
+        ------
+        ValueError
+            Neither is available.
+        """
+        stored = self.attrs.get(TOMOGRAM_SHAPE_ATTR)
+        if isinstance(stored, str) and re.fullmatch(r"\d+,\d+,\d+", stored):
+            return tuple(int(v) for v in stored.split(","))  # type: ignore[return-value]
+        tomogram = Path(self.tomogram_path) if self.tomogram_path else None
+        if tomogram is None or not tomogram.is_file():
+            where = self.source or self.label
+            raise ValueError(
+                f"cannot find the tomogram of {Path(where).name} ({self.tomogram_path or 'no tomogram path stored'}); "
+                "its shape places the STAR's RELION-5 centred coordinates: put the tomogram back at that path "
+                "or rebuild the membranes with `cryomem surface`"
+            )
+        from cryomem.io._mrc import read_mrc_header
+
+        shape, _, _ = read_mrc_header(tomogram)
+        return tuple(int(v) for v in shape)  # type: ignore[return-value]
 
     @property
     def tomogram_name(self) -> str:

@@ -22,12 +22,10 @@ import pandas as pd
 from cryomem.io import (
     PARTICLE_COLUMNS,
     FractionProgress,
-    MembraneSurface,
     atomic_file_set,
     created_folders,
     particles_star_name,
     read_membrane_h5,
-    read_mrc_header,
     write_membrane_h5,
     write_particles_star,
 )
@@ -46,7 +44,6 @@ __all__ = [
 
 PREDICTED_DISTANCE_KEY = "predicted_distance_ang"
 TTA_SHIFTS = (-2, -1, 0, 1, 2)
-_SHAPE_ATTR = "tomogram_shape_zyx"
 _DEFAULT = PickSettings()  # the owner of the defaults of predict_membranes
 
 
@@ -64,22 +61,6 @@ def predicted_membrane_path(out_dir: str | os.PathLike[str], membrane_path: str 
     return Path(out_dir) / Path(membrane_path).name
 
 
-def _tomogram_shape(surface: MembraneSurface, path: Path) -> tuple[int, int, int]:
-    """Shape (z, y, x) of the membrane's tomogram: from its attrs, else from the tomogram's MRC header."""
-    stored = surface.attrs.get(_SHAPE_ATTR)
-    if isinstance(stored, str) and re.fullmatch(r"\d+,\d+,\d+", stored):
-        return tuple(int(v) for v in stored.split(","))  # type: ignore[return-value]
-    tomogram = Path(surface.tomogram_path) if surface.tomogram_path else None
-    if tomogram is None or not tomogram.is_file():
-        raise ValueError(
-            f"cannot find the tomogram of {path.name} ({surface.tomogram_path or 'no tomogram path stored'}); "
-            "its shape places the STAR's RELION-5 centred coordinates: put the tomogram back at that path "
-            "or rebuild the membranes with `cryomem surface`"
-        )
-    shape, _, _ = read_mrc_header(tomogram)
-    return tuple(int(v) for v in shape)  # type: ignore[return-value]
-
-
 def _plan(
     membrane_paths: Sequence[Path], picker: Picker, shifts: Sequence[int]
 ) -> dict[str, tuple[list[Path], tuple[int, int, int], float, tuple[float, float, float]]]:
@@ -93,7 +74,7 @@ def _plan(
         if not name or re.search(r"\s", name):
             raise ValueError(f"membrane file {path} names its tomogram {name!r}; rename the tomogram without spaces")
         if name not in groups:
-            groups[name] = ([], _tomogram_shape(surface, path), surface.voxel_size_ang, surface.origin_xyz_ang)
+            groups[name] = ([], surface.tomogram_shape_zyx(), surface.voxel_size_ang, surface.origin_xyz_ang)
         groups[name][0].append(path)
     return groups
 

@@ -12,8 +12,10 @@ from cryomem.io._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from cryomem.segment._augment import AugmentationConfig, augment
+    from cryomem.segment._derived_files import instances_file, threshold_file
     from cryomem.segment._evaluate import evaluate_segmentation, write_evaluation_csv
     from cryomem.segment._inference import predict_probabilities, select_device
+    from cryomem.segment._instance_split import split_instances
     from cryomem.segment._instances import connected_instances
     from cryomem.segment._losses import SegmentationLoss
     from cryomem.segment._metrics import dice, surface_dice
@@ -25,6 +27,17 @@ if TYPE_CHECKING:
         save_model,
         trained_voxel_range_ang,
         voxel_size_note,
+    )
+    from cryomem.segment._preprocess_deconvolve import ctf_1d, deconvolution_filter, deconvolve, deconvolve_file
+    from cryomem.segment._preprocess_match import load_reference_spectrum, match_spectrum, match_spectrum_file
+    from cryomem.segment._preprocess_pixel import match_pixel_size, resample_fourier, resampled_grid
+    from cryomem.segment._preprocess_spectrum import (
+        DEFAULT_REFERENCE_SPECTRUM_PATH,
+        RadialSpectrum,
+        radial_amplitude_spectrum,
+        read_spectrum_tsv,
+        spectrum_file,
+        write_spectrum_tsv,
     )
     from cryomem.segment._segment_file import (
         SegmentOutputs,
@@ -48,6 +61,9 @@ _EXPORTS = {
     "predict_probabilities": "cryomem.segment._inference",
     "select_device": "cryomem.segment._inference",
     "connected_instances": "cryomem.segment._instances",
+    "instances_file": "cryomem.segment._derived_files",
+    "split_instances": "cryomem.segment._instance_split",
+    "threshold_file": "cryomem.segment._derived_files",
     "SegmentationLoss": "cryomem.segment._losses",
     "dice": "cryomem.segment._metrics",
     "surface_dice": "cryomem.segment._metrics",
@@ -58,6 +74,22 @@ _EXPORTS = {
     "save_model": "cryomem.segment._model_file",
     "trained_voxel_range_ang": "cryomem.segment._model_file",
     "voxel_size_note": "cryomem.segment._model_file",
+    "ctf_1d": "cryomem.segment._preprocess_deconvolve",
+    "deconvolution_filter": "cryomem.segment._preprocess_deconvolve",
+    "deconvolve": "cryomem.segment._preprocess_deconvolve",
+    "deconvolve_file": "cryomem.segment._preprocess_deconvolve",
+    "load_reference_spectrum": "cryomem.segment._preprocess_match",
+    "match_spectrum": "cryomem.segment._preprocess_match",
+    "match_spectrum_file": "cryomem.segment._preprocess_match",
+    "match_pixel_size": "cryomem.segment._preprocess_pixel",
+    "resample_fourier": "cryomem.segment._preprocess_pixel",
+    "resampled_grid": "cryomem.segment._preprocess_pixel",
+    "DEFAULT_REFERENCE_SPECTRUM_PATH": "cryomem.segment._preprocess_spectrum",
+    "RadialSpectrum": "cryomem.segment._preprocess_spectrum",
+    "radial_amplitude_spectrum": "cryomem.segment._preprocess_spectrum",
+    "read_spectrum_tsv": "cryomem.segment._preprocess_spectrum",
+    "spectrum_file": "cryomem.segment._preprocess_spectrum",
+    "write_spectrum_tsv": "cryomem.segment._preprocess_spectrum",
     "SegmentOutputs": "cryomem.segment._segment_file",
     "Segmenter": "cryomem.segment._segmenter",
     "is_derived_volume": "cryomem.segment._segment_file",
@@ -79,36 +111,55 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
+    "DEFAULT_REFERENCE_SPECTRUM_PATH",
     "AugmentationConfig",
+    "RadialSpectrum",
     "SegmentModelCard",
     "SegmentOutputs",
-    "Segmenter",
     "SegmentSettings",
     "SegmentationLoss",
+    "Segmenter",
     "SheetFilterRules",
     "TrainConfig",
     "UNet3D",
     "UNetConfig",
     "augment",
     "connected_instances",
+    "ctf_1d",
+    "deconvolution_filter",
+    "deconvolve",
+    "deconvolve_file",
     "dice",
     "evaluate_segmentation",
     "filter_sheets",
+    "instances_file",
     "is_derived_volume",
     "load_model",
+    "load_reference_spectrum",
     "load_sheet_filter",
+    "match_pixel_size",
+    "match_spectrum",
+    "match_spectrum_file",
     "parameter_count",
     "predict_probabilities",
+    "radial_amplitude_spectrum",
     "read_model_card",
+    "read_spectrum_tsv",
+    "resample_fourier",
+    "resampled_grid",
     "save_model",
     "segment_file",
     "segment_output_paths",
     "segmentation_from_probabilities",
     "select_device",
     "skeletonize_membranes",
+    "spectrum_file",
+    "split_instances",
     "surface_dice",
+    "threshold_file",
     "train",
     "trained_voxel_range_ang",
     "voxel_size_note",
     "write_evaluation_csv",
+    "write_spectrum_tsv",
 ]

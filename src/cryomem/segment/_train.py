@@ -27,6 +27,7 @@ from cryomem.segment._losses import SegmentationLoss
 from cryomem.segment._malloc import reuse_freed_memory
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
 from cryomem.segment._model_file import load_model
+from cryomem.segment._original_data import OriginalData, not_forgotten, original_patches
 from cryomem.segment._train_files import (
     check_out_dir,
     load_checkpoint_weights,
@@ -73,6 +74,22 @@ class TrainConfig(BaseModel):
     )
     early_stop_tolerance: float | None = Field(
         None, ge=0.0, le=1.0, description="fine-tuning: stop when validation Dice falls this far below the start"
+    )
+    early_stopping_patience: int | None = Field(
+        None, ge=1, le=10000, description="epochs without a better validation Surface-Dice before training stops"
+    )
+    keep_original: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="fine-tuning: share of the starting model's training patches mixed into the training data",
+    )
+    forgetting_tolerance: float = Field(
+        0.05,
+        ge=0.0,
+        le=1.0,
+        description="fine-tuning: never select an epoch whose Surface-Dice on the original validation patches "
+        "fell more than this below the starting model's",
     )
 
     def architecture(self) -> UNetConfig:
@@ -183,6 +200,38 @@ def validate(model: UNet3D, patches: list[Patch], voxel_size_ang: float, device:
     return {"dice": float(dice_total.value), "surface_dice": float(surface_total.value)}
 
 
+def _validation_scores(model, val_patches, original: OriginalData | None, voxel_size_ang, device) -> dict:
+    """Flat scores: ``dice``, ``surface_dice`` on the user's patches, ``original_*`` on the original ones."""
+    scores = validate(model, val_patches, voxel_size_ang, device) if val_patches else {}
+    if original is not None and original.val:
+        scores |= {f"original_{k}": v for k, v in validate(model, original.val, voxel_size_ang, device).items()}
+    return scores
+
+
+def _log_keys(scores: dict) -> dict:
+    """``dice`` -> ``val_dice``, ``original_dice`` -> ``original_val_dice`` (the log's columns)."""
+    return {(f"original_val_{k.removeprefix('original_')}" if k.startswith("original_") else f"val_{k}"): v
+            for k, v in scores.items()}  # fmt: skip
+
+
+def _selection_key(row: dict) -> str | None:
+    """The log column the best epoch is chosen by: the user's validation Surface-Dice, else the original one."""
+    return next((k for k in ("val_surface_dice", "original_val_surface_dice") if k in row), None)
+
+
+def _stop_reason(row: dict, best_row: dict | None, baseline: dict | None, config: TrainConfig) -> str:
+    """Why training stops after this epoch ("" to go on)."""
+    if baseline and config.early_stop_tolerance is not None and "val_dice" in row and "dice" in baseline:
+        if row["val_dice"] < baseline["dice"] - config.early_stop_tolerance:
+            return f"validation Dice fell more than {config.early_stop_tolerance:g} below the starting model's"
+    patience = config.early_stopping_patience
+    if patience is not None and _selection_key(row) is not None:
+        since = row["epoch"] - (best_row["epoch"] if best_row else 0)
+        if since >= patience:
+            return f"no better validation Surface-Dice for {patience} epoch(s)"
+    return ""
+
+
 def train(
     data_dir: Path | str,
     out_dir: Path | str,
@@ -192,6 +241,7 @@ def train(
     resume: bool = False,
     report: EpochReport | None = None,
     started: Callable[[TrainConfig, torch.device], None] | None = None,
+    original_data: Path | str | None = None,
 ) -> Path:
     """Train (or fine-tune from ``init_model``) and return the path of the model file.
 
@@ -203,6 +253,14 @@ def train(
     Validation patches (``imagesVal``/``labelsVal``) are optional. Machine settings left as None
     follow the device (:func:`for_device`). ``report`` receives each epoch's log row (epoch 0: the
     starting model's validation scores); ``started`` the settings used, once every input is checked.
+
+    ``original_data`` (fine-tuning: the starting model's training data folder) adds
+    ``config.keep_original`` of its training patches to the training data and validates on its
+    validation patches too (log columns ``original_val_dice``, ``original_val_surface_dice``).
+    The best epoch is chosen by the user's validation Surface-Dice (the original one without
+    user validation patches), never one whose original Surface-Dice fell more than
+    ``config.forgetting_tolerance`` below the starting model's. ``config.early_stopping_patience``
+    stops training after that many epochs without a better Surface-Dice.
 
     Raises
     ------
@@ -217,6 +275,10 @@ def train(
     checkpoint = read_checkpoint(out_dir) if resume else None
     train_patches = load_split(data_dir, "Tr")
     val_patches = load_split(data_dir, "Val", required=False)[: config.max_validation_patches]
+    original = None
+    if original_data is not None:
+        original = original_patches(original_data, config.keep_original, config.seed, config.max_validation_patches)
+        train_patches = train_patches + original.train
     reuse_freed_memory()
     rank, local_rank, world = _distributed_rank()
     device = _device(local_rank)
@@ -229,7 +291,7 @@ def train(
     try:
         return _train(
             data_dir, out_dir, config, train_patches, val_patches, device, rank, world, init_model, checkpoint,
-            report, started,
+            report, started, original,
         )  # fmt: skip
     finally:
         if world > 1:
@@ -266,6 +328,7 @@ def _train(
     checkpoint: dict | None,
     report: EpochReport | None,
     started: Callable[[TrainConfig, torch.device], None] | None,
+    original: OriginalData | None = None,
 ) -> Path:
     main_process = rank == 0
     if init_model is not None:
@@ -287,9 +350,11 @@ def _train(
     loss_fn = SegmentationLoss(surface_dice_weight=config.surface_dice_weight)
     rng = np.random.default_rng([config.seed, rank] if world > 1 else config.seed)
     start_epoch, best, history, best_weights, best_row = 0, -math.inf, [], None, None
-    validating = bool(val_patches) and main_process
+    validating = bool(val_patches or (original and original.val)) and main_process
     # the starting model's scores, measured before a resumed run loads its later weights
-    baseline = validate(model, val_patches, config.voxel_size_ang, device) if validating and init_model else None
+    baseline = None
+    if validating and init_model:
+        baseline = _validation_scores(model, val_patches, original, config.voxel_size_ang, device)
     if checkpoint is not None:
         load_checkpoint_weights(out_dir, model, optimizer, checkpoint)
         start_epoch, history = checkpoint["epoch"], checkpoint["history"]
@@ -300,13 +365,14 @@ def _train(
     if started and main_process:
         started(config, device)
     if baseline and report and start_epoch == 0:
-        report({"epoch": 0, **{f"val_{k}": v for k, v in baseline.items()}})  # the starting model's scores
+        report({"epoch": 0, **_log_keys(baseline)})  # the starting model's scores
     augmentation = AugmentationConfig() if config.augment else None
     total_iterations = config.epochs * config.iterations_per_epoch
     use_amp = device.type == "cuda"
     torch.backends.cudnn.benchmark = use_amp  # fixed crop shapes: let cuDNN pick its fastest kernels
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     model.train()
+    stopped = ""
     for epoch in range(start_epoch, config.epochs):
         started, losses = time.perf_counter(), []
         seed_epoch = epoch * world + rank
@@ -332,20 +398,20 @@ def _train(
         if main_process:
             row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": lr}
             if validating:
-                scores = validate(model, val_patches, config.voxel_size_ang, device)
-                row.update({f"val_{k}": v for k, v in scores.items()})
+                row.update(_log_keys(_validation_scores(model, val_patches, original, config.voxel_size_ang, device)))
             row["seconds"] = time.perf_counter() - started
             history.append(row)
-            if validating and row["val_surface_dice"] > best:
-                best, best_row = row["val_surface_dice"], row
+            key = _selection_key(row)
+            if key and row[key] > best and not_forgotten(row, baseline, config.forgetting_tolerance):
+                best, best_row = row[key], row
                 best_weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1}
             state |= {"best": best, "best_model": best_weights, "best_row": best_row, "history": history}
             write_checkpoint(out_dir, {**state, "rng": rng.bit_generator.state, "config": config.model_dump()})
             if report:
                 report(row)
-            if baseline and config.early_stop_tolerance is not None and "val_dice" in row:
-                stop = row["val_dice"] < baseline["dice"] - config.early_stop_tolerance
+            stopped = _stop_reason(row, best_row, baseline, config)
+            stop = bool(stopped)
         if world > 1:  # every process learns rank 0's early-stop decision
             flag = torch.tensor([float(stop)], device=device)
             torch.distributed.broadcast(flag, src=0)
@@ -356,10 +422,14 @@ def _train(
     if main_process:
 
         def card(row: dict, selected: str) -> dict:
-            return training_card(
+            why = f"; stopped after epoch {history[-1]['epoch']}: {stopped}" if stopped else ""
+            made = training_card(
                 config.model_dump(mode="json"), data_dir, train_patches, val_patches, row, init_card, world, baseline,
-                selected,
+                selected + why,
             )  # fmt: skip
+            if original is not None:
+                made["training"]["original_data"] = original.summary()
+            return made
 
         path = _write_results(out_dir, config, model, history, best_weights, best_row, card, validating)
     if world > 1:
@@ -371,13 +441,19 @@ def _write_results(out_dir, config, model, history, best_weights, best_row, card
     """The finished run's files, together: best (or, without validation, last) model, final model, log."""
     last = history[-1]
     final = (model, card(last, f"the last epoch: {last['epoch']}"))
-    if best_weights is None:  # no validation patches (or none scored yet): the last epoch is the model
-        why = "" if validated else ", no validation patches to choose the best one"
+    if best_weights is None:  # no validation patches, or no epoch kept the original Surface-Dice
+        why = (
+            ", none kept the original validation Surface-Dice within forgetting_tolerance "
+            f"{config.forgetting_tolerance:g}"
+            if validated
+            else ", no validation patches to choose the best one"
+        )
         best = (model, card(last, f"the last epoch: {last['epoch']}{why}"))
     else:
         best_model = UNet3D(model.config)
         best_model.load_state_dict(best_weights)
-        best = (best_model, card(best_row, f"the best epoch by validation Surface-Dice: {best_row['epoch']}"))
+        which = "validation" if "val_surface_dice" in best_row else "original validation"
+        best = (best_model, card(best_row, f"the best epoch by {which} Surface-Dice: {best_row['epoch']}"))
     return write_final_set(out_dir, best, final, history, config.model_dump(mode="json"))
 
 

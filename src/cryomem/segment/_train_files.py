@@ -130,7 +130,7 @@ def training_card(
             "fine_tuned_from": init_card.name if init_card else None,
             "starting_model_validation": start_scores,
         },
-        "validation": {k.removeprefix("val_"): v for k, v in row.items() if k.startswith("val_")},
+        "validation": {k.replace("val_", "", 1): v for k, v in row.items() if k.startswith(("val_", "original_val_"))},
         "code_version": cryomem.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
@@ -146,9 +146,10 @@ def _plot(path: Path, history: list[dict]) -> None:
     left.set_xlabel("epoch")
     left.set_ylabel("loss")
     left.legend()
-    scored = [key for key in ("val_dice", "val_surface_dice") if key in history[-1]]
+    scored = [key for key in ("val_dice", "val_surface_dice", "original_val_surface_dice") if key in history[-1]]
     for key in scored:
-        right.plot(epochs, [r.get(key, np.nan) for r in history], label=key.removeprefix("val_").replace("_", "-"))
+        label = key.replace("val_", "", 1).replace("_", "-")
+        right.plot(epochs, [r.get(key, np.nan) for r in history], label=label)
     right.set_xlabel("epoch")
     right.set_ylabel("validation score")
     right.set_ylim(0, 1)

@@ -1,0 +1,194 @@
+"""Wiener-like deconvolution with the CTF (MemBrain v2 preprint §2.4.3: Warp's "deconv" filter).
+
+With ``f`` the spatial frequency as a fraction of Nyquist (``|k| * 2 * voxel_size_ang``), the
+filter of Tegunov & Cramer (2019, Warp) is
+
+    highpass(f) = 1 - cos(π · min(1, f / f_hp))
+    SNR(f)      = exp(-100 · F · f / voxel_size_ang) · 10^(3 · strength) · highpass(f)
+    W(f)        = H(f) / (H(f)² + 1 / SNR(f))
+
+with the SNR fall-off ``F``, the deconvolution ``strength``, the high-pass edge ``f_hp`` (0.02
+of Nyquist) and the CTF ``H`` (:func:`ctf_1d`; ``|H|`` for tomograms that were phase-flipped).
+The SNR decays exponentially with frequency and vanishes at the lowest frequencies, where the
+ramp of weighted back-projection leaves little power.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.fft
+
+from cryomem.segment._preprocess_files import (
+    check_finite,
+    check_output_path,
+    open_tomogram,
+    radial_frequency_plane,
+    write_float_volume,
+)
+
+__all__ = ["ctf_1d", "deconvolution_filter", "deconvolve", "deconvolve_file", "electron_wavelength_ang"]
+
+_PLANCK_J_S = 6.62607015e-34
+_ELECTRON_MASS_KG = 9.1093837015e-31
+_ELEMENTARY_CHARGE_C = 1.602176634e-19
+_LIGHT_SPEED_M_S = 299792458.0
+
+
+def electron_wavelength_ang(voltage_kv: float) -> float:
+    """Relativistic electron wavelength, Å: ``λ = h / sqrt(2 m0 e V (1 + e V / (2 m0 c²)))``."""
+    if not voltage_kv > 0:
+        raise ValueError(f"--voltage-kv must be > 0 kV, got {voltage_kv}; typical values are 200 or 300")
+    energy_j = _ELEMENTARY_CHARGE_C * voltage_kv * 1e3
+    momentum = np.sqrt(
+        2 * _ELECTRON_MASS_KG * energy_j * (1 + energy_j / (2 * _ELECTRON_MASS_KG * _LIGHT_SPEED_M_S**2))
+    )
+    return float(_PLANCK_J_S / momentum * 1e10)
+
+
+def ctf_1d(
+    frequency_per_ang: np.ndarray,
+    *,
+    defocus_ang: float,
+    voltage_kv: float = 300.0,
+    cs_mm: float = 2.7,
+    amplitude_contrast: float = 0.07,
+) -> np.ndarray:
+    """CTF ``H(k) = sqrt(1 - A²) sin χ + A cos χ`` with ``χ = π λ Δz k² − (π/2) Cs λ³ k⁴``.
+
+    Parameters
+    ----------
+    frequency_per_ang : array
+        ``|k|``, 1/Å.
+    defocus_ang : float
+        Defocus ``Δz``, Å, positive for underfocus (``H > 0`` at low frequency).
+    voltage_kv, cs_mm, amplitude_contrast : float
+        Acceleration voltage (kV), spherical aberration (mm), amplitude contrast ``A`` in [0, 1].
+    """
+    wavelength = electron_wavelength_ang(voltage_kv)
+    k2 = np.square(np.asarray(frequency_per_ang, dtype=np.float64))
+    chi = np.pi * wavelength * defocus_ang * k2 - 0.5 * np.pi * cs_mm * 1e7 * wavelength**3 * k2**2
+    return np.sqrt(1 - amplitude_contrast**2) * np.sin(chi) + amplitude_contrast * np.cos(chi)
+
+
+def deconvolution_filter(
+    frequency_per_ang: np.ndarray,
+    voxel_size_ang: float,
+    *,
+    defocus_um: float,
+    snr_falloff: float = 1.0,
+    strength: float = 1.0,
+    highpass_nyquist: float = 0.02,
+    phase_flipped: bool = False,
+    voltage_kv: float = 300.0,
+    cs_mm: float = 2.7,
+    amplitude_contrast: float = 0.07,
+) -> np.ndarray:
+    """The Wiener-like filter ``W(|k|)`` of the module docstring at ``frequency_per_ang`` (1/Å)."""
+    fraction = np.asarray(frequency_per_ang, dtype=np.float64) * 2 * voxel_size_ang
+    highpass = 1 - np.cos(np.pi * np.minimum(1.0, fraction / highpass_nyquist))
+    snr = np.exp(-100.0 * snr_falloff * fraction / voxel_size_ang) * 10.0 ** (3 * strength) * highpass
+    ctf = ctf_1d(
+        frequency_per_ang,
+        defocus_ang=defocus_um * 1e4,
+        voltage_kv=voltage_kv,
+        cs_mm=cs_mm,
+        amplitude_contrast=amplitude_contrast,
+    )
+    if phase_flipped:
+        ctf = np.abs(ctf)
+    return ctf * snr / (ctf**2 * snr + 1.0)
+
+
+_DEFAULTS = {
+    "snr_falloff": 1.0,
+    "strength": 1.0,
+    "highpass_nyquist": 0.02,
+    "phase_flipped": False,
+    "voltage_kv": 300.0,
+    "cs_mm": 2.7,
+    "amplitude_contrast": 0.07,
+}
+
+
+def _checked(defocus_um: float, options: dict) -> dict:
+    """``options`` with defaults filled in, or a ``ValueError`` naming the flag, the value and a fix."""
+    unknown = sorted(set(options) - set(_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown deconvolution option(s) {unknown}; choose from {sorted(_DEFAULTS)}")
+    s = {**_DEFAULTS, **options}
+    checks = [
+        (0 < defocus_um <= 20, f"--defocus-um must be in (0, 20] µm of underfocus, got {defocus_um}; e.g. 3"),
+        (0 < s["snr_falloff"] <= 100, f"--snr-falloff must be in (0, 100], got {s['snr_falloff']}; the default is 1"),
+        (0 < s["strength"] <= 5, f"--strength must be in (0, 5], got {s['strength']}; the default is 1"),
+        (
+            0 < s["highpass_nyquist"] <= 1,
+            f"--highpass-nyquist must be in (0, 1], got {s['highpass_nyquist']}; default 0.02",
+        ),
+        (s["voltage_kv"] > 0, f"--voltage-kv must be > 0 kV, got {s['voltage_kv']}; e.g. 300"),
+        (s["cs_mm"] >= 0, f"--cs-mm must be >= 0 mm, got {s['cs_mm']}; e.g. 2.7"),
+        (0 <= s["amplitude_contrast"] <= 1, f"--amplitude-contrast must be in [0, 1], got {s['amplitude_contrast']}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+    return s
+
+
+def deconvolve(volume_zyx: np.ndarray, voxel_size_ang: float, *, defocus_um: float, **options: float) -> np.ndarray:
+    """Apply :func:`deconvolution_filter` to a volume (keyword ``options`` as there).
+
+    Returns
+    -------
+    (nz, ny, nx) float32 array
+        Dense matter keeps its sign: with ``phase_flipped`` False the signed CTF both restores the
+        amplitudes and flips the phases, so dark stays dark. Needs about 3 x the float32 size of
+        the volume in memory.
+    """
+    settings = _checked(defocus_um, options)
+    shape = tuple(volume_zyx.shape)
+    spectrum = scipy.fft.rfftn(np.asarray(volume_zyx, dtype=np.float32))
+    for iz in range(shape[0]):
+        k = radial_frequency_plane(shape, voxel_size_ang, iz)
+        spectrum[iz] *= deconvolution_filter(k, voxel_size_ang, defocus_um=defocus_um, **settings).astype(np.float32)
+    return scipy.fft.irfftn(spectrum, s=shape, overwrite_x=True).astype(np.float32, copy=False)
+
+
+def deconvolve_file(
+    tomogram_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    defocus_um: float,
+    voxel_size_ang: float | None = None,
+    overwrite: bool = False,
+    **options: float,
+) -> Path:
+    """Deconvolve a tomogram file (see :func:`deconvolve`) and write the result (float32 MRC, atomic).
+
+    Parameters
+    ----------
+    tomogram_path, out_path : str or os.PathLike
+        Input MRC (never modified) and output MRC (the input's voxel size and origin).
+    defocus_um : float
+        Defocus of the tilt series, µm, positive for underfocus.
+    voxel_size_ang : float, optional
+        Overrides the header's voxel size, Å.
+    overwrite : bool
+        Replace an existing ``out_path``.
+    **options
+        ``snr_falloff``, ``strength``, ``highpass_nyquist``, ``phase_flipped``, ``voltage_kv``,
+        ``cs_mm``, ``amplitude_contrast`` of :func:`deconvolution_filter`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_path``.
+    """
+    _checked(defocus_um, options)
+    volume = open_tomogram(tomogram_path, voxel_size_ang)
+    out = check_output_path(out_path, inputs=(tomogram_path,), overwrite=overwrite)
+    check_finite(volume.data_zyx, str(tomogram_path))
+    result = deconvolve(volume.data_zyx, volume.voxel_size_ang, defocus_um=defocus_um, **options)
+    return write_float_volume(out, result, volume, overwrite=overwrite)
