@@ -1,7 +1,7 @@
 """The correction loop end to end (issue 20): segment, extract uncertain patches, correct, merge, fine-tune, re-segment.
 
-A simulated tomogram the shipped model handles badly (SIRT reconstruction, a factor held out of its
-training data; seeds 880001... used nowhere else) is segmented with the shipped model (no TTA).
+A simulated tomogram the shipped model handles badly (``--factor``: SIRT reconstruction or 1/f noise,
+factors held out of its training data; seed 880001, used nowhere else) is segmented with the shipped model (no TTA).
 Correction patches are extracted from its left half (x < nx/2) with the ``uncertain`` strategy and
 "corrected" from the simulator's truth, standing in for a person (labels as the training recipe
 makes them: :func:`cryomem.simulate._dataset.training_labels` with its ignore shell, the patch border
@@ -13,6 +13,7 @@ recipe (forgetting), before and after. Labels for scoring: the simulator's membr
 
     python benchmarks/bench_correction_loop.py --quick     # ~10-15 min on 1 core
     python benchmarks/bench_correction_loop.py             # larger tomogram, more patches and epochs
+    python benchmarks/bench_correction_loop.py --quick --factor coloured-noise --learning-rate 1e-3
 """
 
 from __future__ import annotations
@@ -47,17 +48,25 @@ SETTINGS = {
 }  # fmt: skip
 
 
-def hard_tomogram(shape: tuple[int, int, int]):
-    """A SIRT-reconstructed tomogram with training-like membranes and crowding."""
+FACTORS = {"sirt": {"reconstruction": "sirt"}, "coloured-noise": {"noise_exponent": 1.0}}
+
+
+def hard_tomogram(shape: tuple[int, int, int], factor: str):
+    """A tomogram with training-like membranes and crowding and one held-out ``factor`` (SIRT, 1/f noise)."""
     config = SimulationConfig.model_validate(
         {
             "shape_zyx": shape,
             "seed": SEED,
             "voxel_size_ang": 12.0,
-            "membranes": {"occupancy": 0.04, "thickness_nm": (3.0, 5.0)},
+            "membranes": {
+                "occupancy": 0.08,
+                "radius_nm": (15.0, 35.0),
+                "kinds": {"sphere": 2.0, "small_vesicle": 2.0, "ellipsoid": 1.0, "sheet": 1.0},
+                "thickness_nm": (3.0, 5.0),
+            },
             "membrane_proteins": {"occupancy": 0.2},
             "cytosol": {"occupancy": 0.08, "microtubules": 1, "actin_filaments": 6},
-            "microscope": {"snr": 0.6, "tilt_min_deg": -55.0, "tilt_max_deg": 55.0, "reconstruction": "sirt"},
+            "microscope": {"snr": 0.6, "tilt_min_deg": -55.0, "tilt_max_deg": 55.0, **FACTORS[factor]},
         }
     )
     return config, simulate_tomogram(config)
@@ -110,6 +119,7 @@ def correct_from_truth(patch_dir: Path, truth_zyx: np.ndarray, shell_voxels: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small tomogram, few patches and epochs (~10-15 min)")
+    parser.add_argument("--factor", choices=list(FACTORS), default="sirt", help="the held-out factor")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     parser.add_argument("--keep-original", type=float, default=0.5, help="share of the recipe's patches kept in")
     parser.add_argument("--learning-rate", type=float, default=FinetuneSettings().learning_rate,
@@ -125,10 +135,12 @@ def main() -> None:
     def say(text: str) -> None:
         print(f"[{time.perf_counter() - clock:5.0f} s] {text}", flush=True)
 
-    config, sim = hard_tomogram(s["shape"])
+    config, sim = hard_tomogram(s["shape"], args.factor)
     voxel, truth = config.voxel_size_ang, sim.phantom.membrane_ids_zyx > 0
     half = s["shape"][2] // 2
-    say(f"simulated the SIRT tomogram {s['shape']} at {voxel:g} Å")
+    if not (truth[:, :, :half].any() and truth[:, :, half:].any()):
+        raise SystemExit("the simulated tomogram has membrane in one half only; change SEED")
+    say(f"simulated the {args.factor} tomogram {s['shape']} at {voxel:g} Å")
     data_config = recipe(s["recipe_tomograms"], s["recipe_shape"])
     original = work / "original"
     if not original.is_dir():
@@ -180,9 +192,9 @@ def main() -> None:
     tuned = Segmenter.load(model, "cpu")
     d1, s1 = scores(tuned, sim.tomogram_zyx, voxel, truth, right)
     f1 = pooled(tuned, sims)
-    print(f"right half of the SIRT tomogram   before: Dice {d0.value:.3f} Surface-Dice {s0.value:.3f}   "
+    print(f"right half, {args.factor:<14}  before: Dice {d0.value:.3f} Surface-Dice {s0.value:.3f}   "
           f"after: Dice {d1.value:.3f} Surface-Dice {s1.value:.3f}")  # fmt: skip
-    print(f"{len(sims)} tomograms of the recipe      before: Dice {f0[0]:.3f} Surface-Dice {f0[1]:.3f}   "
+    print(f"{len(sims)} tomograms of the recipe   before: Dice {f0[0]:.3f} Surface-Dice {f0[1]:.3f}   "
           f"after: Dice {f1[0]:.3f} Surface-Dice {f1[1]:.3f}")  # fmt: skip
     print(f"selected: {tuned.card.training.selected}")
     say(f"done (work folder {work})")

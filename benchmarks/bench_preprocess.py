@@ -5,8 +5,10 @@
 factor pushed out of the training domain, segmented by the shipped model (no TTA, threshold 0.5) raw
 and after the matching preprocessing step:
 
-- ``voxel-size``: voxels of ``--far-voxel-size`` Å (training: 7-22 Å) -> ``pixel-size`` to the model's
-  voxel size. Raw means the model's own window rescaling (trilinear, what `cryomem segment` does).
+- ``voxel-size``: voxels of ``--far-voxel-size`` Å (default 5; training: 7-22 Å; the simulator's
+  templates vanish from 28 Å on, so 26 Å is the coarsest choice), on a grid enlarged to the physical
+  extent the shape has at 10 Å -> ``pixel-size`` to the model's voxel size. Raw means the model's own
+  window rescaling (trilinear, what `cryomem segment` does).
   The prediction on the resampled grid is mapped back to the tomogram's grid (linear interpolation
   of the probabilities at the same physical positions, voxel 0 aligned) and scored there.
 - ``coloured-noise``: noise power ∝ 1/f^1.5 (training: white) -> ``match-spectrum`` to the shipped
@@ -18,8 +20,9 @@ Dice and Surface-Dice are pooled over the tomograms of a case, against the simul
 labels (bilayer, no ignore shell).
 
 (b) ``--speed``: wall time and peak memory of each step on a random 200x512x512 float32 tomogram,
-each step in its own process. ``maxrss`` is the process's peak resident size (ru_maxrss), which
-includes the pages of memory-mapped files it touched (reclaimable); ``heap`` is the peak of
+each step in its own process. ``maxrss`` is the process's peak resident size (VmHWM of
+/proc/self/status; ru_maxrss would inherit the parent's across exec), which includes the pages of
+memory-mapped files it touched (reclaimable); ``heap`` is the peak of
 numpy/Python allocations (tracemalloc). ``import only`` is the cost of Python + numpy + scipy.
 
     python benchmarks/bench_preprocess.py --quick [--n 2] [--shape 64,128,128]
@@ -51,9 +54,11 @@ FIRST_INDEX = 2000
 CASES = ("voxel-size", "coloured-noise", "no-phase-flip")
 
 _CHILD = """
-import json, resource, sys, time, tracemalloc
-tracemalloc.start()
+import json, sys, time, tracemalloc
+import numpy, scipy.fft, mrcfile
 import cryomem.segment as s
+from cryomem.segment import _preprocess_deconvolve, _preprocess_match, _preprocess_pixel
+tracemalloc.start()
 step, tomo, out = sys.argv[1:4]
 start = time.perf_counter()
 if step == "pixel-size":
@@ -66,8 +71,9 @@ elif step == "deconvolve":
     s.deconvolve_file(tomo, out, defocus_um=3.0)
 seconds = time.perf_counter() - start
 peak = tracemalloc.get_traced_memory()[1]
-print(json.dumps({"s": seconds, "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "heap_mib": peak / 2**20}))
+status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+hwm_mib = int(status["VmHWM"].split()[0]) / 1024
+print(json.dumps({"s": seconds, "maxrss_mib": hwm_mib, "heap_mib": peak / 2**20}))
 """
 
 
@@ -76,6 +82,7 @@ def case_config(dataset: DatasetConfig, case: str, index: int, shape: tuple[int,
     drawn["shape_zyx"] = shape
     if case == "voxel-size":
         drawn["voxel_size_ang"] = far_voxel
+        drawn["shape_zyx"] = tuple(round(n * max(1.0, 10.0 / far_voxel)) for n in shape)  # same extent as at 10 Å
     elif case == "coloured-noise":
         drawn["microscope"]["noise_exponent"] = 1.5
     else:
@@ -83,7 +90,7 @@ def case_config(dataset: DatasetConfig, case: str, index: int, shape: tuple[int,
     return SimulationConfig.model_validate(drawn)
 
 
-def preprocess(case: str, tomo: Path, work: Path, config: SimulationConfig, model_voxel: float) -> Path:
+def preprocess(case: str, tomo: Path, work: Path, config: SimulationConfig, model_voxel: float, args) -> Path:
     from cryomem.segment import deconvolve_file, match_pixel_size, match_spectrum_file
 
     out = work / f"{case}_pre.mrc"
@@ -91,7 +98,14 @@ def preprocess(case: str, tomo: Path, work: Path, config: SimulationConfig, mode
         return match_pixel_size(tomo, out, model_voxel, overwrite=True)
     if case == "coloured-noise":
         return match_spectrum_file(tomo, out, overwrite=True)
-    return deconvolve_file(tomo, out, defocus_um=config.microscope.defocus_um, overwrite=True)
+    return deconvolve_file(
+        tomo,
+        out,
+        defocus_um=config.microscope.defocus_um,
+        strength=args.deconvolve_strength,
+        snr_falloff=args.snr_falloff,
+        overwrite=True,
+    )
 
 
 def back_to_grid(probabilities: np.ndarray, shape_zyx: tuple[int, ...]) -> np.ndarray:
@@ -107,7 +121,7 @@ def quality(args: argparse.Namespace) -> None:
     segmenter = Segmenter.load(None, "cpu")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
-        for case in CASES:
+        for case in args.cases.split(","):
             totals: dict[str, list] = {}
             start = time.perf_counter()
             for index in range(args.n):
@@ -115,7 +129,7 @@ def quality(args: argparse.Namespace) -> None:
                 sim = simulate_tomogram(config)
                 truth = (sim.phantom.membrane_ids_zyx > 0).astype(np.uint8)
                 tomo = write_mrc(work / "tomo.mrc", sim.tomogram_zyx, voxel_size_ang=config.voxel_size_ang)
-                pre = read_mrc(preprocess(case, tomo, work, config, segmenter.voxel_size_ang))
+                pre = read_mrc(preprocess(case, tomo, work, config, segmenter.voxel_size_ang, args))
                 for variant, volume in (("none", sim.tomogram_zyx), (case_step(case), pre)):
                     data, voxel = (volume, config.voxel_size_ang) if variant == "none" else (
                         volume.data_zyx, volume.voxel_size_ang
@@ -151,7 +165,7 @@ def speed(args: argparse.Namespace) -> None:
         print(f"input {shape} float32, {np.prod(shape) * 4 / 2**20:.0f} MiB, 1 thread", flush=True)
         steps = [("import only", "none.mrc"), ("pixel-size", "p.mrc"), ("spectrum", "s.tsv")]
         steps += [("match-spectrum", "m.mrc"), ("deconvolve", "d.mrc")]
-        for step, out in steps:
+        for step, out in [(step, out) for step, out in steps if step in args.steps.split(",") + ["import only"]]:
             env = {"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
             result = subprocess.run(
                 [sys.executable, "-c", _CHILD, step, str(tomo), str(work / out)],
@@ -172,9 +186,13 @@ def main() -> None:
     parser.add_argument("--speed", action="store_true", help="time each step on a large random tomogram instead")
     parser.add_argument("--n", type=int, default=2, help="tomograms per case")
     parser.add_argument("--shape", default=None, help="tomogram shape z,y,x (quick: 64,128,128; else 96,192,192)")
-    parser.add_argument("--far-voxel-size", type=float, default=28.0, help="voxel size of the voxel-size case, Å")
+    parser.add_argument("--far-voxel-size", type=float, default=5.0, help="voxel size of the voxel-size case, Å")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated cases")
+    parser.add_argument("--deconvolve-strength", type=float, default=1.0, help="deconvolve --strength")
+    parser.add_argument("--snr-falloff", type=float, default=1.0, help="deconvolve --snr-falloff")
     parser.add_argument("--dataset-config", default="configs/default_segmentation_dataset_v3.yaml")
     parser.add_argument("--speed-shape", default="200,512,512")
+    parser.add_argument("--steps", default="pixel-size,spectrum,match-spectrum,deconvolve", help="--speed steps")
     parser.add_argument("--scratch", default=None, help="folder for the speed test's files (default: system temp)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the network")
     args = parser.parse_args()

@@ -1,39 +1,25 @@
 """`cryomem preprocess pixel-size | spectrum | match-spectrum | deconvolve` (issue 20): runs and refusals.
 
-The commands run through a small app that mounts ``preprocess_app`` as ``preprocess``, exactly as
-``cryomem.cli._app`` does, so the arguments are those a user types after ``cryomem``. Refusals are
-checked like :func:`bad_input.assert_refuses`: exit 2, one line naming the problem, no file added or
-changed in the watched folder.
+Refusals go through :func:`bad_input.assert_refuses`: exit 2, one line naming the problem, no file
+added or changed in the watched folder.
 """
 
 import numpy as np
 import pytest
-import typer
-from bad_input import snapshot, write_raw_mrc
-from typer.testing import CliRunner
+from bad_input import assert_refuses, run_cli, write_raw_mrc
 
-from cryomem.cli._preprocess import preprocess_app
 from cryomem.io import read_mrc, write_mrc
 from cryomem.segment import read_spectrum_tsv
 
-app = typer.Typer()
-app.add_typer(preprocess_app, name="preprocess")
 ORIGIN = (50.0, 60.0, 70.0)
 
 
 def _run(args: list):
-    return CliRunner().invoke(app, ["preprocess", *[str(a) for a in args]])
+    return run_cli(["preprocess", *args])
 
 
 def _refuses(args: list, message: str, folder) -> None:
-    before = snapshot([folder])
-    result = _run(args)
-    text = " ".join(result.output.split())
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output, result.output
-    assert len([line for line in result.output.strip().splitlines() if line.strip()]) <= 2, result.output
-    assert message.lower() in text.lower(), result.output
-    assert snapshot([folder]) == before
+    assert_refuses(["preprocess", *args], message, [folder])
 
 
 @pytest.fixture

@@ -138,7 +138,7 @@ def _bad_label(folder, name, data):
 @pytest.mark.parametrize(
     "spoil, message",
     [
-        (lambda f, s: _bad_label(f, s.labels, np.full((16, 16, 16), 3, np.uint8)), r"0, 1, 2 \(background, membrane, ignore\): 3;"),
+        (lambda f, s: _bad_label(f, s.labels, np.full((16, 16, 16), 3, np.uint8)), r"ignore\): 3;"),
         (lambda f, s: _bad_label(f, s.labels, np.full((16, 16, 16), 0.5, np.float32)), r"ignore\): 0.5;"),
         (lambda f, s: _bad_label(f, s.labels, np.zeros((16, 16, 8), np.uint8)), "has shape"),
         (lambda f, s: (f / s.labels).unlink(), "has no"),
@@ -164,3 +164,11 @@ def test_merge_refuses_a_voxel_size_other_than_the_dataset_s(tomo, tmp_path):
     with pytest.raises(ValueError, match="voxel size 12 Å but the patches of .* have 10 Å"):
         merge_corrected_patches([tmp_path / "p"], data)
     assert sorted(p.name for p in (data / "imagesTr").iterdir()) == ["old.mrc"]
+
+
+def test_auto_split_validates_on_patches_with_membrane():
+    from cryomem.segment._patches_merge import _splits
+
+    assert _splits(["a", "b", "c"], "auto", [False, False, True]) == ["Tr", "Tr", "Val"]
+    assert _splits(["a", "b"], "auto", [False, False]) == ["Tr", "Val"]
+    assert _splits(["a", "b"], "train", [True, True]) == ["Tr", "Tr"]

@@ -11,9 +11,11 @@ import cryomem
 from cryomem.cli._common import console
 from cryomem.cli._demo import demo
 from cryomem.cli._pick import pick_app
+from cryomem.cli._preprocess import preprocess_app
 from cryomem.cli._run import report, run
 from cryomem.cli._segment import segment_app
 from cryomem.cli._segment_derived import instances_command, threshold_command
+from cryomem.cli._segment_patches import patches_app
 from cryomem.cli._simulate import simulate_app
 from cryomem.cli._stats import stats_app
 from cryomem.cli._surface import surface
@@ -53,6 +55,8 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(segment_app, name="segment")
 segment_app.command("threshold")(threshold_command)
 segment_app.command("instances")(instances_command)
+segment_app.add_typer(patches_app, name="patches")
+app.add_typer(preprocess_app, name="preprocess")
 app.command("surface")(surface)
 app.add_typer(pick_app, name="pick")
 app.add_typer(stats_app, name="stats")

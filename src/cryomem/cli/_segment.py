@@ -212,7 +212,7 @@ def finetune_command(
     sets them; batch size, loader workers and threads follow this machine. With --keep-original
     above 0, part of the starting model's training data joins yours and its validation patches are
     scored too: the best epoch by your validation Surface-Dice is kept, never one whose original
-    Surface-Dice fell more than forgetting_tolerance (0.05) below the starting model's.
+    Surface-Dice fell more than forgetting_tolerance (a --config setting) below the starting model's.
     """
     from cryomem.segment import DEFAULT_MODEL_PATH, TrainConfig, read_model_card
     from cryomem.segment._train import DEVICE_SETTINGS

@@ -33,7 +33,7 @@ from cryomem.io import (
 Split = Literal["train", "val", "auto"]
 _SPLIT_FOLDER = {"train": "Tr", "val": "Val"}
 AUTO_VALIDATION_EVERY = 5
-"""``--split auto``: every 5th corrected patch (sorted by name; at least one of two or more) validates."""
+"""``--split auto``: every 5th corrected patch with membrane (by name; at least one of two or more) validates."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,12 @@ def _check_voxel_sizes(pairs: list[CorrectedPair], dataset: Path) -> None:
             )
 
 
-def _splits(names: list[str], split: Split) -> list[str]:
+def _splits(names: list[str], split: Split, has_membrane: list[bool]) -> list[str]:
+    """Split folder per patch; ``auto`` validates on patches with membrane (Surface-Dice is 0 without)."""
     if split != "auto":
         return [_SPLIT_FOLDER[split]] * len(names)
-    order = sorted(range(len(names)), key=names.__getitem__)
+    candidates = [i for i in range(len(names)) if has_membrane[i]] or list(range(len(names)))
+    order = sorted(candidates, key=names.__getitem__)
     chosen = {order[i] for i in range(AUTO_VALIDATION_EVERY - 1, len(order), AUTO_VALIDATION_EVERY)}
     if len(names) >= 2 and not chosen:
         chosen = {order[-1]}
@@ -170,7 +172,7 @@ def merge_corrected_patches(inputs: list[Path | str], dataset: Path | str, *, sp
     _check_voxel_sizes(pairs, dataset)
     taken = _taken_names(dataset)
     names = [_unique_name(p.image.name.rpartition(".")[0], taken) for p in pairs]
-    splits = _splits(names, split)
+    splits = _splits(names, split, [bool(np.any(p.labels_zyx == 1)) for p in pairs])
     folders = {s: training_data_folders(dataset, s) for s in set(splits)}
     targets = [folder / name for name, s in zip(names, splits) for folder in folders[s]]
     summary_path = dataset / "dataset.json"

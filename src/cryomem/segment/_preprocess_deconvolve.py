@@ -26,6 +26,7 @@ from cryomem.segment._preprocess_files import (
     check_output_path,
     open_tomogram,
     radial_frequency_plane,
+    release_pages,
     write_float_volume,
 )
 
@@ -144,12 +145,13 @@ def deconvolve(volume_zyx: np.ndarray, voxel_size_ang: float, *, defocus_um: flo
     -------
     (nz, ny, nx) float32 array
         Dense matter keeps its sign: with ``phase_flipped`` False the signed CTF both restores the
-        amplitudes and flips the phases, so dark stays dark. Needs about 3 x the float32 size of
-        the volume in memory.
+        amplitudes and flips the phases, so dark stays dark. Needs about 2 x the float32 size of
+        the volume in memory (its half spectrum, the result), plus the volume unless memory-mapped.
     """
     settings = _checked(defocus_um, options)
     shape = tuple(volume_zyx.shape)
     spectrum = scipy.fft.rfftn(np.asarray(volume_zyx, dtype=np.float32))
+    release_pages(volume_zyx)
     for iz in range(shape[0]):
         k = radial_frequency_plane(shape, voxel_size_ang, iz)
         spectrum[iz] *= deconvolution_filter(k, voxel_size_ang, defocus_um=defocus_um, **settings).astype(np.float32)

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import mmap
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from cryomem.io import Volume, is_mrc_path, read_mrc
 
-__all__ = ["check_finite", "check_output_path", "open_tomogram", "radial_frequency_plane", "write_float_volume"]
+__all__ = [
+    "check_finite",
+    "check_output_path",
+    "open_tomogram",
+    "radial_frequency_plane",
+    "release_pages",
+    "ScratchVolume",
+    "scratch_volume",
+    "write_float_volume",
+]
 
 _CHECK_SLAB_VOXELS = 16 * 1024**2
 
@@ -72,6 +86,7 @@ def check_finite(data_zyx: np.ndarray, name: str) -> None:
                 f"{name} holds NaN or infinite values (first in z slices {z0}..{z0 + step - 1}); "
                 "Fourier filtering would spread them everywhere: replace them (e.g. by the mean) first"
             )
+        release_pages(data_zyx)
 
 
 def radial_frequency_plane(shape_zyx: tuple[int, int, int], voxel_size_ang: float, iz: int) -> np.ndarray:
@@ -93,3 +108,62 @@ def write_float_volume(path: Path, data_zyx: np.ndarray, source: Volume, *, over
     from cryomem.io import write_mrc
 
     return write_mrc(path, data_zyx.astype(np.float32, copy=False), **source.placement, overwrite=overwrite)
+
+
+def release_pages(array: np.ndarray) -> None:
+    """Drop the resident pages of the file mapping behind ``array`` (no-op for an in-memory array).
+
+    The data stay in the file (written-back pages of a shared mapping included); the next access
+    reads them again. Keeps the resident size of a streamed pass bounded by its slabs.
+    """
+    base = array
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, "base", None)
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if base is not None and advice is not None and not base.closed:
+        base.madvise(advice)
+
+
+class ScratchVolume:
+    """A float32 ``(nz, ny, nx)`` volume in a file, written by z slabs and read by y rows.
+
+    Plain positioned reads and writes, not a memory map: the page cache holds the data, and the
+    process keeps only the block it asked for (a mapping would keep the pages it touched, and
+    reading a column block touches pages all over the file).
+    """
+
+    def __init__(self, fd: int, shape_zyx: tuple[int, int, int]) -> None:
+        self._fd = fd
+        self.shape = tuple(int(n) for n in shape_zyx)
+        os.ftruncate(fd, 4 * math.prod(self.shape))
+
+    def _offset(self, z: int, y: int) -> int:
+        return 4 * (z * self.shape[1] + y) * self.shape[2]
+
+    def write_slab(self, z0: int, slab: np.ndarray) -> None:
+        """Store ``slab`` (``(k, ny, nx)``) as planes ``z0 .. z0 + k - 1``."""
+        view = memoryview(np.ascontiguousarray(slab, dtype=np.float32)).cast("B")
+        offset, done = self._offset(z0, 0), 0
+        while done < len(view):
+            done += os.pwrite(self._fd, view[done:], offset + done)
+
+    def read_rows(self, y0: int, y1: int) -> np.ndarray:
+        """Rows ``y0 .. y1 - 1`` of every plane, ``(nz, y1 - y0, nx)`` float32."""
+        block = np.empty((self.shape[0], y1 - y0, self.shape[2]), dtype=np.float32)
+        for z in range(self.shape[0]):
+            view = memoryview(block[z]).cast("B")
+            offset, done = self._offset(z, y0), 0
+            while done < len(view):
+                done += os.preadv(self._fd, [view[done:]], offset + done)
+        return block
+
+
+@contextmanager
+def scratch_volume(folder: Path, name: str, shape_zyx: tuple[int, int, int]) -> Iterator[ScratchVolume]:
+    """A :class:`ScratchVolume` in a hidden file in ``folder``, removed when the block ends."""
+    handle, scratch = tempfile.mkstemp(prefix=f".{name}.scratch-", suffix=".f32", dir=folder)
+    try:
+        yield ScratchVolume(handle, shape_zyx)
+    finally:
+        os.close(handle)
+        Path(scratch).unlink(missing_ok=True)

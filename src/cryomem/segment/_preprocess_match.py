@@ -22,6 +22,7 @@ from cryomem.segment._preprocess_files import (
     check_output_path,
     open_tomogram,
     radial_frequency_plane,
+    release_pages,
     write_float_volume,
 )
 from cryomem.segment._preprocess_spectrum import (
@@ -87,12 +88,13 @@ def match_spectrum(
     Returns
     -------
     (nz, ny, nx) float32 array
-        Needs about 3 x the float32 size of the volume in memory (the volume, its half spectrum
-        in complex64, the result).
+        Needs about 2 x the float32 size of the volume in memory (its half spectrum in complex64,
+        the result), plus the volume itself unless it is memory-mapped.
     """
     own = radial_amplitude_spectrum(volume_zyx, voxel_size_ang, tile=tile)
     shape = tuple(volume_zyx.shape)
     spectrum = scipy.fft.rfftn(np.asarray(volume_zyx, dtype=np.float32))
+    release_pages(volume_zyx)
     for iz in range(shape[0]):
         k = radial_frequency_plane(shape, voxel_size_ang, iz)
         have = _clamped(own, k)

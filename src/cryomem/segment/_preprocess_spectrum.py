@@ -16,7 +16,7 @@ import numpy as np
 import scipy.fft
 
 from cryomem.io import atomic_write_path
-from cryomem.segment._preprocess_files import check_finite, check_output_path, open_tomogram
+from cryomem.segment._preprocess_files import check_finite, check_output_path, open_tomogram, release_pages
 
 __all__ = [
     "DEFAULT_REFERENCE_SPECTRUM_PATH",
@@ -115,6 +115,7 @@ def radial_amplitude_spectrum(
                 magnitude = np.abs(scipy.fft.rfftn(block)) ** 2
                 power += np.bincount(shell, weights=magnitude[inside] * weight, minlength=size // 2 + 1)
                 n_tiles += 1
+        release_pages(volume_zyx)
     energy = float(np.square(window, dtype=np.float64).sum())
     amplitude = np.sqrt(power / np.maximum(counts, 1) / n_tiles / energy)
     frequency = np.arange(size // 2 + 1) / (size * voxel_size_ang)
