@@ -41,7 +41,7 @@ from cryomem.simulate._dataset_config import tomogram_config
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "default_segmentation_dataset_v3.yaml"
 SEED = 880001
 SETTINGS = {
-    "quick": {"shape": (64, 128, 192), "n": 6, "size": 48, "epochs": 4, "iterations": 8, "recipe_tomograms": 4,
+    "quick": {"shape": (64, 128, 192), "n": 8, "size": 32, "epochs": 4, "iterations": 8, "recipe_tomograms": 4,
               "recipe_shape": (64, 128, 128), "forgetting_tomograms": 2},
     "full": {"shape": (96, 160, 320), "n": 12, "size": 64, "epochs": 12, "iterations": 20, "recipe_tomograms": 8,
              "recipe_shape": (96, 160, 160), "forgetting_tomograms": 4},

@@ -41,6 +41,14 @@ def extract_command(
         tomogram, segmentation, out, n=n, size=size, strategy=strategy, scores=scores, points=points, seed=seed,
         border_ignore_voxels=border_ignore, overwrite=overwrite,
     )  # fmt: skip
+    if len(sources) < n:
+        console.print(
+            f"note: only {len(sources)} of {n} patches: no room for more without overlap (or fewer --points "
+            "inside the tomogram); lower --size for more",
+            style="yellow",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         f"[bold green]done[/]: {len(sources)} patch(es) of {size}³ voxels ({strategy}) in {out}; correct the "
         "*_labels.mrc files (1 membrane, 0 background, 2 ignore), then `cryomem segment patches merge`",

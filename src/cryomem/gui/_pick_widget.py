@@ -103,7 +103,8 @@ class PickWidget(Panel):
         emit = self._epoch_rows.row.emit
 
         def work(progress):
-            return train_pick_model(membranes, particles, out_dir, config, progress=progress, on_epoch=emit)
+            return train_pick_model(membranes, particles, out_dir, config, progress=progress, on_epoch=emit,
+                                    cache_dir=out_dir / "operator-cache")  # fmt: skip
 
         self.run_job(f"training on {len(particles)} particles", work, self._trained)
 
@@ -127,7 +128,8 @@ class PickWidget(Panel):
         settings = PickSettings(tta=self.tta.isChecked())
 
         def work(progress):
-            return predict_membranes(picker, membranes, out_dir, settings=settings, overwrite=True, progress=progress)
+            return predict_membranes(picker, membranes, out_dir, settings=settings, overwrite=True, progress=progress,
+                                     cache_dir=out_dir / "operator-cache")  # fmt: skip
 
         self.run_job(f"predicting {len(membranes)} membranes", work, lambda stars: self._show(stars, out_dir))
 

@@ -48,6 +48,15 @@ def stats_inputs(points_layer: Any, membranes: list[Path], out_dir: Path) -> tup
     return membranes, star
 
 
+def _finite(values: np.ndarray) -> np.ndarray | None:
+    """A per-vertex map napari can colour: undefined vertices (NaN) get the largest defined value."""
+    values = np.asarray(values, dtype=float)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return None
+    return np.where(finite, values, values[finite].max())
+
+
 class StatsWidget(Panel):
     """Run the statistics on the chosen particles and show their plots; per-vertex maps go on the surfaces."""
 
@@ -109,20 +118,43 @@ class StatsWidget(Panel):
         self.status.setText(f"{len(written)} files in {Path(next(iter(written.values()))).parent}")
 
     def _add_vertex_maps(self, written: dict[str, Path]) -> None:
-        """The per-vertex statistics (local concentration...) as surface layers coloured by them."""
+        """The per-vertex statistics as surface layers, coloured by the map defined on most vertices
+        (the membrane's concentration on our meshes), with one colour scale across the membranes."""
         from cryomem.io import read_mesh
 
-        for role, path in written.items():
-            if not role.startswith("mesh_"):
+        meshes = {role.removeprefix("mesh_"): read_mesh(path) for role, path in written.items()
+                  if role.startswith("mesh_")}  # fmt: skip
+        maps = {label: _vertex_maps(mesh) for label, mesh in meshes.items()}
+        names = [name for label_maps in maps.values() for name in label_maps]
+        if not names:
+            return
+        def telling(n: str) -> tuple[float, int]:  # defined on most vertices, then the most distinct values
+            pooled = np.concatenate([m[n][1] for m in maps.values() if n in m])
+            return sum(m[n][0] for m in maps.values() if n in m), len(np.unique(pooled))
+
+        shown = max(sorted(set(names)), key=telling)
+        values = [m[shown][1] for m in maps.values() if shown in m]
+        limits = (float(min(v.min() for v in values)), float(max(v.max() for v in values)))
+        limits = limits if limits[1] > limits[0] else (limits[0], limits[0] + 1.0)
+        for label, mesh in meshes.items():
+            if shown not in maps[label]:
                 continue
-            mesh = read_mesh(path)
-            values = {k: np.asarray(v, float) for k, v in mesh.point_data.items() if np.asarray(v).ndim == 1}
-            if not values:
-                continue
-            first = max(values, key=lambda key: np.unique(values[key]).size)  # the most telling map
-            name = f"{role.removeprefix('mesh_')} statistics"
+            name = f"{label} statistics"
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
-            self.viewer.add_surface((mesh.vertices_xyz_ang[:, ::-1].copy(), mesh.faces, values[first]), name=name,
-                                    colormap="plasma", visible=False,
-                                    metadata={"path": str(path), "colourings": values, "colouring": first})  # fmt: skip
+            colourings = {n: v for n, (_, v) in maps[label].items()}
+            self.viewer.add_surface((mesh.vertices_xyz_ang[:, ::-1].copy(), mesh.faces, colourings[shown]), name=name,
+                                    colormap="plasma", contrast_limits=limits, visible=False,
+                                    metadata={"path": str(written[f"mesh_{label}"]), "colourings": colourings,
+                                              "colouring": shown})  # fmt: skip
+
+
+def _vertex_maps(mesh: Any) -> dict[str, tuple[float, np.ndarray]]:
+    """Each 1D per-vertex map of a statistics mesh: (share of vertices where it is defined, values with the
+    undefined ones set to the largest defined value)."""
+    maps = {}
+    for name, raw in mesh.point_data.items():
+        raw = np.asarray(raw, dtype=float)
+        if raw.ndim == 1 and np.isfinite(raw).any():
+            maps[name] = (float(np.isfinite(raw).mean()), _finite(raw))
+    return maps

@@ -194,6 +194,8 @@ def extract_correction_patches(
         ``uncertain``: boxes with the smallest mean ``|p - 0.5|`` of ``scores`` (membrane
         probabilities), greedily, non-overlapping; ``random``: seeded, non-overlapping where
         possible; ``points``: centred on the first ``n`` points of the STAR file ``points``.
+        ``uncertain`` and ``points`` may give fewer than ``n`` (no room without overlap, fewer
+        points inside the tomogram).
     border_ignore_voxels : int
         Width of the ignore (2) border of each label patch.
 
