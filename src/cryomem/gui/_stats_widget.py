@@ -128,6 +128,7 @@ class StatsWidget(Panel):
         names = [name for label_maps in maps.values() for name in label_maps]
         if not names:
             return
+
         def telling(n: str) -> tuple[float, int]:  # defined on most vertices, then the most distinct values
             pooled = np.concatenate([m[n][1] for m in maps.values() if n in m])
             return sum(m[n][0] for m in maps.values() if n in m), len(np.unique(pooled))
