@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from cryomem.io._atomic import atomic_directory, atomic_file_set, atomic_write_path, created_folders, write_rows_csv
     from cryomem.io._conventions import (
         centered_ang_to_xyz_px,
+        electron_wavelength_ang,
         euler_zyz_deg_to_matrix,
         matrix_to_euler_zyz_deg,
         normals_to_euler_zyz_deg,
@@ -80,6 +81,7 @@ _EXPORTS = {
     "created_folders": "cryomem.io._atomic",
     "write_rows_csv": "cryomem.io._atomic",
     "centered_ang_to_xyz_px": "cryomem.io._conventions",
+    "electron_wavelength_ang": "cryomem.io._conventions",
     "euler_zyz_deg_to_matrix": "cryomem.io._conventions",
     "matrix_to_euler_zyz_deg": "cryomem.io._conventions",
     "normals_to_euler_zyz_deg": "cryomem.io._conventions",
@@ -177,6 +179,7 @@ __all__ = [
     "atomic_write_path",
     "created_folders",
     "centered_ang_to_xyz_px",
+    "electron_wavelength_ang",
     "check_tomogram_values",
     "euler_zyz_deg_to_matrix",
     "GUI_OUTPUT_FOLDERS",

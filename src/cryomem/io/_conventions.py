@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "centered_ang_to_xyz_px",
+    "electron_wavelength_ang",
     "euler_zyz_deg_to_matrix",
     "matrix_to_euler_zyz_deg",
     "normals_to_euler_zyz_deg",
@@ -287,3 +288,29 @@ def normals_to_euler_zyz_deg(normals_xyz: ArrayLike, inplane_deg: ArrayLike = 0.
     psi = np.where(pole, 0.0, np.arctan2(unit[..., 1], -unit[..., 0]))
     rot = np.broadcast_to(np.asarray(inplane_deg, dtype=np.float64), tilt.shape)
     return np.stack([rot, np.degrees(tilt), np.degrees(psi)], axis=-1)
+
+
+_PLANCK_J_S = 6.62607015e-34
+_ELECTRON_MASS_KG = 9.1093837015e-31
+_ELEMENTARY_CHARGE_C = 1.602176634e-19
+_LIGHT_SPEED_M_S = 299792458.0
+
+
+def electron_wavelength_ang(voltage_kv: float) -> float:
+    """Relativistic electron wavelength, Å: ``λ = h / sqrt(2·m0·e·V·(1 + e·V / (2·m0·c²)))``.
+
+    Raises
+    ------
+    ValueError
+        ``voltage_kv`` not > 0.
+    """
+    if not voltage_kv > 0:
+        raise ValueError(
+            f"the acceleration voltage voltage_kv (--voltage-kv) must be > 0 kV, got {voltage_kv}; "
+            "typical values are 200 or 300"
+        )
+    energy_j = _ELEMENTARY_CHARGE_C * voltage_kv * 1e3
+    momentum = np.sqrt(
+        2 * _ELECTRON_MASS_KG * energy_j * (1 + energy_j / (2 * _ELECTRON_MASS_KG * _LIGHT_SPEED_M_S**2))
+    )
+    return float(_PLANCK_J_S / momentum * 1e10)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
+from cryomem.io import electron_wavelength_ang
 from cryomem.segment._preprocess_files import (
     check_finite,
     check_output_path,
@@ -31,22 +32,6 @@ from cryomem.segment._preprocess_files import (
 )
 
 __all__ = ["ctf_1d", "deconvolution_filter", "deconvolve", "deconvolve_file", "electron_wavelength_ang"]
-
-_PLANCK_J_S = 6.62607015e-34
-_ELECTRON_MASS_KG = 9.1093837015e-31
-_ELEMENTARY_CHARGE_C = 1.602176634e-19
-_LIGHT_SPEED_M_S = 299792458.0
-
-
-def electron_wavelength_ang(voltage_kv: float) -> float:
-    """Relativistic electron wavelength, Å: ``λ = h / sqrt(2 m0 e V (1 + e V / (2 m0 c²)))``."""
-    if not voltage_kv > 0:
-        raise ValueError(f"--voltage-kv must be > 0 kV, got {voltage_kv}; typical values are 200 or 300")
-    energy_j = _ELEMENTARY_CHARGE_C * voltage_kv * 1e3
-    momentum = np.sqrt(
-        2 * _ELECTRON_MASS_KG * energy_j * (1 + energy_j / (2 * _ELECTRON_MASS_KG * _LIGHT_SPEED_M_S**2))
-    )
-    return float(_PLANCK_J_S / momentum * 1e10)
 
 
 def ctf_1d(

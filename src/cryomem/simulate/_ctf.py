@@ -15,26 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from cryomem.io import electron_wavelength_ang
+
 __all__ = ["ctf_2d", "electron_wavelength_ang"]
-
-_PLANCK_J_S = 6.62607015e-34
-_ELECTRON_MASS_KG = 9.1093837015e-31
-_ELEMENTARY_CHARGE_C = 1.602176634e-19
-_LIGHT_SPEED_M_S = 299792458.0
-
-
-def electron_wavelength_ang(voltage_kv: float) -> float:
-    """Relativistic electron wavelength, Å (0.01969 Å at 300 kV).
-
-    ``λ = h / sqrt(2·m0·e·V·(1 + e·V / (2·m0·c²)))``.
-    """
-    if not voltage_kv > 0:
-        raise ValueError(f"voltage_kv must be > 0, got {voltage_kv}; typical values are 200 or 300")
-    energy_j = _ELEMENTARY_CHARGE_C * voltage_kv * 1e3
-    momentum = np.sqrt(
-        2 * _ELECTRON_MASS_KG * energy_j * (1 + energy_j / (2 * _ELECTRON_MASS_KG * _LIGHT_SPEED_M_S**2))
-    )
-    return float(_PLANCK_J_S / momentum * 1e10)
 
 
 def ctf_2d(
