@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from cryomem.cli._common import console, one_line_errors
+from cryomem.segment._preprocess_defaults import DECONVOLUTION_DEFAULTS, DEFAULT_CHUNK_MIB, DEFAULT_TILE
 
 preprocess_app = typer.Typer(
     help="Preprocess tomograms towards the segmentation model's training data (MemBrain v2 preprint §2.4).",
@@ -17,6 +18,11 @@ _TOMOGRAM = typer.Argument(..., help="Tomogram (MRC); never modified.")
 _OUT_MRC = typer.Argument(..., help="Output MRC (float32), written atomically.")
 _VOXEL_SIZE = typer.Option(None, "--voxel-size", help="Voxel size of TOMO in Å; overrides the header.")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
+
+
+def _deconvolution_option(name: str, flag: str, text: str) -> typer.Option:
+    """A deconvolution flag whose default is the library's (:data:`DECONVOLUTION_DEFAULTS`)."""
+    return typer.Option(DECONVOLUTION_DEFAULTS[name], flag, help=text)
 
 
 def _wrote(path: Path) -> None:
@@ -40,7 +46,7 @@ def pixel_size(
     ),
     voxel_size: float | None = _VOXEL_SIZE,
     chunk_mib: float = typer.Option(
-        64.0, "--chunk-mib", help="Slab size, MiB; larger tomograms stream (peak memory about 5x this)."
+        DEFAULT_CHUNK_MIB, "--chunk-mib", help="Slab size, MiB; larger tomograms stream (peak memory about 5x this)."
     ),
     overwrite: bool = _OVERWRITE,
 ) -> None:
@@ -49,7 +55,7 @@ def pixel_size(
     from cryomem.segment import match_pixel_size
 
     if not chunk_mib > 0:
-        raise ValueError(f"--chunk-mib must be > 0 MiB, got {chunk_mib}; the default is 64")
+        raise ValueError(f"--chunk-mib must be > 0 MiB, got {chunk_mib}; the default is {DEFAULT_CHUNK_MIB:g}")
     written = match_pixel_size(
         tomogram,
         out,
@@ -75,7 +81,7 @@ def pixel_size(
 def spectrum(
     tomogram: Path = _TOMOGRAM,
     out: Path = typer.Option(..., "--out", help="Output TSV (frequency_per_ang, amplitude)."),
-    tile: int = typer.Option(64, "--tile", help="Edge of the Welch tiles, voxels."),
+    tile: int = typer.Option(DEFAULT_TILE, "--tile", help="Edge of the Welch tiles, voxels."),
     voxel_size: float | None = _VOXEL_SIZE,
     overwrite: bool = _OVERWRITE,
 ) -> None:
@@ -97,7 +103,7 @@ def match_spectrum(
     reference_voxel_size: float | None = typer.Option(
         None, "--reference-voxel-size", help="Voxel size of an MRC reference in Å; overrides its header."
     ),
-    tile: int = typer.Option(64, "--tile", help="Edge of the Welch tiles, voxels."),
+    tile: int = typer.Option(DEFAULT_TILE, "--tile", help="Edge of the Welch tiles, voxels."),
     voxel_size: float | None = _VOXEL_SIZE,
     overwrite: bool = _OVERWRITE,
 ) -> None:
@@ -122,15 +128,23 @@ def deconvolve(
     tomogram: Path = _TOMOGRAM,
     out: Path = _OUT_MRC,
     defocus_um: float = typer.Option(..., "--defocus-um", help="Defocus, µm, positive for underfocus."),
-    snr_falloff: float = typer.Option(1.0, "--snr-falloff", help="How fast the assumed SNR falls with frequency."),
-    strength: float = typer.Option(1.0, "--strength", help="Deconvolution strength (SNR scale 10^(3 strength))."),
-    highpass_nyquist: float = typer.Option(0.02, "--highpass-nyquist", help="High-pass edge, fraction of Nyquist."),
-    phase_flipped: bool = typer.Option(
-        False, "--phase-flipped/--no-phase-flipped", help="TOMO was CTF phase-flipped (then |CTF| is used)."
+    snr_falloff: float = _deconvolution_option(
+        "snr_falloff", "--snr-falloff", "How fast the assumed SNR falls with frequency."
     ),
-    voltage_kv: float = typer.Option(300.0, "--voltage-kv", help="Acceleration voltage, kV."),
-    cs_mm: float = typer.Option(2.7, "--cs-mm", help="Spherical aberration, mm."),
-    amplitude_contrast: float = typer.Option(0.07, "--amplitude-contrast", help="Amplitude contrast fraction."),
+    strength: float = _deconvolution_option(
+        "strength", "--strength", "Deconvolution strength (SNR scale 10^(3 strength))."
+    ),
+    highpass_nyquist: float = _deconvolution_option(
+        "highpass_nyquist", "--highpass-nyquist", "High-pass edge, fraction of Nyquist."
+    ),
+    phase_flipped: bool = _deconvolution_option(
+        "phase_flipped", "--phase-flipped/--no-phase-flipped", "TOMO was CTF phase-flipped (then |CTF| is used)."
+    ),
+    voltage_kv: float = _deconvolution_option("voltage_kv", "--voltage-kv", "Acceleration voltage, kV."),
+    cs_mm: float = _deconvolution_option("cs_mm", "--cs-mm", "Spherical aberration, mm."),
+    amplitude_contrast: float = _deconvolution_option(
+        "amplitude_contrast", "--amplitude-contrast", "Amplitude contrast fraction."
+    ),
     voxel_size: float | None = _VOXEL_SIZE,
     overwrite: bool = _OVERWRITE,
 ) -> None:

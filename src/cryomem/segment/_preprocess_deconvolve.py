@@ -22,6 +22,7 @@ import numpy as np
 import scipy.fft
 
 from cryomem.io import electron_wavelength_ang
+from cryomem.segment._preprocess_defaults import DECONVOLUTION_DEFAULTS
 from cryomem.segment._preprocess_files import (
     check_finite,
     check_output_path,
@@ -38,9 +39,9 @@ def ctf_1d(
     frequency_per_ang: np.ndarray,
     *,
     defocus_ang: float,
-    voltage_kv: float = 300.0,
-    cs_mm: float = 2.7,
-    amplitude_contrast: float = 0.07,
+    voltage_kv: float = DECONVOLUTION_DEFAULTS["voltage_kv"],  # type: ignore[assignment]
+    cs_mm: float = DECONVOLUTION_DEFAULTS["cs_mm"],  # type: ignore[assignment]
+    amplitude_contrast: float = DECONVOLUTION_DEFAULTS["amplitude_contrast"],  # type: ignore[assignment]
 ) -> np.ndarray:
     """CTF ``H(k) = sqrt(1 - A²) sin χ + A cos χ`` with ``χ = π λ Δz k² − (π/2) Cs λ³ k⁴``.
 
@@ -64,10 +65,10 @@ def deconvolution_filter(
     voxel_size_ang: float,
     *,
     defocus_um: float,
-    snr_falloff: float = 1.0,
-    strength: float = 1.0,
-    highpass_nyquist: float = 0.02,
-    phase_flipped: bool = False,
+    snr_falloff: float = DECONVOLUTION_DEFAULTS["snr_falloff"],  # type: ignore[assignment]
+    strength: float = DECONVOLUTION_DEFAULTS["strength"],  # type: ignore[assignment]
+    highpass_nyquist: float = DECONVOLUTION_DEFAULTS["highpass_nyquist"],  # type: ignore[assignment]
+    phase_flipped: bool = DECONVOLUTION_DEFAULTS["phase_flipped"],  # type: ignore[assignment]
     voltage_kv: float = 300.0,
     cs_mm: float = 2.7,
     amplitude_contrast: float = 0.07,
@@ -88,23 +89,12 @@ def deconvolution_filter(
     return ctf * snr / (ctf**2 * snr + 1.0)
 
 
-_DEFAULTS = {
-    "snr_falloff": 1.0,
-    "strength": 1.0,
-    "highpass_nyquist": 0.02,
-    "phase_flipped": False,
-    "voltage_kv": 300.0,
-    "cs_mm": 2.7,
-    "amplitude_contrast": 0.07,
-}
-
-
 def _checked(defocus_um: float, options: dict) -> dict:
     """``options`` with defaults filled in, or a ``ValueError`` naming the flag, the value and a fix."""
-    unknown = sorted(set(options) - set(_DEFAULTS))
+    unknown = sorted(set(options) - set(DECONVOLUTION_DEFAULTS))
     if unknown:
-        raise ValueError(f"unknown deconvolution option(s) {unknown}; choose from {sorted(_DEFAULTS)}")
-    s = {**_DEFAULTS, **options}
+        raise ValueError(f"unknown deconvolution option(s) {unknown}; choose from {sorted(DECONVOLUTION_DEFAULTS)}")
+    s = {**DECONVOLUTION_DEFAULTS, **options}
     checks = [
         (0 < defocus_um <= 20, f"--defocus-um must be in (0, 20] µm of underfocus, got {defocus_um}; e.g. 3"),
         (0 < s["snr_falloff"] <= 100, f"--snr-falloff must be in (0, 100], got {s['snr_falloff']}; the default is 1"),

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.fft
 
 from cryomem.io import Volume, atomic_write_path, write_mrc
+from cryomem.segment._preprocess_defaults import DEFAULT_CHUNK_MIB
 from cryomem.segment._preprocess_files import (
     check_finite,
     check_output_path,
@@ -33,7 +34,6 @@ __all__ = ["match_pixel_size", "resample_fourier", "resampled_grid"]
 ROLL_OFF_START = 0.8
 """With ``smooth``, the raised-cosine roll-off runs from this fraction of the kept band to its edge."""
 
-DEFAULT_CHUNK_MIB = 64.0
 _MAX_OUTPUT_VOXELS = 8_000_000_000
 
 

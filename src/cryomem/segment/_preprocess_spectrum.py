@@ -16,6 +16,7 @@ import numpy as np
 import scipy.fft
 
 from cryomem.io import atomic_write_path
+from cryomem.segment._preprocess_defaults import DEFAULT_TILE
 from cryomem.segment._preprocess_files import check_finite, check_output_path, open_tomogram, release_pages
 
 __all__ = [
@@ -30,7 +31,6 @@ __all__ = [
 DEFAULT_REFERENCE_SPECTRUM_PATH = Path(__file__).parent / "models" / "reference_spectrum.tsv"
 """Spectrum of the default model's training data (made by ``benchmarks/make_reference_spectrum.py``)."""
 
-DEFAULT_TILE = 64
 _COLUMNS = ("frequency_per_ang", "amplitude")
 
 
