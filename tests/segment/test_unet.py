@@ -57,15 +57,18 @@ def test_files_that_are_not_models_are_refused(tmp_path):
 
 
 def test_training_voxel_range_comes_from_the_card():
-    from cryomem.segment import trained_voxel_range_ang, voxel_size_note
+    from cryomem.segment import SegmentModelCard
 
-    assert trained_voxel_range_ang({"training": {"voxel_size_range_ang": [9.0, 14.5]}}) == (9.0, 14.5)
-    older = {"training": {"dataset_config": {"voxel_size_ang": [8, 20]}}}  # cards of simulated-data models
-    assert trained_voxel_range_ang(older) == (8.0, 20.0)
-    for unknown in ({}, {"training": None}, {"training": {"voxel_size_range_ang": [0.0, 5.0]}}):
-        assert trained_voxel_range_ang(unknown) is None and voxel_size_note(unknown, 50.0) is None
-    assert voxel_size_note(older, 8.0) is None and voxel_size_note(older, 20.0) is None
-    assert "24.0 Å, outside the 8.0-20.0 Å" in voxel_size_note(older, 24.0, "big.mrc")
-    assert voxel_size_note(older, 5.0).startswith("note: the tomogram has voxels of 5.0 Å")
+    def card(**fields):
+        return SegmentModelCard.model_validate(fields)
+
+    assert card(training={"voxel_size_range_ang": [9.0, 14.5]}).trained_voxel_range_ang() == (9.0, 14.5)
+    older = card(training={"dataset_config": {"voxel_size_ang": [8, 20]}})  # cards of simulated-data models
+    assert older.trained_voxel_range_ang() == (8.0, 20.0)
+    for unknown in (card(), card(training=None), card(training={"voxel_size_range_ang": [0.0, 5.0]})):
+        assert unknown.trained_voxel_range_ang() is None and unknown.voxel_size_note(50.0) is None
+    assert older.voxel_size_note(8.0) is None and older.voxel_size_note(20.0) is None
+    assert "24.0 Å, outside the 8.0-20.0 Å" in older.voxel_size_note(24.0, "big.mrc")
+    assert older.voxel_size_note(5.0).startswith("note: the tomogram has voxels of 5.0 Å")
     _, shipped = load_model(None)
-    assert trained_voxel_range_ang(shipped) == pytest.approx((7.0, 21.9), abs=0.05)  # v3: v2's 8-20 Å and 7-22 Å
+    assert shipped.trained_voxel_range_ang() == pytest.approx((7.0, 21.9), abs=0.05)  # v3: v2's 8-20 Å and 7-22 Å

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
         load_model,
         read_model_card,
         save_model,
-        trained_voxel_range_ang,
-        voxel_size_note,
     )
     from cryomem.segment._preprocess_deconvolve import ctf_1d, deconvolution_filter, deconvolve, deconvolve_file
     from cryomem.segment._preprocess_match import load_reference_spectrum, match_spectrum, match_spectrum_file
@@ -72,8 +70,6 @@ _EXPORTS = {
     "load_model": "cryomem.segment._model_file",
     "read_model_card": "cryomem.segment._model_file",
     "save_model": "cryomem.segment._model_file",
-    "trained_voxel_range_ang": "cryomem.segment._model_file",
-    "voxel_size_note": "cryomem.segment._model_file",
     "ctf_1d": "cryomem.segment._preprocess_deconvolve",
     "deconvolution_filter": "cryomem.segment._preprocess_deconvolve",
     "deconvolve": "cryomem.segment._preprocess_deconvolve",
@@ -158,8 +154,6 @@ __all__ = [
     "surface_dice",
     "threshold_file",
     "train",
-    "trained_voxel_range_ang",
-    "voxel_size_note",
     "write_evaluation_csv",
     "write_spectrum_tsv",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from cryomem.io import card_dict, load_model_file, save_model_file
-from cryomem.segment._model_card import SegmentModelCard, as_segment_card
+from cryomem.segment._model_card import SegmentModelCard
 from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
 
 MODEL_FORMAT = "cryomem-segmentation-model"
@@ -64,24 +64,6 @@ def load_model(path: Path | str | None = None, device: torch.device | str = "cpu
             f"model file {path} does not match its architecture ({err}); re-export or retrain it"
         ) from None
     return model.to(device).eval(), card
-
-
-def trained_voxel_range_ang(card: SegmentModelCard | Mapping[str, Any]) -> tuple[float, float] | None:
-    """Smallest and largest voxel size (Å) of the model's training data, or None if the card does not say.
-
-    See :meth:`SegmentModelCard.trained_voxel_range_ang`.
-    """
-    return as_segment_card(card).trained_voxel_range_ang()
-
-
-def voxel_size_note(
-    card: SegmentModelCard | Mapping[str, Any], voxel_size_ang: float, name: str = "the tomogram"
-) -> str | None:
-    """A one-line warning when ``voxel_size_ang`` lies outside the model's training voxel sizes, else None.
-
-    See :meth:`SegmentModelCard.voxel_size_note`.
-    """
-    return as_segment_card(card).voxel_size_note(voxel_size_ang, name)
 
 
 def _load_payload(path: Path) -> dict:
