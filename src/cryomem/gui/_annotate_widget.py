@@ -20,6 +20,7 @@ from cryomem.gui._panel import LayerPicker, Panel, notify_info
 __all__ = ["AnnotateWidget", "ray_hit_zyx"]
 
 ARROW_LENGTH_ANG = 60.0
+LOAD_DISTANCE_ANG = 100.0  # farthest a loaded particle may lie from the surface, Å
 _MOVED_ANG = 1e-6
 
 
@@ -202,7 +203,7 @@ class AnnotateWidget(Panel):
             table = read_particles_star(source, voxel_size_ang=annotations.surface.voxel_size_ang)
         else:
             raise ValueError("type a STAR file or the name of a points layer in 'load particles'")
-        n = annotations.load_particles(table, max_distance_ang=100.0)
+        n = annotations.load_particles(table, max_distance_ang=LOAD_DISTANCE_ANG)
         self.redraw()
         notify_info(f"loaded {n} particles onto {annotations.surface.label}")
 
