@@ -25,6 +25,14 @@ each step in its own process. ``maxrss`` is the process's peak resident size (Vm
 memory-mapped files it touched (reclaimable); ``heap`` is the peak of
 numpy/Python allocations (tracemalloc). ``import only`` is the cost of Python + numpy + scipy.
 
+With ``--membrain BIN`` (the ``bin`` folder of a throw-away environment holding MemBrain-seg's
+``tomo_preprocessing``; never a dependency of ours) the same input also goes through MemBrain's
+four commands and ours, each command line timed end to end in its own process (start-up
+included) with its peak resident size from ``wait4``:
+
+    python -m venv /tmp/mb && /tmp/mb/bin/pip install torch==2.13.0 membrain-seg==0.0.10 click
+    python benchmarks/bench_preprocess.py --speed --membrain /tmp/mb/bin
+
     python benchmarks/bench_preprocess.py --quick [--n 2] [--shape 64,128,128]
     python benchmarks/bench_preprocess.py --speed [--speed-shape 200,512,512]
 """
@@ -33,6 +41,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -178,6 +188,56 @@ def speed(args: argparse.Namespace) -> None:
                 f"heap {figures['heap_mib']:7.0f} MiB",
                 flush=True,
             )
+        if args.membrain:
+            against_membrain(tomo, work, Path(args.membrain))
+
+
+def timed_command(command: list[str], env: dict) -> tuple[float, float]:
+    """Wall seconds and peak resident MiB (``wait4``) of one command line run to the end."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{command[0]} failed: {process.stderr.read().decode()[-2000:]}")
+    process.returncode = 0
+    return seconds, usage.ru_maxrss / 1024
+
+
+def against_membrain(tomo: Path, work: Path, membrain_bin: Path) -> None:
+    """The same four steps through MemBrain-seg's CLI and ours, each command line end to end."""
+    theirs = str(membrain_bin / "tomo_preprocessing")
+    ours = shutil.which("cryomem") or str(Path(sys.executable).parent / "cryomem")
+    env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PATH": f"{membrain_bin}:/usr/bin:/bin", "COLUMNS": "200"}
+    mb_spectrum, our_spectrum = work / "mb_spectrum.tsv", work / "c_spectrum.tsv"
+    steps = {
+        "pixel-size 10->14 Å": (
+            [theirs, "match_pixel_size", "--input-tomogram", tomo, "--output-path", work / "mb_p.mrc",
+             "--pixel-size-out", "14", "--pixel-size-in", "10"],
+            [ours, "preprocess", "pixel-size", tomo, work / "c_p.mrc", "--voxel-size-out", "14", "--smooth"],
+        ),
+        "spectrum": (
+            [theirs, "extract_spectrum", "--input-path", tomo, "--output-path", mb_spectrum],
+            [ours, "preprocess", "spectrum", tomo, "--out", our_spectrum],
+        ),
+        "match-spectrum": (
+            [theirs, "match_spectrum", "--input", tomo, "--target", mb_spectrum, "--output", work / "mb_m.mrc"],
+            [ours, "preprocess", "match-spectrum", tomo, work / "c_m.mrc", "--reference", our_spectrum],
+        ),
+        "deconvolve": (
+            [theirs, "deconvolve", "--input", tomo, "--output", work / "mb_d.mrc", "--pixel-size", "10",
+             "--df", "30000"],
+            [ours, "preprocess", "deconvolve", tomo, work / "c_d.mrc", "--defocus-um", "3"],
+        ),
+    }  # fmt: skip
+    print("\nend to end, command line, 1 thread:   MemBrain-seg 0.0.10          cryomem", flush=True)
+    for label, (their_command, our_command) in steps.items():
+        their_s, their_mib = timed_command([str(part) for part in their_command], env)
+        our_s, our_mib = timed_command([str(part) for part in our_command], env)
+        print(
+            f"{label:<20} {their_s:7.1f} s  {their_mib:7.0f} MiB    {our_s:7.1f} s  {our_mib:7.0f} MiB",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -194,6 +254,7 @@ def main() -> None:
     parser.add_argument("--speed-shape", default="200,512,512")
     parser.add_argument("--steps", default="pixel-size,spectrum,match-spectrum,deconvolve", help="--speed steps")
     parser.add_argument("--scratch", default=None, help="folder for the speed test's files (default: system temp)")
+    parser.add_argument("--membrain", default=None, help="--speed: bin folder with MemBrain-seg's tomo_preprocessing")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for the network")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

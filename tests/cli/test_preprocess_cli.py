@@ -101,3 +101,14 @@ def test_bad_reference_is_refused(tomo, tmp_path):
     (tmp_path / "ref.tsv").write_text("frequency_per_ang\tamplitude\nx\ty\n")
     _refuses(["match-spectrum", tomo, tmp_path / "o.mrc", "--reference", tmp_path / "ref.tsv"], "spectrum", tmp_path)
     _refuses(["match-spectrum", tomo, tmp_path / "o.mrc", "--reference", tmp_path / "no.tsv"], "not found", tmp_path)
+
+
+@pytest.mark.parametrize("command", ["pixel-size", "match-spectrum", "deconvolve"])
+def test_streaming_commands_accept_a_block_size_and_refuse_a_bad_one(tomo, tmp_path, command):
+    extra = {"pixel-size": ["--voxel-size-out", "14"], "match-spectrum": [], "deconvolve": ["--defocus-um", "3"]}
+    base = [command, tomo, tmp_path / "o.mrc", *extra[command]]
+    for value in ("0", "-1", "nan"):
+        _refuses([*base, "--chunk-mib", value], "--chunk-mib", tmp_path)
+    result = _run([*base, "--chunk-mib", "0.02"])  # the 288 KiB tomogram streams in blocks
+    assert result.exit_code == 0, result.output
+    assert read_mrc(tmp_path / "o.mrc").origin_xyz_ang == pytest.approx(ORIGIN)

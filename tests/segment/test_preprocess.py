@@ -191,6 +191,35 @@ def test_deconvolution_moves_a_ctf_image_closer_to_the_original(tmp_path):
         deconvolve(image, 10.0, defocus_um=3.0, strength=0.0)
 
 
+@pytest.mark.parametrize("shape", [(30, 44, 52), (17, 33, 41)])
+def test_streamed_radial_filters_equal_the_in_memory_ones(tmp_path, shape):
+    """Matching and deconvolution stream through a scratch file for big tomograms; the result is the same."""
+    data = ndimage.gaussian_filter(np.random.default_rng(6).normal(size=shape), 1.0).astype(np.float32)
+    tomo = write_mrc(tmp_path / "tomo.mrc", data, voxel_size_ang=9.0, origin_xyz_ang=ORIGIN, start_xyz_vox=(3, 4, 5))
+    reference = load_reference_spectrum(None)
+    runs = {
+        "matched": (
+            match_spectrum(data, 9.0, reference),
+            lambda out, mib: match_spectrum_file(tomo, out, reference=reference, chunk_mib=mib),
+        ),
+        "deconvolved": (
+            deconvolve(data, 9.0, defocus_um=3.0, strength=0.7),
+            lambda out, mib: deconvolve_file(tomo, out, defocus_um=3.0, strength=0.7, chunk_mib=mib),
+        ),
+    }
+    for name, (in_memory, run) in runs.items():
+        for mib in (64.0, 0.02):  # whole; blocks of a few planes / rows
+            out = read_mrc(run(tmp_path / f"{name}-{mib}.mrc", mib))
+            np.testing.assert_allclose(out.data_zyx, in_memory, atol=2e-5 * np.abs(in_memory).max())
+            assert out.voxel_size_ang == 9.0 and out.origin_xyz_ang == pytest.approx(ORIGIN)
+            assert out.start_xyz_vox == (3, 4, 5)
+            with mrcfile.open(tmp_path / f"{name}-{mib}.mrc", permissive=True) as mrc:
+                assert float(mrc.header.dmean) == pytest.approx(float(in_memory.mean()), abs=1e-4)
+                assert float(mrc.header.dmax) == pytest.approx(float(in_memory.max()), rel=1e-4)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert all(not n.startswith(".") for n in names) and len(names) == 5  # tomo + 4 outputs, no scratch left
+
+
 def test_nan_is_refused_before_writing(tmp_path):
     data = _blob()
     data[3, 4, 5] = np.nan
@@ -204,4 +233,9 @@ def test_nan_is_refused_before_writing(tmp_path):
         deconvolve_file(tomo, tmp_path / "out.mrc", defocus_um=3.0)
     with pytest.raises(ValueError, match="NaN"):
         match_pixel_size(tomo, tmp_path / "out.mrc", 20.0, chunk_mib=0.01)
+    for mib in (64.0, 0.01):
+        with pytest.raises(ValueError, match="NaN"):
+            deconvolve_file(tomo, tmp_path / "out.mrc", defocus_um=3.0, chunk_mib=mib)
+        with pytest.raises(ValueError, match="NaN"):
+            match_spectrum_file(tomo, tmp_path / "out.mrc", chunk_mib=mib)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tomo.mrc"]

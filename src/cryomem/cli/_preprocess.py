@@ -18,6 +18,9 @@ _TOMOGRAM = typer.Argument(..., help="Tomogram (MRC); never modified.")
 _OUT_MRC = typer.Argument(..., help="Output MRC (float32), written atomically.")
 _VOXEL_SIZE = typer.Option(None, "--voxel-size", help="Voxel size of TOMO in Å; overrides the header.")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
+_CHUNK = typer.Option(
+    DEFAULT_CHUNK_MIB, "--chunk-mib", help="Block size, MiB; larger tomograms stream (peak memory about 5x this)."
+)
 
 
 def _deconvolution_option(name: str, flag: str, text: str) -> typer.Option:
@@ -45,17 +48,13 @@ def pixel_size(
         False, "--smooth/--no-smooth", help="Raised-cosine roll-off over the last 20% of the kept band."
     ),
     voxel_size: float | None = _VOXEL_SIZE,
-    chunk_mib: float = typer.Option(
-        DEFAULT_CHUNK_MIB, "--chunk-mib", help="Slab size, MiB; larger tomograms stream (peak memory about 5x this)."
-    ),
+    chunk_mib: float = _CHUNK,
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Resample TOMO to a new voxel size by Fourier cropping (larger voxels) or zero-padding (smaller)."""
     from cryomem.io import read_mrc_header
     from cryomem.segment import match_pixel_size
 
-    if not chunk_mib > 0:
-        raise ValueError(f"--chunk-mib must be > 0 MiB, got {chunk_mib}; the default is {DEFAULT_CHUNK_MIB:g}")
     written = match_pixel_size(
         tomogram,
         out,
@@ -105,6 +104,7 @@ def match_spectrum(
     ),
     tile: int = typer.Option(DEFAULT_TILE, "--tile", help="Edge of the Welch tiles, voxels."),
     voxel_size: float | None = _VOXEL_SIZE,
+    chunk_mib: float = _CHUNK,
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Rescale TOMO's Fourier amplitudes shell by shell to a reference spectrum; phases untouched."""
@@ -118,6 +118,7 @@ def match_spectrum(
         reference_voxel_size_ang=reference_voxel_size,
         tile=tile,
         overwrite=overwrite,
+        chunk_mib=chunk_mib,
     )
     _wrote(written)
 
@@ -146,6 +147,7 @@ def deconvolve(
         "amplitude_contrast", "--amplitude-contrast", "Amplitude contrast fraction."
     ),
     voxel_size: float | None = _VOXEL_SIZE,
+    chunk_mib: float = _CHUNK,
     overwrite: bool = _OVERWRITE,
 ) -> None:
     """Wiener-like deconvolution with the CTF (Warp's deconv filter)."""
@@ -157,6 +159,7 @@ def deconvolve(
         defocus_um=defocus_um,
         voxel_size_ang=voxel_size,
         overwrite=overwrite,
+        chunk_mib=chunk_mib,
         snr_falloff=snr_falloff,
         strength=strength,
         highpass_nyquist=highpass_nyquist,

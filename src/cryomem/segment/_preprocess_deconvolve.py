@@ -19,18 +19,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.fft
 
 from cryomem.io import electron_wavelength_ang
-from cryomem.segment._preprocess_defaults import DECONVOLUTION_DEFAULTS
-from cryomem.segment._preprocess_files import (
-    check_finite,
-    check_output_path,
-    open_tomogram,
-    radial_frequency_plane,
-    release_pages,
-    write_float_volume,
-)
+from cryomem.segment._preprocess_defaults import DECONVOLUTION_DEFAULTS, DEFAULT_CHUNK_MIB
+from cryomem.segment._preprocess_files import check_chunk_mib, check_output_path, open_tomogram
+from cryomem.segment._preprocess_radial import RadialFactor, filter_radially, filter_radially_file
 
 __all__ = ["ctf_1d", "deconvolution_filter", "deconvolve", "deconvolve_file", "electron_wavelength_ang"]
 
@@ -121,16 +114,19 @@ def deconvolve(volume_zyx: np.ndarray, voxel_size_ang: float, *, defocus_um: flo
     (nz, ny, nx) float32 array
         Dense matter keeps its sign: with ``phase_flipped`` False the signed CTF both restores the
         amplitudes and flips the phases, so dark stays dark. Needs about 2 x the float32 size of
-        the volume in memory (its half spectrum, the result), plus the volume unless memory-mapped.
+        the volume in memory (its half spectrum, the result), plus the volume unless memory-mapped;
+        :func:`deconvolve_file` streams.
     """
+    return filter_radially(volume_zyx, voxel_size_ang, _filter(voxel_size_ang, defocus_um, options))
+
+
+def _filter(voxel_size_ang: float, defocus_um: float, options: dict) -> RadialFactor:
     settings = _checked(defocus_um, options)
-    shape = tuple(volume_zyx.shape)
-    spectrum = scipy.fft.rfftn(np.asarray(volume_zyx, dtype=np.float32))
-    release_pages(volume_zyx)
-    for iz in range(shape[0]):
-        k = radial_frequency_plane(shape, voxel_size_ang, iz)
-        spectrum[iz] *= deconvolution_filter(k, voxel_size_ang, defocus_um=defocus_um, **settings).astype(np.float32)
-    return scipy.fft.irfftn(spectrum, s=shape, overwrite_x=True).astype(np.float32, copy=False)
+
+    def factor(frequency_per_ang: np.ndarray) -> np.ndarray:
+        return deconvolution_filter(frequency_per_ang, voxel_size_ang, defocus_um=defocus_um, **settings)
+
+    return factor
 
 
 def deconvolve_file(
@@ -140,6 +136,7 @@ def deconvolve_file(
     defocus_um: float,
     voxel_size_ang: float | None = None,
     overwrite: bool = False,
+    chunk_mib: float = DEFAULT_CHUNK_MIB,
     **options: float,
 ) -> Path:
     """Deconvolve a tomogram file (see :func:`deconvolve`) and write the result (float32 MRC, atomic).
@@ -154,6 +151,9 @@ def deconvolve_file(
         Overrides the header's voxel size, Å.
     overwrite : bool
         Replace an existing ``out_path``.
+    chunk_mib : float
+        Tomograms larger than this (float32 MiB) stream through a scratch file beside the output,
+        with peak memory a few times this (see :mod:`cryomem.segment._preprocess_radial`).
     **options
         ``snr_falloff``, ``strength``, ``highpass_nyquist``, ``phase_flipped``, ``voltage_kv``,
         ``cs_mm``, ``amplitude_contrast`` of :func:`deconvolution_filter`.
@@ -164,8 +164,8 @@ def deconvolve_file(
         ``out_path``.
     """
     _checked(defocus_um, options)
+    check_chunk_mib(chunk_mib)
     volume = open_tomogram(tomogram_path, voxel_size_ang)
     out = check_output_path(out_path, inputs=(tomogram_path,), overwrite=overwrite)
-    check_finite(volume.data_zyx, str(tomogram_path))
-    result = deconvolve(volume.data_zyx, volume.voxel_size_ang, defocus_um=defocus_um, **options)
-    return write_float_volume(out, result, volume, overwrite=overwrite)
+    factor = _filter(volume.voxel_size_ang, defocus_um, options)
+    return filter_radially_file(volume, out, factor, name=str(tomogram_path), overwrite=overwrite, chunk_mib=chunk_mib)

@@ -15,6 +15,7 @@ import numpy as np
 from cryomem.io import Volume, is_mrc_path, read_mrc
 
 __all__ = [
+    "check_chunk_mib",
     "check_finite",
     "check_output_path",
     "open_tomogram",
@@ -22,6 +23,8 @@ __all__ = [
     "release_pages",
     "ScratchVolume",
     "scratch_volume",
+    "StreamedMrc",
+    "streamed_float_mrc",
     "write_float_volume",
 ]
 
@@ -76,6 +79,14 @@ def check_output_path(
     return out
 
 
+def check_chunk_mib(chunk_mib: float) -> None:
+    """Raise ``ValueError`` unless the streaming block size ``chunk_mib`` is a positive number of MiB."""
+    from cryomem.segment._preprocess_defaults import DEFAULT_CHUNK_MIB
+
+    if not (isinstance(chunk_mib, int | float) and math.isfinite(chunk_mib) and chunk_mib > 0):
+        raise ValueError(f"--chunk-mib must be > 0 MiB, got {chunk_mib}; the default is {DEFAULT_CHUNK_MIB:g}")
+
+
 def check_finite(data_zyx: np.ndarray, name: str) -> None:
     """Raise ``ValueError`` if ``data_zyx`` holds NaN or infinity (checked slab by slab)."""
     plane = max(1, int(np.prod(data_zyx.shape[1:])))
@@ -125,45 +136,113 @@ def release_pages(array: np.ndarray) -> None:
 
 
 class ScratchVolume:
-    """A float32 ``(nz, ny, nx)`` volume in a file, written by z slabs and read by y rows.
+    """A ``(nz, ny, nx)`` volume in a file, written and read by z slabs or by y rows.
 
     Plain positioned reads and writes, not a memory map: the page cache holds the data, and the
     process keeps only the block it asked for (a mapping would keep the pages it touched, and
     reading a column block touches pages all over the file).
     """
 
-    def __init__(self, fd: int, shape_zyx: tuple[int, int, int]) -> None:
+    def __init__(self, fd: int, shape_zyx: tuple[int, int, int], dtype: np.dtype | type = np.float32) -> None:
         self._fd = fd
         self.shape = tuple(int(n) for n in shape_zyx)
-        os.ftruncate(fd, 4 * math.prod(self.shape))
+        self.dtype = np.dtype(dtype)
+        os.ftruncate(fd, self.dtype.itemsize * math.prod(self.shape))
 
     def _offset(self, z: int, y: int) -> int:
-        return 4 * (z * self.shape[1] + y) * self.shape[2]
+        return self.dtype.itemsize * (z * self.shape[1] + y) * self.shape[2]
 
-    def write_slab(self, z0: int, slab: np.ndarray) -> None:
-        """Store ``slab`` (``(k, ny, nx)``) as planes ``z0 .. z0 + k - 1``."""
-        view = memoryview(np.ascontiguousarray(slab, dtype=np.float32)).cast("B")
-        offset, done = self._offset(z0, 0), 0
+    def _write(self, array: np.ndarray, offset: int) -> None:
+        view = memoryview(np.ascontiguousarray(array, dtype=self.dtype)).cast("B")
+        done = 0
         while done < len(view):
             done += os.pwrite(self._fd, view[done:], offset + done)
 
-    def read_rows(self, y0: int, y1: int) -> np.ndarray:
-        """Rows ``y0 .. y1 - 1`` of every plane, ``(nz, y1 - y0, nx)`` float32."""
-        block = np.empty((self.shape[0], y1 - y0, self.shape[2]), dtype=np.float32)
-        for z in range(self.shape[0]):
-            view = memoryview(block[z]).cast("B")
-            offset, done = self._offset(z, y0), 0
-            while done < len(view):
-                done += os.preadv(self._fd, [view[done:]], offset + done)
+    def _read(self, out: np.ndarray, offset: int) -> None:
+        view = memoryview(out).cast("B")
+        done = 0
+        while done < len(view):
+            got = os.preadv(self._fd, [view[done:]], offset + done)
+            if got == 0:
+                raise OSError(f"scratch file ended early at byte {offset + done}")
+            done += got
+
+    def write_slab(self, z0: int, slab: np.ndarray) -> None:
+        """Store ``slab`` (``(k, ny, nx)``) as planes ``z0 .. z0 + k - 1``."""
+        self._write(slab, self._offset(z0, 0))
+
+    def read_slab(self, z0: int, z1: int) -> np.ndarray:
+        """Planes ``z0 .. z1 - 1``, ``(z1 - z0, ny, nx)``."""
+        block = np.empty((z1 - z0, *self.shape[1:]), dtype=self.dtype)
+        self._read(block, self._offset(z0, 0))
         return block
+
+    def read_rows(self, y0: int, y1: int) -> np.ndarray:
+        """Rows ``y0 .. y1 - 1`` of every plane, ``(nz, y1 - y0, nx)``."""
+        block = np.empty((self.shape[0], y1 - y0, self.shape[2]), dtype=self.dtype)
+        for z in range(self.shape[0]):
+            self._read(block[z], self._offset(z, y0))
+        return block
+
+    def write_rows(self, y0: int, block: np.ndarray) -> None:
+        """Store ``block`` (``(nz, k, nx)``) as rows ``y0 .. y0 + k - 1`` of every plane."""
+        for z in range(self.shape[0]):
+            self._write(block[z], self._offset(z, y0))
 
 
 @contextmanager
-def scratch_volume(folder: Path, name: str, shape_zyx: tuple[int, int, int]) -> Iterator[ScratchVolume]:
+def scratch_volume(
+    folder: Path, name: str, shape_zyx: tuple[int, int, int], dtype: np.dtype | type = np.float32
+) -> Iterator[ScratchVolume]:
     """A :class:`ScratchVolume` in a hidden file in ``folder``, removed when the block ends."""
-    handle, scratch = tempfile.mkstemp(prefix=f".{name}.scratch-", suffix=".f32", dir=folder)
+    handle, scratch = tempfile.mkstemp(prefix=f".{name}.scratch-", suffix=".bin", dir=folder)
     try:
-        yield ScratchVolume(handle, shape_zyx)
+        yield ScratchVolume(handle, shape_zyx, dtype)
     finally:
         os.close(handle)
         Path(scratch).unlink(missing_ok=True)
+
+
+class StreamedMrc:
+    """A float32 MRC being written block by block; it keeps the running statistics of its header."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+        self._minimum, self._maximum, self._sum, self._sum_squares = math.inf, -math.inf, 0.0, 0.0
+
+    def write(self, index: tuple[slice, ...], block: np.ndarray) -> None:
+        """Store ``block`` at ``data[index]``; every voxel must be written exactly once."""
+        self.data[index] = block
+        release_pages(self.data)
+        self._minimum = min(self._minimum, float(block.min()))
+        self._maximum = max(self._maximum, float(block.max()))
+        self._sum += float(block.sum(dtype=np.float64))
+        self._sum_squares += float(np.square(block, dtype=np.float64).sum())
+
+    def fill_header(self, header) -> None:
+        n = self.data.size
+        mean = self._sum / n
+        header.dmin, header.dmax, header.dmean = self._minimum, self._maximum, mean
+        header.rms = math.sqrt(max(0.0, self._sum_squares / n - mean**2))
+
+
+@contextmanager
+def streamed_float_mrc(
+    out: Path, shape_zyx: tuple[int, int, int], placement: dict, *, overwrite: bool
+) -> Iterator[StreamedMrc]:
+    """A float32 MRC at ``out`` written block by block through :meth:`StreamedMrc.write`.
+
+    The file appears (atomically, with ``placement``'s voxel size, origin and start and the data
+    statistics in its header) only when the block ends without an error.
+    """
+    import mrcfile
+
+    from cryomem.io import atomic_write_path
+
+    with atomic_write_path(out, overwrite=overwrite) as tmp, mrcfile.new_mmap(tmp, shape_zyx, mrc_mode=2) as mrc:
+        stream = StreamedMrc(mrc.data)
+        yield stream
+        mrc.voxel_size = placement["voxel_size_ang"]
+        mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = placement["origin_xyz_ang"]
+        mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = placement["start_xyz_vox"]
+        stream.fill_header(mrc.header)

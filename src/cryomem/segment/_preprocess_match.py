@@ -14,17 +14,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-import scipy.fft
 
 from cryomem.io import is_mrc_path
-from cryomem.segment._preprocess_files import (
-    check_finite,
-    check_output_path,
-    open_tomogram,
-    radial_frequency_plane,
-    release_pages,
-    write_float_volume,
-)
+from cryomem.segment._preprocess_defaults import DEFAULT_CHUNK_MIB
+from cryomem.segment._preprocess_files import check_chunk_mib, check_finite, check_output_path, open_tomogram
+from cryomem.segment._preprocess_radial import RadialFactor, filter_radially, filter_radially_file
 from cryomem.segment._preprocess_spectrum import (
     DEFAULT_REFERENCE_SPECTRUM_PATH,
     DEFAULT_TILE,
@@ -33,7 +27,7 @@ from cryomem.segment._preprocess_spectrum import (
     read_spectrum_tsv,
 )
 
-__all__ = ["load_reference_spectrum", "match_spectrum", "match_spectrum_file"]
+__all__ = ["load_reference_spectrum", "match_spectrum", "match_spectrum_file", "matching_factor"]
 
 
 def load_reference_spectrum(
@@ -66,14 +60,21 @@ def load_reference_spectrum(
     return radial_amplitude_spectrum(volume.data_zyx, volume.voxel_size_ang, tile=tile)
 
 
-def _clamped(spectrum: RadialSpectrum, frequency_per_ang: np.ndarray) -> np.ndarray:
-    return np.interp(frequency_per_ang, spectrum.frequency_per_ang[1:], spectrum.amplitude[1:])
+def matching_factor(own: RadialSpectrum, reference: RadialSpectrum) -> RadialFactor:
+    """``reference(|k|) / own(|k|)``, 1 at ``k = 0`` (the mean is kept), 0 where ``own`` has no power."""
+
+    def factor(frequency_per_ang: np.ndarray) -> np.ndarray:
+        have = np.interp(frequency_per_ang, own.frequency_per_ang[1:], own.amplitude[1:])
+        ratio = np.divide(reference.at(frequency_per_ang), have, out=np.zeros_like(have), where=have > 0)
+        return np.where(frequency_per_ang == 0, 1.0, ratio)
+
+    return factor
 
 
 def match_spectrum(
     volume_zyx: np.ndarray, voxel_size_ang: float, reference: RadialSpectrum, *, tile: int = DEFAULT_TILE
 ) -> np.ndarray:
-    """The volume with its radially averaged amplitude spectrum rescaled to ``reference``'s.
+    """The volume with its radially averaged amplitude spectrum rescaled to ``reference``'s, in memory.
 
     Parameters
     ----------
@@ -88,21 +89,10 @@ def match_spectrum(
     Returns
     -------
     (nz, ny, nx) float32 array
-        Needs about 2 x the float32 size of the volume in memory (its half spectrum in complex64,
-        the result), plus the volume itself unless it is memory-mapped.
+        See :func:`filter_radially` for the memory it needs; :func:`match_spectrum_file` streams.
     """
     own = radial_amplitude_spectrum(volume_zyx, voxel_size_ang, tile=tile)
-    shape = tuple(volume_zyx.shape)
-    spectrum = scipy.fft.rfftn(np.asarray(volume_zyx, dtype=np.float32))
-    release_pages(volume_zyx)
-    for iz in range(shape[0]):
-        k = radial_frequency_plane(shape, voxel_size_ang, iz)
-        have = _clamped(own, k)
-        factor = np.divide(reference.at(k), have, out=np.zeros_like(k), where=have > 0)
-        if iz == 0:
-            factor[0, 0] = 1.0
-        spectrum[iz] *= factor.astype(np.float32)
-    return scipy.fft.irfftn(spectrum, s=shape, overwrite_x=True).astype(np.float32, copy=False)
+    return filter_radially(volume_zyx, voxel_size_ang, matching_factor(own, reference))
 
 
 def match_spectrum_file(
@@ -114,6 +104,7 @@ def match_spectrum_file(
     reference_voxel_size_ang: float | None = None,
     tile: int = DEFAULT_TILE,
     overwrite: bool = False,
+    chunk_mib: float = DEFAULT_CHUNK_MIB,
 ) -> Path:
     """Match a tomogram file's amplitude spectrum to a reference and write the result (float32 MRC).
 
@@ -129,6 +120,9 @@ def match_spectrum_file(
         Welch tile edge, voxels.
     overwrite : bool
         Replace an existing ``out_path``.
+    chunk_mib : float
+        Tomograms larger than this (float32 MiB) stream through a scratch file beside the output,
+        with peak memory a few times this (see :mod:`cryomem.segment._preprocess_radial`).
 
     Returns
     -------
@@ -137,11 +131,12 @@ def match_spectrum_file(
     """
     if not 8 <= tile <= 1024:
         raise ValueError(f"--tile must be 8..1024 voxels, got {tile}; the default is {DEFAULT_TILE}")
+    check_chunk_mib(chunk_mib)
     inputs = (tomogram_path,) if isinstance(reference, RadialSpectrum | None) else (tomogram_path, reference)
     volume = open_tomogram(tomogram_path, voxel_size_ang)
     out = check_output_path(out_path, inputs=inputs, overwrite=overwrite)
     if not isinstance(reference, RadialSpectrum):
         reference = load_reference_spectrum(reference, voxel_size_ang=reference_voxel_size_ang, tile=tile)
-    check_finite(volume.data_zyx, str(tomogram_path))
-    matched = match_spectrum(volume.data_zyx, volume.voxel_size_ang, reference, tile=tile)
-    return write_float_volume(out, matched, volume, overwrite=overwrite)
+    own = radial_amplitude_spectrum(volume.data_zyx, volume.voxel_size_ang, tile=tile)
+    factor = matching_factor(own, reference)
+    return filter_radially_file(volume, out, factor, name=str(tomogram_path), overwrite=overwrite, chunk_mib=chunk_mib)

@@ -19,14 +19,16 @@ from pathlib import Path
 import numpy as np
 import scipy.fft
 
-from cryomem.io import Volume, atomic_write_path, write_mrc
+from cryomem.io import Volume, write_mrc
 from cryomem.segment._preprocess_defaults import DEFAULT_CHUNK_MIB
 from cryomem.segment._preprocess_files import (
+    check_chunk_mib,
     check_finite,
     check_output_path,
     open_tomogram,
     release_pages,
     scratch_volume,
+    streamed_float_mrc,
 )
 
 __all__ = ["match_pixel_size", "resample_fourier", "resampled_grid"]
@@ -140,12 +142,6 @@ def _planes_per_chunk(plane_voxels: int, chunk_mib: float) -> int:
     return max(1, int(chunk_mib * 1024**2 // (4 * max(1, plane_voxels))))
 
 
-def _header_statistics(header, total: list[float], n: int) -> None:
-    mean = total[2] / n
-    header.dmin, header.dmax, header.dmean = total[0], total[1], mean
-    header.rms = math.sqrt(max(0.0, total[3] / n - mean**2))
-
-
 def _stream(
     source: Volume,
     out: Path,
@@ -156,8 +152,6 @@ def _stream(
     chunk_mib: float,
     overwrite: bool,
 ) -> None:
-    import mrcfile
-
     data, name = source.data_zyx, out.name
     nz, ny, nx = data.shape
     nz_o, ny_o, nx_o = shape_out
@@ -168,23 +162,11 @@ def _stream(
             check_finite(slab, f"the tomogram (z {z0}..)")
             stage.write_slab(z0, resample_axis(resample_axis(slab, 2, nx_o, smooth=smooth), 1, ny_o, smooth=smooth))
             release_pages(data)
-        total = [math.inf, -math.inf, 0.0, 0.0]
-        with atomic_write_path(out, overwrite=overwrite) as tmp, mrcfile.new_mmap(tmp, shape_out, mrc_mode=2) as mrc:
+        with streamed_float_mrc(out, shape_out, placement, overwrite=overwrite) as output:
             rows = _planes_per_chunk(max(nz, nz_o) * nx_o, chunk_mib)
             for y0 in range(0, ny_o, rows):
                 block = resample_axis(stage.read_rows(y0, min(ny_o, y0 + rows)), 0, nz_o, smooth=smooth)
-                mrc.data[:, y0 : y0 + rows] = block
-                release_pages(mrc.data)
-                total = [
-                    min(total[0], float(block.min())),
-                    max(total[1], float(block.max())),
-                    total[2] + float(block.sum(dtype=np.float64)),
-                    total[3] + float(np.square(block, dtype=np.float64).sum()),
-                ]
-            mrc.voxel_size = placement["voxel_size_ang"]
-            mrc.header.origin.x, mrc.header.origin.y, mrc.header.origin.z = placement["origin_xyz_ang"]
-            mrc.header.nxstart, mrc.header.nystart, mrc.header.nzstart = placement["start_xyz_vox"]
-            _header_statistics(mrc.header, total, math.prod(shape_out))
+                output.write((slice(None), slice(y0, y0 + rows)), block)
 
 
 def match_pixel_size(
@@ -229,8 +211,7 @@ def match_pixel_size(
     pathlib.Path
         ``out_path``.
     """
-    if not chunk_mib > 0:
-        raise ValueError(f"chunk_mib must be > 0 MiB, got {chunk_mib}")
+    check_chunk_mib(chunk_mib)
     source = open_tomogram(tomogram_path, voxel_size_ang)
     out = check_output_path(out_path, inputs=(tomogram_path,), overwrite=overwrite)
     shape_out, achieved = resampled_grid(source.data_zyx.shape, source.voxel_size_ang, voxel_size_out_ang)
