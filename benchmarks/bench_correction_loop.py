@@ -1,7 +1,8 @@
 """The correction loop end to end (issue 20): segment, extract uncertain patches, correct, merge, fine-tune, re-segment.
 
-A simulated tomogram the shipped model handles badly (``--factor``: SIRT reconstruction or 1/f noise,
-factors held out of its training data; seed 880001, used nowhere else) is segmented with the shipped model (no TTA).
+A simulated tomogram the shipped model handles badly (``--factor``, default ``low-dose-sirt``: SIRT
+reconstruction and 1/f noise, factors held out of its training data, at SNR 0.15 with tilts ±40°;
+seed 880001, used nowhere else) is segmented with the shipped model (no TTA).
 Correction patches are extracted from its left half (x < nx/2) with the ``uncertain`` strategy and
 "corrected" from the simulator's truth, standing in for a person (labels as the training recipe
 makes them: :func:`cryomem.simulate._dataset.training_labels` with its ignore shell, the patch border
@@ -48,11 +49,19 @@ SETTINGS = {
 }  # fmt: skip
 
 
-FACTORS = {"sirt": {"reconstruction": "sirt"}, "coloured-noise": {"noise_exponent": 1.0}}
+FACTORS = {
+    "low-dose-sirt": {"reconstruction": "sirt", "noise_exponent": 1.0, "tilt_min_deg": -40.0, "tilt_max_deg": 40.0,
+                      "snr": 0.15},
+    "sirt": {"reconstruction": "sirt", "snr": 0.6},
+    "coloured-noise": {"noise_exponent": 1.0, "snr": 0.6},
+}  # fmt: skip
+"""Microscope settings of each target. ``low-dose-sirt`` stacks the held-out factors (SIRT, 1/f noise) on
+a low SNR and a wider missing wedge (±40°): the shipped model scores Surface-Dice 0.58 on it, against
+0.83 on ``sirt`` alone."""
 
 
 def hard_tomogram(shape: tuple[int, int, int], factor: str):
-    """A tomogram with training-like membranes and crowding and one held-out ``factor`` (SIRT, 1/f noise)."""
+    """A tomogram with training-like membranes and crowding and the microscope of ``FACTORS[factor]``."""
     config = SimulationConfig.model_validate(
         {
             "shape_zyx": shape,
@@ -66,7 +75,7 @@ def hard_tomogram(shape: tuple[int, int, int], factor: str):
             },
             "membrane_proteins": {"occupancy": 0.2},
             "cytosol": {"occupancy": 0.08, "microtubules": 1, "actin_filaments": 6},
-            "microscope": {"snr": 0.6, "tilt_min_deg": -55.0, "tilt_max_deg": 55.0, **FACTORS[factor]},
+            "microscope": {"tilt_min_deg": -55.0, "tilt_max_deg": 55.0, **FACTORS[factor]},
         }
     )
     return config, simulate_tomogram(config)
@@ -119,7 +128,7 @@ def correct_from_truth(patch_dir: Path, truth_zyx: np.ndarray, shell_voxels: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small tomogram, few patches and epochs (~10-15 min)")
-    parser.add_argument("--factor", choices=list(FACTORS), default="sirt", help="the held-out factor")
+    parser.add_argument("--factor", choices=list(FACTORS), default="low-dose-sirt", help="the target's microscope")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
     parser.add_argument("--keep-original", type=float, default=0.5, help="share of the recipe's patches kept in")
     parser.add_argument("--learning-rate", type=float, default=FinetuneSettings().learning_rate,

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -192,16 +191,27 @@ def speed(args: argparse.Namespace) -> None:
             against_membrain(tomo, work, Path(args.membrain))
 
 
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, usage = os.wait4(process.pid, 0)
+seconds = time.perf_counter() - start
+print(json.dumps({"s": seconds, "mib": usage.ru_maxrss / 1024, "rc": os.waitstatus_to_exitcode(status),
+                  "stderr": process.stderr.read().decode()[-2000:]}))
+"""
+"""Runs a command and reports its wall time and peak resident size (``wait4``). The command is
+forked from this small fresh process, not from the benchmark: a child's ``ru_maxrss`` starts at the
+resident size of the process it was forked from."""
+
+
 def timed_command(command: list[str], env: dict) -> tuple[float, float]:
-    """Wall seconds and peak resident MiB (``wait4``) of one command line run to the end."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{command[0]} failed: {process.stderr.read().decode()[-2000:]}")
-    process.returncode = 0
-    return seconds, usage.ru_maxrss / 1024
+    """Wall seconds and peak resident MiB of one command line run to the end."""
+    result = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], env=env, capture_output=True, text=True)
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    if figures["rc"] != 0:
+        raise RuntimeError(f"{command[0]} failed: {figures['stderr']}")
+    return figures["s"], figures["mib"]
 
 
 def against_membrain(tomo: Path, work: Path, membrain_bin: Path) -> None:

@@ -37,18 +37,20 @@ RadialFactor = Callable[[np.ndarray], np.ndarray]
 _COMPLEX_BYTES = 8
 
 
-def radial_frequency_rows(shape_zyx: tuple[int, int, int], voxel_size_ang: float, y0: int, y1: int) -> np.ndarray:
-    """``|k|`` in 1/Å on rows ``y0 .. y1 - 1`` of every plane of the ``rfftn`` grid of a ``shape_zyx`` volume.
+def radial_frequency_rows(
+    shape_zyx: tuple[int, int, int], voxel_size_ang: float, iz: int, y0: int, y1: int
+) -> np.ndarray:
+    """``|k|`` in 1/Å on rows ``y0 .. y1 - 1`` of plane ``iz`` of the ``rfftn`` grid of a ``shape_zyx`` volume.
 
     Returns
     -------
-    (nz, y1 - y0, nx // 2 + 1) float64 array
+    (y1 - y0, nx // 2 + 1) float64 array
     """
     nz, ny, nx = shape_zyx
-    kz = np.fft.fftfreq(nz, d=voxel_size_ang)[:, None, None]
-    ky = np.fft.fftfreq(ny, d=voxel_size_ang)[y0:y1][None, :, None]
-    kx = np.fft.rfftfreq(nx, d=voxel_size_ang)[None, None, :]
-    return np.sqrt(kz**2 + ky**2 + kx**2)
+    kz = np.fft.fftfreq(nz, d=voxel_size_ang)[iz]
+    ky = np.fft.fftfreq(ny, d=voxel_size_ang)[y0:y1]
+    kx = np.fft.rfftfreq(nx, d=voxel_size_ang)
+    return np.sqrt(kz**2 + ky[:, None] ** 2 + kx[None, :] ** 2)
 
 
 def filter_radially(volume_zyx: np.ndarray, voxel_size_ang: float, factor: RadialFactor) -> np.ndarray:
@@ -119,7 +121,8 @@ def filter_radially_file(
         for y0 in range(0, ny, rows):
             y1 = min(ny, y0 + rows)
             block = scipy.fft.fft(stage.read_rows(y0, y1), axis=0, overwrite_x=True)
-            block *= factor(radial_frequency_rows(shape, source.voxel_size_ang, y0, y1)).astype(np.float32)
+            for iz in range(nz):  # plane by plane: the filter's float64 temporaries stay small
+                block[iz] *= factor(radial_frequency_rows(shape, source.voxel_size_ang, iz, y0, y1)).astype(np.float32)
             stage.write_rows(y0, scipy.fft.ifft(block, axis=0, overwrite_x=True).astype(np.complex64, copy=False))
         with streamed_float_mrc(out, shape, source.placement, overwrite=overwrite) as output:
             for z0 in range(0, nz, planes):
