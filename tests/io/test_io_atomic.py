@@ -139,3 +139,28 @@ def test_created_folders_are_removed_again_when_the_block_fails(tmp_path):
     with created_folders(tmp_path / "kept", tmp_path / "kept" / "new"):
         pass
     assert (tmp_path / "kept" / "new").is_dir()
+
+
+def test_json_ready_gives_strict_json():
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from cryomem.io import json_ready
+
+    value = {"a": np.float32(1.5), "b": [np.int64(3), float("nan"), (float("inf"), 2)], "c": Path("x/y")}
+    assert json.dumps(json_ready(value), allow_nan=False) == '{"a": 1.5, "b": [3, null, [null, 2]], "c": "x/y"}'
+
+
+def test_files_listed_in_summary_stay_inside_the_folder(tmp_path):
+    import json
+
+    from cryomem.io import files_listed_in_summary
+
+    summary = tmp_path / "s.json"
+    assert files_listed_in_summary(summary, tmp_path) == []
+    summary.write_text(json.dumps({"files": {"a": "a.csv", "b": "../outside.csv", "c": "meshes/m.vtp"}}))
+    assert files_listed_in_summary(summary, tmp_path) == [tmp_path / "a.csv", tmp_path / "meshes" / "m.vtp"]
+    summary.write_text("not json")
+    assert files_listed_in_summary(summary, tmp_path) == []

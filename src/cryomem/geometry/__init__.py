@@ -11,9 +11,16 @@ from typing import TYPE_CHECKING
 from cryomem.io._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from cryomem.geometry._components import vertex_components
     from cryomem.geometry._curvature import gaussian_curvature, mean_curvature, vertex_normals
     from cryomem.geometry._geodesic import GeodesicSolver, geodesic_distances
     from cryomem.geometry._laplacian import face_areas, laplacian_and_mass, vertex_areas
+    from cryomem.geometry._membrane_files import (
+        checked_membrane,
+        membrane_files,
+        membrane_surface,
+        read_membrane_meshes,
+    )
     from cryomem.geometry._mesh_from_mask import DEFAULT_SPACING_VOXELS, mesh_from_mask
     from cryomem.geometry._patches import GeodesicPatch, geodesic_patches
     from cryomem.geometry._sampling import (
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
     from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_instances, membrane_surfaces
 
 _EXPORTS = {
+    "vertex_components": "cryomem.geometry._components",
     "gaussian_curvature": "cryomem.geometry._curvature",
     "mean_curvature": "cryomem.geometry._curvature",
     "vertex_normals": "cryomem.geometry._curvature",
@@ -36,6 +44,10 @@ _EXPORTS = {
     "face_areas": "cryomem.geometry._laplacian",
     "laplacian_and_mass": "cryomem.geometry._laplacian",
     "vertex_areas": "cryomem.geometry._laplacian",
+    "checked_membrane": "cryomem.geometry._membrane_files",
+    "membrane_files": "cryomem.geometry._membrane_files",
+    "membrane_surface": "cryomem.geometry._membrane_files",
+    "read_membrane_meshes": "cryomem.geometry._membrane_files",
     "DEFAULT_SPACING_VOXELS": "cryomem.geometry._mesh_from_mask",
     "mesh_from_mask": "cryomem.geometry._mesh_from_mask",
     "GeodesicPatch": "cryomem.geometry._patches",
@@ -55,6 +67,11 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
+    "checked_membrane",
+    "membrane_files",
+    "membrane_surface",
+    "read_membrane_meshes",
+    "vertex_components",
     "DEFAULT_FEATURE_LOWPASS_ANG",
     "DEFAULT_FEATURE_OFFSETS_ANG",
     "DEFAULT_MIN_VOXELS",

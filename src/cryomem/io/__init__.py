@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING
 from cryomem.io._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from cryomem.io._atomic import atomic_directory, atomic_file_set, atomic_write_path, created_folders, write_rows_csv
+    from cryomem.io._atomic import (
+        atomic_directory,
+        atomic_file_set,
+        atomic_write_path,
+        created_folders,
+        files_listed_in_summary,
+        json_ready,
+        write_rows_csv,
+        write_table_csv,
+    )
     from cryomem.io._conventions import (
         centered_ang_to_xyz_px,
         electron_wavelength_ang,
@@ -80,6 +89,9 @@ _EXPORTS = {
     "atomic_write_path": "cryomem.io._atomic",
     "created_folders": "cryomem.io._atomic",
     "write_rows_csv": "cryomem.io._atomic",
+    "write_table_csv": "cryomem.io._atomic",
+    "json_ready": "cryomem.io._atomic",
+    "files_listed_in_summary": "cryomem.io._atomic",
     "centered_ang_to_xyz_px": "cryomem.io._conventions",
     "electron_wavelength_ang": "cryomem.io._conventions",
     "euler_zyz_deg_to_matrix": "cryomem.io._conventions",
@@ -222,6 +234,9 @@ __all__ = [
     "write_mrc",
     "write_particles_star",
     "write_rows_csv",
+    "write_table_csv",
+    "json_ready",
+    "files_listed_in_summary",
     "xyz_ang_to_xyz_px",
     "xyz_ang_to_zyx_index",
     "xyz_px_to_centered_ang",

@@ -8,13 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
+import math
 import os
 import secrets
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["atomic_directory", "atomic_file_set", "atomic_write_path", "created_folders", "write_rows_csv"]
+__all__ = [
+    "atomic_directory",
+    "atomic_file_set",
+    "atomic_write_path",
+    "created_folders",
+    "files_listed_in_summary",
+    "json_ready",
+    "write_rows_csv",
+    "write_table_csv",
+]
 
 
 def _sibling_name(target: Path, kind: str, *, keep_suffix: bool) -> Path:
@@ -236,3 +247,41 @@ def write_rows_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, obj
             writer.writeheader()
             writer.writerows(rows)
     return Path(path)
+
+
+def json_ready(value: object) -> object:
+    """A strict-JSON copy of ``value``: numpy scalars as Python numbers, paths as strings, NaN and
+    infinities as null, tuples as lists (dicts and lists recursively)."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_table_csv(path: str | os.PathLike[str], table: object) -> Path:
+    """Write a pandas table as a CSV atomically (no index, 6 significant digits). Returns the path."""
+    with atomic_write_path(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")  # type: ignore[attr-defined]
+    return Path(path)
+
+
+def files_listed_in_summary(summary_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """The files an earlier run listed in its JSON summary's ``files`` mapping (paths relative to
+    ``out_dir``), kept only inside ``out_dir``: what a new run of the same name replaces or removes.
+    An unreadable or missing summary lists nothing."""
+    summary_path, out = Path(summary_path), Path(out_dir)
+    if not summary_path.is_file():
+        return []
+    try:
+        files = json.loads(summary_path.read_text()).get("files", {})
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return []
+    paths = [out / str(p) for p in files.values()] if isinstance(files, dict) else []
+    return [p for p in paths if out.resolve() in p.resolve().parents]

@@ -18,6 +18,7 @@ import pandas as pd
 from cryomem.io import (
     CountProgress,
     atomic_write_path,
+    json_ready,
     read_mrc,
     read_particles_star,
     simulation_file_names,
@@ -236,14 +237,6 @@ def run_demo(
     comparison["seed"] = seed
     comparison["shape_zyx"] = list(shape)
     with atomic_write_path(run_dir / COMPARISON_NAME) as tmp:
-        tmp.write_text(json.dumps(_finite(comparison), indent=2))
+        tmp.write_text(json.dumps(json_ready(comparison), indent=2))
     report = write_report(run_dir)
     return DemoResult(out, data_dir, run, comparison, report)
-
-
-def _finite(value):
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import secrets
 import time
@@ -24,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cryomem
-from cryomem.io import atomic_write_path
+from cryomem.io import atomic_write_path, json_ready
 
 __all__ = ["MANIFEST_FORMAT", "Manifest", "file_fingerprint"]
 
@@ -141,24 +140,11 @@ class Manifest:
         if not force and self._save_seconds > 0.05 and now - self._last_save < 20.0 * self._save_seconds:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(_finite(self.to_json()), indent=1, allow_nan=False, default=_json_default)
+        text = json.dumps(json_ready(self.to_json()), indent=1, allow_nan=False, default=_json_default)
         with atomic_write_path(self.path) as tmp:
             tmp.write_text(text)
         self._last_save = time.perf_counter()
         self._save_seconds = self._last_save - now
-
-
-def _finite(value: object) -> object:
-    """JSON-ready copy: NaN and infinities as null (strict JSON)."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _json_default(value: object) -> object:

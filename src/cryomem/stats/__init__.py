@@ -7,6 +7,8 @@ computed once per membrane and reused by every analysis. Lengths are reported in
 concentrations in particles/µm².
 """
 
+from cryomem.geometry import membrane_files, membrane_surface, read_membrane_meshes
+from cryomem.io import MEMBRANE_SUFFIXES
 from cryomem.stats._areas import sublevel_areas_ang2, sublevel_fraction
 from cryomem.stats._chains import ChainResult, extract_chains
 from cryomem.stats._concentration import concentration, measured_region
@@ -14,7 +16,6 @@ from cryomem.stats._config import ANALYSES, StatsConfig
 from cryomem.stats._edge_profile import edge_profile
 from cryomem.stats._edges import EdgeSettings, edge_distance_ang, edge_vertex_mask, surface_bending
 from cryomem.stats._envelopes import csr_sums, uniform_vertices
-from cryomem.stats._meshes import MEMBRANE_SUFFIXES, membrane_files, membrane_surface, read_membrane_meshes
 from cryomem.stats._neighbours import NeighbourResult, nearest_neighbours
 from cryomem.stats._orientation import (
     inplane_angle_deg,

@@ -18,9 +18,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from cryomem.geometry import GeodesicSolver, face_areas
+from cryomem.geometry import GeodesicSolver, checked_membrane, face_areas
 from cryomem.io import PARTICLE_COLUMNS, MembraneSurface
-from cryomem.stats._meshes import checked_membrane
 
 __all__ = ["MembraneParticles", "ParticleAssignment", "assign_particles"]
 

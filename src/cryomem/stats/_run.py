@@ -11,27 +11,28 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import cryomem
+from cryomem.geometry import read_membrane_meshes
 from cryomem.io import (
     STATS_MESH_FOLDER,
     FractionProgress,
     Mesh,
     atomic_file_set,
-    atomic_write_path,
     created_folders,
+    files_listed_in_summary,
+    json_ready,
     read_particles_star,
     stats_mesh_name,
     stats_plot_name,
     stats_summary_name,
     stats_table_name,
     write_mesh,
+    write_table_csv,
 )
 from cryomem.stats._analyses import compute_stats
 from cryomem.stats._config import StatsConfig
-from cryomem.stats._meshes import read_membrane_meshes
 from cryomem.stats._particles import ParticleAssignment, assign_particles
 from cryomem.stats._plots import (
     plot_concentration,
@@ -70,12 +71,6 @@ def _check_classes(particles: pd.DataFrame, config: StatsConfig) -> None:
                 f"no particle has class {', '.join(map(str, unknown))} ({setting}); the particles' classes are "
                 f"{', '.join(map(str, present[:20])) or 'none'}: choose among them"
             )
-
-
-def _write_csv(path: Path, table: pd.DataFrame) -> Path:
-    with atomic_write_path(path) as tmp:
-        table.to_csv(tmp, index=False, float_format="%.6g")
-    return path
 
 
 def run_stats(
@@ -119,12 +114,12 @@ def run_stats(
     assignment = load_inputs(membrane_paths, particle_paths, config)
     tables, point_data, summary = compute_stats(assignment, analyses, config, progress)
     writers: dict[str, tuple[Path, Callable[[Path], object]]] = {
-        stem: (out / stats_table_name(stem), lambda p, t=table: _write_csv(p, t)) for stem, table in tables.items()
+        stem: (out / stats_table_name(stem), lambda p, t=table: write_table_csv(p, t)) for stem, table in tables.items()
     }
     if len(assignment.off_mesh):
         writers["off_mesh_particles"] = (
             out / stats_table_name("off_mesh_particles"),
-            lambda p: _write_csv(p, assignment.off_mesh),
+            lambda p: write_table_csv(p, assignment.off_mesh),
         )
     plots = {
         "concentration": lambda p: plot_concentration(tables["concentration"], p),
@@ -158,8 +153,8 @@ def run_stats(
         "results": summary,
         "files": {role: str(path.relative_to(out)) for role, path in written.items()},
     }
-    text = json.dumps(_finite(report), indent=2, allow_nan=False)
-    stale = _earlier_files(summary_path, out)
+    text = json.dumps(json_ready(report), indent=2, allow_nan=False)
+    stale = files_listed_in_summary(summary_path, out)
     targets = [path for path, _ in writers.values()] + [summary_path]
     with created_folders(out, out / STATS_MESH_FOLDER), atomic_file_set(targets, stale=stale) as tmps:
         for (_, write), tmp in zip(writers.values(), tmps, strict=False):
@@ -167,28 +162,3 @@ def run_stats(
         tmps[-1].write_text(text)
     written["summary"] = summary_path
     return written
-
-
-def _earlier_files(summary_path: Path, out: Path) -> list[Path]:
-    """Files an earlier run of the same name listed in its summary (replaced or removed by this one)."""
-    if not summary_path.is_file():
-        return []
-    try:
-        files = json.loads(summary_path.read_text()).get("files", {})
-    except (ValueError, UnicodeDecodeError, AttributeError):
-        return []
-    paths = [out / str(p) for p in files.values()] if isinstance(files, dict) else []
-    return [p for p in paths if out.resolve() in p.resolve().parents]
-
-
-def _finite(value: object) -> object:
-    """JSON-ready copy: numpy scalars as Python numbers, NaN and inf as null."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

@@ -1,5 +1,5 @@
-"""Membranes for statistics: reading mesh/h5 files as :class:`cryomem.io.MembraneSurface`, named by tomogram
-and membrane id."""
+"""Membranes from files: mesh/h5 files read as :class:`cryomem.io.MembraneSurface`, named by tomogram and
+membrane id (what statistics and morphometrics read)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Literal
 
 import numpy as np
 
-from cryomem.geometry import face_areas, vertex_normals
+from cryomem.geometry._curvature import vertex_normals
+from cryomem.geometry._laplacian import face_areas
 from cryomem.io import (
     MEMBRANE_SUFFIXES,
     MembraneSurface,
@@ -22,7 +23,7 @@ from cryomem.io import (
     validate_voxel_size_ang,
 )
 
-__all__ = ["MEMBRANE_SUFFIXES", "checked_membrane", "membrane_files", "membrane_surface", "read_membrane_meshes"]
+__all__ = ["checked_membrane", "membrane_files", "membrane_surface", "read_membrane_meshes"]
 
 
 def membrane_surface(
@@ -35,7 +36,7 @@ def membrane_surface(
     voxel_size_ang: float | None = None,
     source: str = "",
 ) -> MembraneSurface:
-    """A membrane surface for statistics, named by its tomogram and membrane id.
+    """A membrane surface named by its tomogram and membrane id.
 
     Parameters
     ----------
