@@ -29,6 +29,7 @@ __all__ = [
     "SEGMENT_OUTPUTS",
     "SKELETON_SUFFIX",
     "STATS_MESH_FOLDER",
+    "MORPH_VERTEX_FOLDER",
     "TRAINING_SPLITS",
     "CountProgress",
     "FractionProgress",
@@ -111,7 +112,10 @@ CORRECTION_PATCHES_JSON = "patches.json"
 _CORRECTION_LABEL_ENDING = "_labels"
 
 STATS_MESH_FOLDER = "meshes"
-"""Sub-folder of a statistics output folder holding the per-membrane ``.vtp`` meshes."""
+"""Sub-folder of a statistics (or morphometrics) output folder holding the per-membrane ``.vtp`` meshes."""
+
+MORPH_VERTEX_FOLDER = "vertices"
+"""Sub-folder of a morphometrics output folder holding the per-vertex ``.csv`` tables (one per membrane)."""
 
 _MEMBRANE_STEM = re.compile(r"^(?P<tomo>.+)_mb(?P<id>\d+)(?P<tail>_.*)?$")
 

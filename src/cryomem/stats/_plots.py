@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cryomem.io import atomic_write_path, membrane_stem
+from cryomem.io import membrane_stem, new_figure, save_png
 
 __all__ = [
     "plot_concentration",
@@ -20,19 +20,8 @@ __all__ = [
 
 
 def _figure(columns: int = 1, width: float = 5.0):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width * columns, 3.8), layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure, figure.subplots(1, columns, squeeze=False)[0]
-
-
-def _save(figure, path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    with atomic_write_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
-    return path
+    figure, axes = new_figure(1, columns, width=width)
+    return figure, axes[0]
 
 
 def plot_ripley(table: pd.DataFrame, path: str | os.PathLike[str], *, title: str = "") -> Path:
@@ -52,7 +41,7 @@ def plot_ripley(table: pd.DataFrame, path: str | os.PathLike[str], *, title: str
         axis.legend(fontsize=8)
     left.axhline(0.0, color="k", lw=0.5)
     figure.suptitle(title or "Ripley's functions on the membranes")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_neighbour_histogram(per_particle: pd.DataFrame, path: str | os.PathLike[str], *, k: int = 1) -> Path:
@@ -68,7 +57,7 @@ def plot_neighbour_histogram(per_particle: pd.DataFrame, path: str | os.PathLike
     axis.set_xlabel("geodesic nearest-neighbour distance (nm)")
     axis.set_ylabel("particles")
     axis.legend(fontsize=8)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_concentration(table: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -83,7 +72,7 @@ def plot_concentration(table: pd.DataFrame, path: str | os.PathLike[str]) -> Pat
         axis.legend(fontsize=8)
     axis.set_xticks(np.arange(len(rows)), labels, rotation=60, ha="right", fontsize=7)
     axis.set_ylabel("particles per µm²")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_edge_profile(profile: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -97,7 +86,7 @@ def plot_edge_profile(profile: pd.DataFrame, path: str | os.PathLike[str]) -> Pa
     axes[1].set_ylabel("mean nearest-neighbour distance (nm)")
     for axis in axes:
         axis.set_xlabel("geodesic distance to the membrane edge (nm)")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_min_angles(histogram: pd.DataFrame, path: str | os.PathLike[str], *, k: int) -> Path:
@@ -110,4 +99,4 @@ def plot_min_angles(histogram: pd.DataFrame, path: str | os.PathLike[str], *, k:
     axis.set_xlabel(f"minimum in-plane angle to {k} nearest neighbours (degrees)")
     axis.set_ylabel("density (1/degree)")
     axis.legend(fontsize=8)
-    return _save(figure, path)
+    return save_png(figure, path)
