@@ -69,7 +69,7 @@ def test_run_writes_every_stage_and_the_report(cli_run):
     assert surfaces and read_membrane_h5(surfaces[0]).features.shape[1] == len(DEFAULT_FEATURE_OFFSETS_ANG)
     manifest = json.loads((out / "manifest.json").read_text())
     assert {s: r["status"] for s, r in manifest["tomograms"]["t1"]["stages"].items()} == {
-        "segment": "done", "instances": "done", "surfaces": "done"
+        "segment": "done", "instances": "done", "surfaces": "done", "morph": "done"
     }  # fmt: skip
     assert manifest["config"]["segment"]["tta"] is False
     assert (out / "report.html").stat().st_size > 5000 and not (out / ".lock").exists()

@@ -24,7 +24,7 @@ from cryomem.pipeline import (
     run_pipeline,
 )
 
-STAGE_NAMES = ("segment", "instances", "surfaces", "pick", "stats")
+STAGE_NAMES = ("segment", "instances", "surfaces", "pick", "stats", "morph")
 
 
 def _config() -> RunConfig:
@@ -72,7 +72,15 @@ def test_no_stage_modifies_its_inputs(full_run, simulated_pair):
 def test_every_expected_file_exists_and_is_readable(full_run, simulated_pair):
     out, first, _, _, _ = full_run
     assert not first.failures, first.failures
-    assert first.executed == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "pooled": 1}
+    assert first.executed == {
+        "segment": 2,
+        "instances": 2,
+        "surfaces": 2,
+        "pick": 2,
+        "stats": 2,
+        "morph": 2,
+        "pooled": 1,
+    }
     assert [p.name for p in first.ignored_inputs] == ["notes.txt"]
     manifest = Manifest.load(out)
     for name in ("ta", "tb"):
@@ -100,6 +108,9 @@ def test_every_expected_file_exists_and_is_readable(full_run, simulated_pair):
         table = pd.read_csv(folders.stats / "concentration.csv")
         assert {"scope", "concentration_per_um2", "area_um2"} <= set(table.columns)
         assert (folders.stats / f"{name}_summary.json").is_file()
+        morph = pd.read_csv(folders.morph / f"{name}_membranes.csv")
+        assert len(morph) == len(surfaces) and (morph["area_nm2"] > 0).all()
+        assert manifest.record(name, "morph")["summary"]["particles"] == len(particles) > 0
     pooled = pd.read_csv(out / "pooled" / "concentration.csv")
     assert set(pooled.loc[pooled["scope"] == "tomogram", "tomo_name"]) <= {"ta", "tb"}
     assert manifest.pooled["status"] == "done" and manifest.pooled["summary"]["tomograms"] == 2
@@ -110,9 +121,11 @@ def test_every_expected_file_exists_and_is_readable(full_run, simulated_pair):
 def test_rerun_skips_everything_and_a_changed_setting_reruns_only_its_stages(full_run):
     _, _, again, changed, _ = full_run
     assert again.n_executed == 0
-    assert again.up_to_date == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "pooled": 1}
-    assert changed.executed == {"stats": 2, "pooled": 1}  # statistics settings changed: stats only
-    assert changed.up_to_date == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2}
+    assert again.up_to_date == {
+        "segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "morph": 2, "pooled": 1
+    }  # fmt: skip
+    assert changed.executed == {"stats": 2, "pooled": 1}  # statistics settings changed: stats only (morph reads picks)
+    assert changed.up_to_date == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "morph": 2}
 
 
 def test_an_ensemble_of_two_copies_of_a_model_predicts_what_the_model_does(full_run, simulated_pair, tmp_path):

@@ -75,13 +75,15 @@ def test_changing_any_member_reruns_picking_and_what_follows(tmp_path, tiny_pick
     fake_tomograms(tmp_path / "in", names=("a", "b"))
     log = tmp_path / "calls.txt"
     single = _run(tmp_path, tiny_pick_model, inproc_client, log)
-    assert single.executed == {"segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "pooled": 1}
+    assert single.executed == {
+        "segment": 2, "instances": 2, "surfaces": 2, "pick": 2, "stats": 2, "morph": 2, "pooled": 1
+    }  # fmt: skip
     log.unlink()  # the same model as a list of one: the same fingerprint, nothing runs
     assert _run(tmp_path, [tiny_pick_model], inproc_client, log).n_executed == 0 and calls(log) == []
 
     member = shutil.copy2(tiny_pick_model, tmp_path / "member.pt")
     ensemble = _run(tmp_path, [tiny_pick_model, member], inproc_client, log)
-    assert ensemble.executed == {"pick": 2, "stats": 2, "pooled": 1}
+    assert ensemble.executed == {"pick": 2, "stats": 2, "morph": 2, "pooled": 1}
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["tomograms"]["a"]["stages"]["pick"]["inputs"]["model"] == [
         file_fingerprint(tiny_pick_model),
@@ -91,8 +93,8 @@ def test_changing_any_member_reruns_picking_and_what_follows(tmp_path, tiny_pick
     log.unlink()
     assert _run(tmp_path, [tiny_pick_model, member], inproc_client, log).n_executed == 0
 
-    save_tiny_pick_model(member, seed=7)  # the second member retrained: picking and statistics again
+    save_tiny_pick_model(member, seed=7)  # the second member retrained: picking, statistics, morph again
     changed = _run(tmp_path, [tiny_pick_model, member], inproc_client, log)
-    assert changed.executed == {"pick": 2, "stats": 2, "pooled": 1}
+    assert changed.executed == {"pick": 2, "stats": 2, "morph": 2, "pooled": 1}
     assert changed.up_to_date == {"segment": 2, "instances": 2, "surfaces": 2}
-    assert sorted(calls(log)) == sorted(["a pick", "b pick", "a stats", "b stats", "* pooled"])
+    assert sorted(calls(log)) == sorted(["a pick", "b pick", "a stats", "b stats", "a morph", "b morph", "* pooled"])

@@ -26,8 +26,10 @@ def test_resume_skips_finished_stages_and_reruns_changed_ones(tmp_path, tiny_pic
     functions = fake_functions(log)
     config = _config(tiny_pick_model)
     first = _run([tmp_path / "in"], out, config, inproc_client, functions)
-    assert first.executed == {"segment": 3, "instances": 3, "surfaces": 3, "pick": 3, "stats": 3, "pooled": 1}
-    assert len(calls(log)) == 16 and not first.failures
+    assert first.executed == {
+        "segment": 3, "instances": 3, "surfaces": 3, "pick": 3, "stats": 3, "morph": 3, "pooled": 1
+    }  # fmt: skip
+    assert len(calls(log)) == 19 and not first.failures
     manifest = json.loads((out / "manifest.json").read_text())
     record = manifest["tomograms"]["b"]["stages"]["pick"]
     assert record["status"] == "done" and record["summary"] == {"answer": 42}
@@ -36,23 +38,27 @@ def test_resume_skips_finished_stages_and_reruns_changed_ones(tmp_path, tiny_pic
     log.unlink()
     again = _run([tmp_path / "in"], out, config, inproc_client, functions)  # nothing changed: nothing runs
     assert again.n_executed == 0 and calls(log) == []
-    assert again.up_to_date == {"segment": 3, "instances": 3, "surfaces": 3, "pick": 3, "stats": 3, "pooled": 1}
+    assert again.up_to_date == {
+        "segment": 3, "instances": 3, "surfaces": 3, "pick": 3, "stats": 3, "morph": 3, "pooled": 1
+    }  # fmt: skip
 
     st = paths[1].stat()  # tomogram b changed on disk: b reruns from segment, then the pooled statistics
     os.utime(paths[1], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     changed = _run([tmp_path / "in"], out, config, inproc_client, functions)
-    assert sorted(calls(log)) == sorted(["b segment", "b instances", "b surfaces", "b pick", "b stats", "* pooled"])
+    assert sorted(calls(log)) == sorted(
+        ["b segment", "b instances", "b surfaces", "b pick", "b stats", "b morph", "* pooled"]
+    )
     assert changed.up_to_date["segment"] == 2
 
-    log.unlink()  # a picking setting changed: pick and stats of every tomogram, not segmentation
+    log.unlink()  # a picking setting changed: pick, stats and morph of every tomogram, not segmentation
     settings = _run([tmp_path / "in"], out, _config(tiny_pick_model, seed=3), inproc_client, functions)
-    assert settings.executed == {"pick": 3, "stats": 3, "pooled": 1}
+    assert settings.executed == {"pick": 3, "stats": 3, "morph": 3, "pooled": 1}
     assert (out / "tomograms" / "a" / "pick" / "out.txt").read_text() == "a pick 3"
 
     log.unlink()  # a finished stage's output went missing: that stage and the ones after it rerun
     (out / "tomograms" / "c" / "instances" / "out.txt").unlink()
     missing = _run([tmp_path / "in"], out, _config(tiny_pick_model, seed=3), inproc_client, functions)
-    assert sorted(calls(log)) == sorted(["c instances", "c surfaces", "c pick", "c stats", "* pooled"])
+    assert sorted(calls(log)) == sorted(["c instances", "c surfaces", "c pick", "c stats", "c morph", "* pooled"])
     assert missing.up_to_date["segment"] == 3
 
 
@@ -62,7 +68,7 @@ def test_a_failing_task_leaves_the_other_tomograms_complete(tmp_path, tiny_pick_
     broken = fake_functions(log, fail={"b": ValueError("membrane b is broken; fix it")})
     result = _run([tmp_path / "in"], out, _config(tiny_pick_model), inproc_client, broken)
     assert result.failures == [("b", "surfaces", "membrane b is broken; fix it")]
-    assert sorted(result.skipped) == [("b", "pick"), ("b", "stats")]
+    assert sorted(result.skipped) == [("b", "morph"), ("b", "pick"), ("b", "stats")]
     manifest = Manifest.load(out)
     for name in ("a", "c"):
         assert all(manifest.record(name, s)["status"] == "done" for s in ("segment", "surfaces", "pick", "stats"))
@@ -76,7 +82,7 @@ def test_a_failing_task_leaves_the_other_tomograms_complete(tmp_path, tiny_pick_
 
     log.unlink()  # fixed: only b's failed and skipped stages run, then the pooled statistics
     fixed = _run([tmp_path / "in"], out, _config(tiny_pick_model), inproc_client, fake_functions(log))
-    assert sorted(calls(log)) == sorted(["b surfaces", "b pick", "b stats", "* pooled"])
+    assert sorted(calls(log)) == sorted(["b surfaces", "b pick", "b stats", "b morph", "* pooled"])
     assert not fixed.failures and (out / "pooled" / "pooled.txt").read_text() == "a b c"
 
 

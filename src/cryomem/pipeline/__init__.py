@@ -1,6 +1,6 @@
 """Whole datasets from one command (``cryomem run``, ``cryomem demo``, ``cryomem report``).
 
-Per tomogram: segment -> instances -> surfaces -> pick -> stats, each stage a pure function over
+Per tomogram: segment -> instances -> surfaces -> pick -> stats -> morph, each stage a pure function over
 files writing its own folder atomically, run as dask.distributed tasks (a local cluster by default,
 an existing scheduler, or SLURM via dask-jobqueue). A manifest records what finished with which
 inputs and settings, so a re-run skips finished work and redoes what failed or changed. Statistics
@@ -26,6 +26,7 @@ from cryomem.pipeline._runner import RunResult, run_pipeline
 from cryomem.pipeline._settings import (
     STAGES,
     ClusterSettings,
+    MorphSettings,
     PickSettings,
     RunConfig,
     SegmentSettings,
@@ -37,6 +38,7 @@ from cryomem.pipeline._settings import (
 from cryomem.pipeline._stages import (
     TomogramFolders,
     instances_stage,
+    morph_stage,
     pick_stage,
     pooled_stats_stage,
     segment_stage,
@@ -65,6 +67,7 @@ __all__ = [
     "RunResult",
     "SegmentSettings",
     "SlurmSettings",
+    "MorphSettings",
     "StatsSettings",
     "SurfaceSettings",
     "Tomogram",
@@ -89,6 +92,7 @@ __all__ = [
     "resolve_tomogram",
     "run_stage_task",
     "segment_stage",
+    "morph_stage",
     "stats_stage",
     "surfaces_stage",
     "write_report",

@@ -218,7 +218,35 @@ def _tomogram_section(run_dir: Path, name: str, entry: dict) -> str:
             frame = pd.DataFrame([{k: v for k, v in summary.items() if not isinstance(v, (dict, list))}])
             parts.append("<h3>Membranes</h3>" + _table(frame))
     parts.append(_plots(folders.stats))
+    parts.append(_morph_section(folders))
     return "".join(parts)
+
+
+_MORPH_COLUMNS = {
+    "membrane_id": "membrane",
+    "area_nm2": "area (nm²)",
+    "median_abs_mean_curvature_per_nm": "median |H| (1/nm)",
+    "median_gaussian_curvature_per_nm2": "median K (1/nm²)",
+    "median_bilayer_thickness_nm": "median bilayer thickness (nm)",
+    "thickness_fitted_fraction": "thickness fitted (fraction)",
+    "median_distance_out_nm": "median distance to next membrane (nm)",
+    "median_spacing_nm": "median spacing (nm)",
+    "nearest_membrane_id": "next membrane",
+}
+
+
+def _morph_section(folders: TomogramFolders) -> str:
+    """The morph stage's per-membrane table and figures, if it ran."""
+    table_path = folders.morph / stats_table_name(f"{folders.name}_membranes")
+    if not table_path.is_file():
+        return ""
+    table = pd.read_csv(table_path)
+    table = table[[c for c in _MORPH_COLUMNS if c in table]].rename(columns=_MORPH_COLUMNS)
+    stems = ("histograms", "maps", "particle_patches")
+    images = [_img(p.read_bytes(), p.stem) for stem in stems
+              for p in [folders.morph / stats_plot_name(f"{folders.name}_{stem}")] if p.is_file()]  # fmt: skip
+    figures = f'<div class="plots">{"".join(images)}</div>' if images else ""
+    return "<h3>Membrane morphometrics</h3>" + _table(table) + figures
 
 
 def missing_outputs(run_dir: Path, manifest: Manifest) -> list[str]:

@@ -1,4 +1,4 @@
-"""``cryomem run``: every tomogram through segment -> instances -> surfaces -> pick -> stats on dask.
+"""``cryomem run``: every tomogram through segment -> instances -> surfaces -> pick -> stats -> morph on dask.
 
 The client plans (which stages are up to date according to the manifest) and submits the first
 stage to run of every tomogram as a dask.distributed task; as each task finishes it is recorded in
@@ -30,8 +30,10 @@ from cryomem.pipeline._tomograms import Tomogram, find_tomograms, read_tomograms
 __all__ = ["RunResult", "run_pipeline"]
 
 
-_STAGE_FOLDERS = ("segment", "instances", "membranes", "picks", "stats")
-_STALE = re.compile(r"^\.(segment|instances|membranes|picks|stats|pooled|manifest\.json|report\.html)\.(tmp|old)-")
+_STAGE_FOLDERS = ("segment", "instances", "membranes", "picks", "stats", "morph")
+_STALE = re.compile(
+    r"^\.(segment|instances|membranes|picks|stats|morph|pooled|manifest\.json|report\.html)\.(tmp|old)-"
+)
 
 
 @dataclass
@@ -198,7 +200,7 @@ def _locked_run(tomograms, ignored, run_dir, config, models, manifest, client, p
 def _run(tomograms, ignored, run_dir, config, models, manifest, client, progress, write_report, functions):
     from distributed import as_completed
 
-    stages = STAGES if config.pick.model_paths else STAGES[:3]
+    stages = config.stages()
     result = RunResult(run_dir, [t.name for t in tomograms], ignored_inputs=list(ignored))
     manifest.config = config.model_dump(mode="json")
     _clean_stale(run_dir)
@@ -213,14 +215,19 @@ def _run(tomograms, ignored, run_dir, config, models, manifest, client, progress
                                                            "token": new_token(), "finished": _now()})  # fmt: skip
             result.failures.append((tomogram.name, stages[0], tomogram.error))
             continue
-        upstream = None
-        for index, stage in enumerate(stages):
+        plan = []
+        for stage in stages:
             inputs = _stage_inputs(stage, tomogram, config, models)
-            if not manifest.is_fresh(tomogram.name, stage, config.settings_hash(stage), inputs, upstream):
-                plans[tomogram.name] = list(stages[index:])
-                break
-            upstream = manifest.record(tomogram.name, stage)["token"]
-            result.up_to_date[stage] = result.up_to_date.get(stage, 0) + 1
+            upstream = config.upstream_stage(stage)
+            token = (manifest.record(tomogram.name, upstream) or {}).get("token") if upstream else None
+            if upstream in plan or not manifest.is_fresh(
+                tomogram.name, stage, config.settings_hash(stage), inputs, token
+            ):
+                plan.append(stage)
+            else:
+                result.up_to_date[stage] = result.up_to_date.get(stage, 0) + 1
+        if plan:
+            plans[tomogram.name] = plan
     manifest.save()
     totals = {stage: sum(stage in plan for plan in plans.values()) for stage in stages}
     done = dict.fromkeys(stages, 0)
@@ -258,7 +265,7 @@ def _run(tomograms, ignored, run_dir, config, models, manifest, client, progress
             summary = outcome.get("summary") or {}
             record = {
                 "status": outcome["status"], "settings_hash": settings_hash, "inputs": inputs,
-                "upstream": _upstream_token(manifest, tomogram.name, stages, stage), "token": new_token(),
+                "upstream": _upstream_token(manifest, tomogram.name, config, stage), "token": new_token(),
                 "outputs": summary.pop("outputs", []), "summary": summary, "error": outcome.get("error"),
                 "traceback": outcome.get("traceback"), "seconds": outcome.get("seconds"),
                 "worker": outcome.get("worker"), "finished": _now(),
@@ -299,11 +306,9 @@ def _outcome(future) -> dict:
     return {"status": "failed", "error": describe_error(future.exception())}
 
 
-def _upstream_token(manifest: Manifest, name: str, stages: Sequence[str], stage: str) -> str | None:
-    index = stages.index(stage)
-    if index == 0:
-        return None
-    record = manifest.record(name, stages[index - 1])
+def _upstream_token(manifest: Manifest, name: str, config: RunConfig, stage: str) -> str | None:
+    upstream = config.upstream_stage(stage)
+    record = manifest.record(name, upstream) if upstream else None
     return record.get("token") if record else None
 
 

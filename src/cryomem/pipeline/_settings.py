@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cryomem.geometry import DEFAULT_FEATURE_OFFSETS_ANG, SurfaceSettings
 from cryomem.io import read_yaml_mapping
+from cryomem.morph import MorphConfig
 from cryomem.pick import PickSettings
 from cryomem.segment import SegmentSettings
 from cryomem.stats import ANALYSES, StatsConfig
@@ -27,6 +28,7 @@ from cryomem.stats import ANALYSES, StatsConfig
 __all__ = [
     "STAGES",
     "ClusterSettings",
+    "MorphSettings",
     "PickSettings",
     "RunConfig",
     "SegmentSettings",
@@ -36,8 +38,9 @@ __all__ = [
     "load_run_config",
 ]
 
-STAGES = ("segment", "instances", "surfaces", "pick", "stats")
-"""Per-tomogram stages, in order; each reads the outputs of the one before."""
+STAGES = ("segment", "instances", "surfaces", "pick", "stats", "morph")
+"""Per-tomogram stages, in order; each reads the outputs of the ones before. Without a picking
+model, pick and stats are left out; with ``morph.enabled`` false, morph."""
 
 
 class _Frozen(BaseModel):
@@ -66,6 +69,14 @@ class StatsSettings(_Frozen):
         if unknown or not value:
             raise ValueError(f"unknown or no analyses {unknown}; choose from {', '.join(ANALYSES)}")
         return value
+
+
+class MorphSettings(_Frozen):
+    """Membrane morphometrics per tomogram (:func:`cryomem.morph.run_morph`), with the picked particles
+    when there is a picking model."""
+
+    enabled: bool = Field(True, description="run the morph stage")
+    config: MorphConfig = Field(MorphConfig(), description="morphometrics settings (voxel size: the run's)")
 
 
 class SlurmSettings(_Frozen):
@@ -102,6 +113,7 @@ class RunConfig(_Frozen):
     surfaces: SurfaceSettings = SurfaceSettings()
     pick: PickSettings = PickSettings()
     stats: StatsSettings = StatsSettings()
+    morph: MorphSettings = MorphSettings()
     cluster: ClusterSettings = ClusterSettings()
 
     def stage_settings(self, stage: str) -> dict:
@@ -121,9 +133,25 @@ class RunConfig(_Frozen):
             return {k: v for k, v in data["pick"].items() if k != "model"}
         if stage == "stats":
             return {"analyses": data["stats"]["analyses"], "config": data["stats"]["config"]}
+        if stage == "morph":
+            return {**data["morph"], **voxel, "with_particles": bool(self.pick.model_paths)}
         if stage == "pooled":
             return {"analyses": data["stats"]["pooled_analyses"], "config": data["stats"]["config"]}
         raise ValueError(f"unknown stage {stage!r}; stages are {', '.join((*STAGES, 'pooled'))}")
+
+    def stages(self) -> tuple[str, ...]:
+        """The per-tomogram stages this run executes, in order (see :data:`STAGES`)."""
+        picked = STAGES if self.pick.model_paths else tuple(s for s in STAGES if s not in ("pick", "stats"))
+        return tuple(s for s in picked if s != "morph" or self.morph.enabled)
+
+    def upstream_stage(self, stage: str) -> str | None:
+        """The stage whose outputs ``stage`` reads (its record's token decides whether it is fresh): the
+        one before it, except morph, which reads the membranes (and the picks) and not the statistics."""
+        stages = self.stages()
+        if stage == "morph":
+            return "pick" if "pick" in stages else "surfaces"
+        index = stages.index(stage)
+        return stages[index - 1] if index else None
 
     def settings_hash(self, stage: str) -> str:
         """Short SHA-256 of :meth:`stage_settings` (model files are tracked as inputs, not here)."""

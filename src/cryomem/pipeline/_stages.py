@@ -33,6 +33,7 @@ from cryomem.pipeline._tomograms import Tomogram
 __all__ = [
     "TomogramFolders",
     "instances_stage",
+    "morph_stage",
     "pick_stage",
     "pooled_stats_stage",
     "segment_stage",
@@ -75,6 +76,10 @@ class TomogramFolders:
     @property
     def stats(self) -> Path:
         return self.root / "stats"
+
+    @property
+    def morph(self) -> Path:
+        return self.root / "morph"
 
     def folder(self, stage: str) -> Path:
         """The folder a stage writes (``surfaces`` writes ``membranes/``)."""
@@ -256,6 +261,35 @@ def stats_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig)
         summary = _summary_results(written["summary"])
     outputs = [folders.stats / p.relative_to(tmp) for p in written.values()]
     return {"outputs": _relative(outputs, folders.root), **summary}
+
+
+def morph_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig) -> dict:
+    """Membrane morphometrics of this tomogram's membranes: ``morph/`` (VTP, CSV, PNG, JSON).
+
+    Reads the membranes with the tomogram (bilayer thickness) and, when the run picks, the picked
+    particles (patches around them against random ones; skipped when nothing was picked).
+    """
+    from cryomem.io import read_particles_star
+    from cryomem.morph import run_morph
+
+    picked = bool(config.pick.model_paths)
+    membranes = folders.membrane_files(picked=picked)
+    if not membranes:
+        raise ValueError(f"no membrane files in {folders.membranes}; the surfaces stage found no membrane")
+    particles = [folders.particles_path] if picked and len(read_particles_star(folders.particles_path)) else []
+    settings = config.morph.config.model_copy(update={"voxel_size_ang": tomogram.voxel_size_ang})
+    with atomic_directory(folders.morph, overwrite=True) as tmp:
+        written = run_morph(membranes, tmp, settings, tomogram=tomogram.path, particle_paths=particles,
+                            name=folders.name)  # fmt: skip
+        import json
+
+        results = json.loads(written["summary"].read_text())["results"]
+    outputs = [folders.morph / p.relative_to(tmp) for p in written.values()]
+    medians = results["pooled_medians"]
+    keep = ("curvedness_per_nm", "bilayer_thickness_nm", "distance_out_nm", "spacing_nm")
+    return {"outputs": _relative(outputs, folders.root), "membranes": len(membranes),
+            "medians": {k: medians[k] for k in keep if medians.get(k) is not None},
+            "particles": (results.get("particles") or {}).get("on_membranes", 0)}  # fmt: skip
 
 
 def pooled_stats_stage(

@@ -18,6 +18,7 @@ from cryomem.pipeline._settings import RunConfig
 from cryomem.pipeline._stages import (
     TomogramFolders,
     instances_stage,
+    morph_stage,
     pick_stage,
     pooled_stats_stage,
     segment_stage,
@@ -36,6 +37,7 @@ STAGE_FUNCTIONS: dict[str, StageFunction] = {
     "surfaces": surfaces_stage,
     "pick": pick_stage,
     "stats": stats_stage,
+    "morph": morph_stage,
 }
 
 
