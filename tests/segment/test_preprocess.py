@@ -9,11 +9,10 @@ import pytest
 import scipy.fft
 from scipy import ndimage
 
-from cryomem.io import read_mrc, write_mrc
+from cryomem.io import ctf_1d, read_mrc, write_mrc
 from cryomem.segment import (
     DEFAULT_REFERENCE_SPECTRUM_PATH,
     RadialSpectrum,
-    ctf_1d,
     deconvolve,
     deconvolve_file,
     load_reference_spectrum,

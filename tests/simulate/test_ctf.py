@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from cryomem.simulate._ctf import ctf_2d, electron_wavelength_ang
+from cryomem.io import electron_wavelength_ang
+from cryomem.simulate._ctf import ctf_2d
 
 
 @pytest.mark.parametrize(("voltage_kv", "wavelength_ang"), [(300, 0.019687), (200, 0.025079), (100, 0.037014)])

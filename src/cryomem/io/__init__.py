@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     )
     from cryomem.io._conventions import (
         centered_ang_to_xyz_px,
+        ctf_1d,
         electron_wavelength_ang,
         euler_zyz_deg_to_matrix,
         matrix_to_euler_zyz_deg,
@@ -98,6 +99,7 @@ _EXPORTS = {
     "files_listed_in_summary": "cryomem.io._atomic",
     "centered_ang_to_xyz_px": "cryomem.io._conventions",
     "electron_wavelength_ang": "cryomem.io._conventions",
+    "ctf_1d": "cryomem.io._conventions",
     "euler_zyz_deg_to_matrix": "cryomem.io._conventions",
     "matrix_to_euler_zyz_deg": "cryomem.io._conventions",
     "normals_to_euler_zyz_deg": "cryomem.io._conventions",
@@ -198,6 +200,7 @@ __all__ = [
     "created_folders",
     "centered_ang_to_xyz_px",
     "electron_wavelength_ang",
+    "ctf_1d",
     "check_tomogram_values",
     "euler_zyz_deg_to_matrix",
     "GUI_OUTPUT_FOLDERS",

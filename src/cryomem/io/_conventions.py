@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "centered_ang_to_xyz_px",
+    "ctf_1d",
     "electron_wavelength_ang",
     "euler_zyz_deg_to_matrix",
     "matrix_to_euler_zyz_deg",
@@ -314,3 +315,32 @@ def electron_wavelength_ang(voltage_kv: float) -> float:
         2 * _ELECTRON_MASS_KG * energy_j * (1 + energy_j / (2 * _ELECTRON_MASS_KG * _LIGHT_SPEED_M_S**2))
     )
     return float(_PLANCK_J_S / momentum * 1e10)
+
+
+def ctf_1d(
+    frequency_per_ang: np.ndarray,
+    *,
+    defocus_ang: float,
+    voltage_kv: float = 300.0,
+    cs_mm: float = 2.7,
+    amplitude_contrast: float = 0.07,
+) -> np.ndarray:
+    """CTF ``H(k) = sqrt(1 - A²) sin χ + A cos χ`` with ``χ = π λ Δz k² − (π/2) Cs λ³ k⁴`` (no envelope).
+
+    Parameters
+    ----------
+    frequency_per_ang : array
+        ``|k|``, 1/Å.
+    defocus_ang : float
+        Defocus ``Δz``, Å, positive for underfocus (``H > 0`` at low frequency).
+    voltage_kv, cs_mm, amplitude_contrast : float
+        Acceleration voltage (kV), spherical aberration (mm), amplitude contrast ``A`` in [0, 1].
+
+    Returns
+    -------
+    float64 array of ``frequency_per_ang``'s shape
+    """
+    wavelength = electron_wavelength_ang(voltage_kv)
+    k2 = np.square(np.asarray(frequency_per_ang, dtype=np.float64))
+    chi = np.pi * wavelength * defocus_ang * k2 - 0.5 * np.pi * cs_mm * 1e7 * wavelength**3 * k2**2
+    return np.sqrt(1 - amplitude_contrast**2) * np.sin(chi) + amplitude_contrast * np.cos(chi)

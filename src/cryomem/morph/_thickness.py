@@ -170,15 +170,15 @@ class _CtfLeaflet:
     """
 
     def __init__(self, ctf: LeafletCtf, voxel_size_ang: float, reach_ang: float) -> None:
-        from cryomem.io import electron_wavelength_ang
+        from cryomem.io import ctf_1d
 
         self.taus = np.arange(-reach_ang, reach_ang + 1e-9, 0.25)
         self.sigmas = np.arange(SIGMA_BOUNDS_ANG[0] - 0.5, SIGMA_BOUNDS_ANG[1] + 0.75, 0.25)
         k = np.linspace(0.0, 0.5 / voxel_size_ang, 1500)
-        wavelength = electron_wavelength_ang(ctf.voltage_kv)
-        chi = np.pi * wavelength * ctf.defocus_um * 1e4 * k**2 - 0.5 * np.pi * ctf.cs_mm * 1e7 * wavelength**3 * k**4
-        a = ctf.amplitude_contrast
-        h = np.sqrt(1 - a**2) * np.sin(chi) + a * np.cos(chi)
+        h = ctf_1d(
+            k, defocus_ang=ctf.defocus_um * 1e4, voltage_kv=ctf.voltage_kv, cs_mm=ctf.cs_mm,
+            amplitude_contrast=ctf.amplitude_contrast,
+        )  # fmt: skip
         h = np.abs(h) if ctf.phase_flipped else h
         weights = h[:, None] * np.exp(-2.0 * np.pi**2 * self.sigmas[None, :] ** 2 * k[:, None] ** 2)
         table = np.cos(2.0 * np.pi * np.outer(self.taus, k)) @ weights  # (taus, sigmas)

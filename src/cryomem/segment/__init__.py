@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         read_model_card,
         save_model,
     )
-    from cryomem.segment._preprocess_deconvolve import ctf_1d, deconvolution_filter, deconvolve, deconvolve_file
+    from cryomem.segment._preprocess_deconvolve import deconvolution_filter, deconvolve, deconvolve_file
     from cryomem.segment._preprocess_match import load_reference_spectrum, match_spectrum, match_spectrum_file
     from cryomem.segment._preprocess_pixel import match_pixel_size, resample_fourier, resampled_grid
     from cryomem.segment._preprocess_spectrum import (
@@ -70,7 +70,6 @@ _EXPORTS = {
     "load_model": "cryomem.segment._model_file",
     "read_model_card": "cryomem.segment._model_file",
     "save_model": "cryomem.segment._model_file",
-    "ctf_1d": "cryomem.segment._preprocess_deconvolve",
     "deconvolution_filter": "cryomem.segment._preprocess_deconvolve",
     "deconvolve": "cryomem.segment._preprocess_deconvolve",
     "deconvolve_file": "cryomem.segment._preprocess_deconvolve",
@@ -121,7 +120,6 @@ __all__ = [
     "UNetConfig",
     "augment",
     "connected_instances",
-    "ctf_1d",
     "deconvolution_filter",
     "deconvolve",
     "deconvolve_file",

@@ -8,7 +8,7 @@ filter of Tegunov & Cramer (2019, Warp) is
     W(f)        = H(f) / (H(f)² + 1 / SNR(f))
 
 with the SNR fall-off ``F``, the deconvolution ``strength``, the high-pass edge ``f_hp`` (0.02
-of Nyquist) and the CTF ``H`` (:func:`ctf_1d`; ``|H|`` for tomograms that were phase-flipped).
+of Nyquist) and the CTF ``H`` (:func:`cryomem.io.ctf_1d`; ``|H|`` for tomograms that were phase-flipped).
 The SNR decays exponentially with frequency and vanishes at the lowest frequencies, where the
 ramp of weighted back-projection leaves little power.
 """
@@ -20,37 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cryomem.io import electron_wavelength_ang
+from cryomem.io import ctf_1d
 from cryomem.segment._preprocess_defaults import DECONVOLUTION_DEFAULTS, DEFAULT_CHUNK_MIB
 from cryomem.segment._preprocess_files import check_chunk_mib, check_output_path, open_tomogram
 from cryomem.segment._preprocess_radial import RadialFactor, filter_radially, filter_radially_file
 
-__all__ = ["ctf_1d", "deconvolution_filter", "deconvolve", "deconvolve_file", "electron_wavelength_ang"]
-
-
-def ctf_1d(
-    frequency_per_ang: np.ndarray,
-    *,
-    defocus_ang: float,
-    voltage_kv: float = DECONVOLUTION_DEFAULTS["voltage_kv"],  # type: ignore[assignment]
-    cs_mm: float = DECONVOLUTION_DEFAULTS["cs_mm"],  # type: ignore[assignment]
-    amplitude_contrast: float = DECONVOLUTION_DEFAULTS["amplitude_contrast"],  # type: ignore[assignment]
-) -> np.ndarray:
-    """CTF ``H(k) = sqrt(1 - A²) sin χ + A cos χ`` with ``χ = π λ Δz k² − (π/2) Cs λ³ k⁴``.
-
-    Parameters
-    ----------
-    frequency_per_ang : array
-        ``|k|``, 1/Å.
-    defocus_ang : float
-        Defocus ``Δz``, Å, positive for underfocus (``H > 0`` at low frequency).
-    voltage_kv, cs_mm, amplitude_contrast : float
-        Acceleration voltage (kV), spherical aberration (mm), amplitude contrast ``A`` in [0, 1].
-    """
-    wavelength = electron_wavelength_ang(voltage_kv)
-    k2 = np.square(np.asarray(frequency_per_ang, dtype=np.float64))
-    chi = np.pi * wavelength * defocus_ang * k2 - 0.5 * np.pi * cs_mm * 1e7 * wavelength**3 * k2**2
-    return np.sqrt(1 - amplitude_contrast**2) * np.sin(chi) + amplitude_contrast * np.cos(chi)
+__all__ = ["deconvolution_filter", "deconvolve", "deconvolve_file"]
 
 
 def deconvolution_filter(

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from cryomem.io import electron_wavelength_ang
+from cryomem.io import ctf_1d
 
-__all__ = ["ctf_2d", "electron_wavelength_ang"]
+__all__ = ["ctf_2d"]
 
 
 def ctf_2d(
@@ -61,12 +61,9 @@ def ctf_2d(
         raise ValueError(f"cs_mm must be >= 0 mm, got {cs_mm}; typical is 2.7")
     if not 0 <= amplitude_contrast <= 1:
         raise ValueError(f"amplitude_contrast must be in [0, 1], got {amplitude_contrast}; typical is 0.07")
-    wavelength = electron_wavelength_ang(voltage_kv)
     ny, nx = int(shape_yx[0]), int(shape_yx[1])
     ky = np.fft.fftfreq(ny, d=voxel_size_ang)  # 1/Å
     kx = np.fft.rfftfreq(nx, d=voxel_size_ang)
-    k2 = ky[:, None] ** 2 + kx[None, :] ** 2
-    cs_ang = cs_mm * 1e7
-    chi = np.pi * wavelength * defocus_ang * k2 - 0.5 * np.pi * cs_ang * wavelength**3 * k2**2
-    ctf = np.sqrt(1 - amplitude_contrast**2) * np.sin(chi) + amplitude_contrast * np.cos(chi)
+    k = np.sqrt(ky[:, None] ** 2 + kx[None, :] ** 2)
+    ctf = ctf_1d(k, defocus_ang=defocus_ang, voltage_kv=voltage_kv, cs_mm=cs_mm, amplitude_contrast=amplitude_contrast)
     return ctf.astype(np.float32)
