@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.spatial import cKDTree
 
-from cryomem.geometry import sample_along_normals
+from cryomem.geometry import sample_along_normals, vertex_components
 from cryomem.io import xyz_ang_to_zyx_index
 from cryomem.morph._neighbourhoods import surface_neighbourhoods
 
@@ -442,16 +443,30 @@ def fit_two_leaflets(
     )
 
 
-def _cover(neighbours: np.ndarray, usable: np.ndarray, max_fits: int | None, rng: np.random.Generator) -> np.ndarray:
-    """Greedy cover: visit vertices in random order, fit each one not yet covered, cover its neighbours."""
+def _same_sheet(vertices, normals, component, v: int, candidates: np.ndarray) -> np.ndarray:
+    return candidates[(component[candidates] == component[v]) & (normals[candidates] @ normals[v] > 0)]
+
+
+def _cover(
+    vertices: np.ndarray,
+    normals: np.ndarray,
+    component: np.ndarray,
+    usable: np.ndarray,
+    radius_ang: float,
+    max_fits: int | None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Greedy cover: visit vertices in random order; fit each one not yet covered, and cover every vertex
+    within ``radius_ang`` of it on the same sheet (component, normals within 90°)."""
+    tree = cKDTree(vertices)
     covered = ~usable
     chosen = []
-    for v in rng.permutation(len(neighbours)):
+    for v in rng.permutation(len(vertices)):
         if covered[v]:
             continue
         chosen.append(v)
-        row = neighbours[v]
-        covered[row[row >= 0]] = True
+        ball = np.asarray(tree.query_ball_point(vertices[v], radius_ang), dtype=np.int64)
+        covered[_same_sheet(vertices, normals, component, v, ball)] = True
         covered[v] = True
     chosen = np.sort(np.asarray(chosen, dtype=np.int64))
     if max_fits is not None and chosen.size > max_fits:
@@ -548,9 +563,9 @@ def bilayer_thickness(
         )
     radius_ang = 10.0 * patch_radius_nm
     patches = surface_neighbourhoods(vertices, faces, normals, radius_ang)
-    near = surface_neighbourhoods(vertices, faces, normals, FIT_SPACING_PATCHES * radius_ang)
+    _, component = vertex_components(n, np.asarray(faces, dtype=np.int64))
     rng = np.random.default_rng(seed)
-    fit_at = _cover(near.indices, usable, max_vertices, rng)
+    fit_at = _cover(vertices, normals, component, usable, FIT_SPACING_PATCHES * radius_ang, max_vertices, rng)
 
     rows = patches.indices[fit_at]
     weights = (rows >= 0) & usable[np.where(rows >= 0, rows, 0)]
@@ -561,27 +576,29 @@ def bilayer_thickness(
     fit = _fit_batch(offsets, signed, _Grid(offsets, _leaflet_shape(ctf, voxel_size_ang, offsets)))
     separation, quality = fit.separation_ang, fit.quality
 
-    source = _nearest_fitted((near.indices, patches.indices), fit_at, n)
+    source = _nearest_fitted(vertices, normals, component, fit_at, radius_ang)
     thickness_nm = np.where(source >= 0, separation[np.maximum(source, 0)] / 10.0, np.nan)
     fit_quality = np.where(source >= 0, quality[np.maximum(source, 0)], np.nan)
     return Thickness(thickness_nm, fit_quality, np.isfinite(thickness_nm), float(patch_radius_nm), fit_at)
 
 
-def _nearest_fitted(rows: Sequence[np.ndarray], fit_at: np.ndarray, n: int) -> np.ndarray:
-    """For every vertex, the position in ``fit_at`` of the nearest fitted vertex in its rows (-1: none).
-
-    ``rows`` are neighbour arrays (nearest first, -1 padded), searched in turn: the first that holds
-    a fitted vertex decides.
-    """
-    slot = np.full(n + 1, -1, dtype=np.int64)  # slot[-1] stays -1 for the padding
-    slot[fit_at] = np.arange(fit_at.size)
-    source = np.full(n, -1, dtype=np.int64)
-    for indices in rows:
-        per_entry = slot[indices]
-        first = np.argmax(per_entry >= 0, axis=1)
-        found = per_entry[np.arange(n), first]
-        source = np.where(source >= 0, source, found)
-    return source
+def _nearest_fitted(
+    vertices: np.ndarray, normals: np.ndarray, component: np.ndarray, fit_at: np.ndarray, radius_ang: float
+) -> np.ndarray:
+    """For every vertex, the position in ``fit_at`` of the nearest fitted vertex within ``radius_ang`` on
+    the same sheet (component, normals within 90°); -1 where there is none."""
+    n = len(vertices)
+    if fit_at.size == 0:
+        return np.full(n, -1, dtype=np.int64)
+    k = min(16, fit_at.size)
+    distance, slot = cKDTree(vertices[fit_at]).query(vertices, k=k, distance_upper_bound=radius_ang)
+    distance, slot = distance.reshape(n, k), slot.reshape(n, k)
+    found = slot < fit_at.size
+    target = fit_at[np.where(found, slot, 0)]
+    found &= component[target] == component[:, None]
+    found &= np.einsum("nkj,nj->nk", normals[target], normals) > 0
+    first = np.argmax(found, axis=1)
+    return np.where(found[np.arange(n), first], slot[np.arange(n), first], -1)
 
 
 def _window_inside(
