@@ -48,10 +48,11 @@ def plot_histograms(values: Mapping[str, np.ndarray], path: str | os.PathLike[st
     names = _with_values(values, LABELS)
     columns = min(4, max(1, len(names)))
     rows = -(-len(names) // columns)
-    figure, axes = new_figure(rows, columns, width=3.6, height=2.9)
+    figure, axes = new_figure(rows, columns, width=3.6, height=2.9, layout=None)
+    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.9, wspace=0.3, hspace=0.45)
     for axis, name in zip(axes.ravel(), names):
         data = _finite(values[name])
-        axis.hist(data, bins=60, range=_range(data, 0.5, 99.5), color="C0")
+        axis.hist(data, bins=60, range=_range(data, 0.5, 99.5), color="C0", histtype="stepfilled")
         axis.axvline(float(np.median(data)), color="k", lw=1, ls="--", label=f"median {np.median(data):.3g}")
         axis.legend(fontsize=7)
         axis.ticklabel_format(axis="x", useOffset=False)
@@ -98,7 +99,8 @@ def plot_particle_patches(
     names = [n for n in _with_values(present, comparison["quantity"]) if n in LABELS]
     columns = min(4, max(1, len(names)))
     rows = -(-len(names) // columns)
-    figure, axes = new_figure(rows, columns, width=3.2, height=3.0)
+    figure, axes = new_figure(rows, columns, width=3.2, height=3.0, layout=None)
+    figure.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.88, wspace=0.45, hspace=0.4)
     for axis, name in zip(axes.ravel(), names):
         data = [_finite(particle_patches[name]), _finite(null_patches[name])]
         if all(len(d) for d in data):
