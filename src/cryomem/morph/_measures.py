@@ -11,7 +11,8 @@ CSV and the per-membrane summaries:
   distance from the density profile (:mod:`cryomem.morph._thickness`); NaN where the fit failed.
 - ``distance_out_nm`` / ``membrane_out_id`` and ``distance_in_nm`` / ``membrane_in_id``: the first
   other membrane along / against the normal (:mod:`cryomem.morph._distances`); NaN and -1 for none
-  within ``max_distance_nm``.
+  within ``max_distance_nm``, or when the ray crosses the membrane itself first (the far side of a
+  vesicle's lumen, or the slab's other face of a ``cryomem surface`` mesh).
 - ``self_out_nm`` / ``self_in_nm``: the first crossing of the membrane's own mesh along / against
   the normal. On a ``cryomem surface`` mesh (both faces of the segmented slab, normals away from
   the membrane) ``self_in_nm`` is the segmented slab's thickness and ``self_out_nm`` the distance
@@ -82,14 +83,17 @@ def _distances(group: Sequence[MembraneSurface], max_distance_nm: float) -> list
     for surface in group:
         d = found[surface.membrane_id]
         flipped = [(surface.membrane_id, surface.vertices_xyz_ang, surface.faces, -surface.normals_xyz)]
-        own_out = normal_distances(flipped, max_distance_nm=max_distance_nm, min_self_distance_nm=_OWN_MIN_NM)
+        self_out = normal_distances(flipped, max_distance_nm=max_distance_nm, min_self_distance_nm=_OWN_MIN_NM)
+        self_out = self_out[surface.membrane_id].self_nm
+        out_blocked = self_out < d.outward_nm  # the ray crosses the membrane itself first
+        in_blocked = d.self_nm < d.inward_nm
         columns.append(
             {
-                "distance_out_nm": d.outward_nm,
-                "membrane_out_id": d.outward_membrane.astype(np.int64),
-                "distance_in_nm": d.inward_nm,
-                "membrane_in_id": d.inward_membrane.astype(np.int64),
-                "self_out_nm": own_out[surface.membrane_id].self_nm,
+                "distance_out_nm": np.where(out_blocked, np.nan, d.outward_nm),
+                "membrane_out_id": np.where(out_blocked, -1, d.outward_membrane).astype(np.int64),
+                "distance_in_nm": np.where(in_blocked, np.nan, d.inward_nm),
+                "membrane_in_id": np.where(in_blocked, -1, d.inward_membrane).astype(np.int64),
+                "self_out_nm": self_out,
                 "self_in_nm": d.self_nm,
             }
         )
