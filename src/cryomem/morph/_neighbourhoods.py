@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from cryomem.geometry import vertex_components
 
-__all__ = ["NeighbourhoodSearch", "Neighbourhoods", "surface_neighbourhoods"]
+__all__ = ["NeighbourhoodSearch", "Neighbourhoods", "sheet_ball", "surface_neighbourhoods"]
 
 DEFAULT_MAX_NEIGHBOURS = 96
 """Vertices kept per neighbourhood (the nearest); a denser mesh is thinned evenly, see below."""
@@ -183,3 +183,13 @@ class NeighbourhoodSearch:
         return Neighbourhoods(
             np.take_along_axis(indices, order, axis=1), np.take_along_axis(distances, order, axis=1), radius_ang
         )
+
+
+def sheet_ball(
+    tree: cKDTree, vertices: np.ndarray, normals: np.ndarray, component: np.ndarray, vertex: int, radius_ang: float
+) -> np.ndarray:
+    """Every vertex within ``radius_ang`` of ``vertex`` on its sheet (same component, normals within 90°),
+    exactly (no cap on the count): ``tree`` is a k-d tree of ``vertices``, ``component`` their
+    connected-component labels."""
+    inside = np.asarray(tree.query_ball_point(vertices[vertex], radius_ang), dtype=np.int64)
+    return inside[(component[inside] == component[vertex]) & (normals[inside] @ normals[vertex] > 0)]

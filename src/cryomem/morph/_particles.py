@@ -20,6 +20,7 @@ from scipy.stats import mannwhitneyu
 
 from cryomem.geometry import vertex_areas, vertex_components
 from cryomem.io import MembraneSurface, euler_zyz_deg_to_matrix
+from cryomem.morph._neighbourhoods import sheet_ball
 
 __all__ = ["ParticlesOnMembranes", "compare_patches", "particles_on_membranes", "patch_means"]
 
@@ -100,15 +101,6 @@ def particles_on_membranes(
     return ParticlesOnMembranes(table, int(len(particles) - len(table)))
 
 
-def _patch(
-    surface: MembraneSurface, tree: cKDTree, component: np.ndarray, vertex: int, radius_ang: float
-) -> np.ndarray:
-    """Vertices within ``radius_ang`` of ``vertex`` on the same sheet (component, normals within 90°)."""
-    inside = np.asarray(tree.query_ball_point(surface.vertices_xyz_ang[vertex], radius_ang), dtype=np.int64)
-    same = (component[inside] == component[vertex]) & (surface.normals_xyz[inside] @ surface.normals_xyz[vertex] > 0)
-    return inside[same]
-
-
 def patch_means(
     surfaces: Sequence[MembraneSurface],
     values: Sequence[Mapping[str, np.ndarray]],
@@ -127,7 +119,8 @@ def patch_means(
                 cKDTree(surface.vertices_xyz_ang),
                 vertex_components(len(surface.vertices_xyz_ang), surface.faces)[1],
             )
-        patch = _patch(surface, *cache[membrane], vertex, radius_ang)
+        tree, component = cache[membrane]
+        patch = sheet_ball(tree, surface.vertices_xyz_ang, surface.normals_xyz, component, vertex, radius_ang)
         row = {"patch_vertices": len(patch)}
         for name, array in values[membrane].items():
             chosen = np.asarray(array, dtype=np.float64)[patch]

@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 
 from cryomem.geometry import sample_along_normals, vertex_components
 from cryomem.io import xyz_ang_to_zyx_index
-from cryomem.morph._neighbourhoods import surface_neighbourhoods
+from cryomem.morph._neighbourhoods import sheet_ball, surface_neighbourhoods
 
 __all__ = ["LeafletCtf", "LeafletFit", "Thickness", "bilayer_thickness", "fit_two_leaflets"]
 
@@ -443,10 +443,6 @@ def fit_two_leaflets(
     )
 
 
-def _same_sheet(vertices, normals, component, v: int, candidates: np.ndarray) -> np.ndarray:
-    return candidates[(component[candidates] == component[v]) & (normals[candidates] @ normals[v] > 0)]
-
-
 def _cover(
     vertices: np.ndarray,
     normals: np.ndarray,
@@ -465,8 +461,7 @@ def _cover(
         if covered[v]:
             continue
         chosen.append(v)
-        ball = np.asarray(tree.query_ball_point(vertices[v], radius_ang), dtype=np.int64)
-        covered[_same_sheet(vertices, normals, component, v, ball)] = True
+        covered[sheet_ball(tree, vertices, normals, component, v, radius_ang)] = True
         covered[v] = True
     chosen = np.sort(np.asarray(chosen, dtype=np.int64))
     if max_fits is not None and chosen.size > max_fits:
