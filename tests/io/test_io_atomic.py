@@ -164,3 +164,19 @@ def test_files_listed_in_summary_stay_inside_the_folder(tmp_path):
     assert files_listed_in_summary(summary, tmp_path) == [tmp_path / "a.csv", tmp_path / "meshes" / "m.vtp"]
     summary.write_text("not json")
     assert files_listed_in_summary(summary, tmp_path) == []
+
+
+def test_write_numeric_csv_round_trips_through_pandas(tmp_path):
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from cryomem.io import write_numeric_csv
+
+    columns = {"id": np.array([1, -1, 7]), "value_nm": np.array([0.1234567, np.nan, 1e-9])}
+    table = pd.read_csv(write_numeric_csv(tmp_path / "t.csv", columns))
+    assert list(table.columns) == ["id", "value_nm"] and table["id"].tolist() == [1, -1, 7]
+    np.testing.assert_allclose(table["value_nm"], [0.123457, np.nan, 1e-9], rtol=1e-6)
+    with pytest.raises(ValueError, match="differ in length"):
+        write_numeric_csv(tmp_path / "u.csv", {"a": [1, 2], "b": [1.0]})
+    assert not (tmp_path / "u.csv").exists()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         DEFAULT_FEATURE_OFFSETS_ANG,
         FEATURE_LOWPASS_ATTR,
         sample_along_normals,
+        spline_coefficients,
     )
     from cryomem.geometry._steiner import LocalExactDistances
     from cryomem.geometry._surface_files import surface_output_paths, surfaces_from_files
@@ -56,6 +57,7 @@ _EXPORTS = {
     "DEFAULT_FEATURE_OFFSETS_ANG": "cryomem.geometry._sampling",
     "FEATURE_LOWPASS_ATTR": "cryomem.geometry._sampling",
     "sample_along_normals": "cryomem.geometry._sampling",
+    "spline_coefficients": "cryomem.geometry._sampling",
     "LocalExactDistances": "cryomem.geometry._steiner",
     "surface_output_paths": "cryomem.geometry._surface_files",
     "surfaces_from_files": "cryomem.geometry._surface_files",
@@ -91,6 +93,7 @@ __all__ = [
     "membrane_surfaces",
     "mesh_from_mask",
     "sample_along_normals",
+    "spline_coefficients",
     "surface_output_paths",
     "surfaces_from_files",
     "vertex_areas",

@@ -10,7 +10,13 @@ from numpy.typing import ArrayLike
 from cryomem.geometry._surface_settings import SurfaceSettings
 from cryomem.io import xyz_ang_to_zyx_index
 
-__all__ = ["DEFAULT_FEATURE_LOWPASS_ANG", "DEFAULT_FEATURE_OFFSETS_ANG", "FEATURE_LOWPASS_ATTR", "sample_along_normals"]
+__all__ = [
+    "spline_coefficients",
+    "DEFAULT_FEATURE_LOWPASS_ANG",
+    "DEFAULT_FEATURE_OFFSETS_ANG",
+    "FEATURE_LOWPASS_ATTR",
+    "sample_along_normals",
+]
 
 DEFAULT_FEATURE_OFFSETS_ANG = np.arange(-60.0, 60.0 + 1e-9, 2.5)
 """Offsets along the normal, Å: -60 .. +60 in 2.5 Å steps (49 samples); the picker uses a ±50 Å
@@ -44,6 +50,7 @@ def sample_along_normals(
     origin_xyz_ang: Sequence[float] = (0.0, 0.0, 0.0),
     order: int = 1,
     lowpass_sigma_ang: float = 0.0,
+    prefiltered: bool = False,
 ) -> np.ndarray:
     """Interpolate a volume at ``vertex + offset * normal`` for every vertex and offset.
 
@@ -67,6 +74,9 @@ def sample_along_normals(
         Gaussian low-pass of the volume before sampling, sigma in Å (0: none). Only the box the
         sample points need (plus the kernel's reach) is filtered, as a float32 copy; the values are
         those of filtering the whole volume (``scipy.ndimage.gaussian_filter``, mode "reflect").
+    prefiltered : bool, default False
+        With ``order=3``: ``volume_zyx`` already holds the cubic B-spline coefficients
+        (:func:`spline_coefficients`), so many calls on one tomogram share one prefilter.
 
     Returns
     -------
@@ -108,8 +118,10 @@ def sample_along_normals(
         )
         if volume.size == 0:
             return result  # every sample point lies outside the volume
-    if order == 3:
-        volume = ndimage.spline_filter(volume, order=3, output=np.float64, mode="mirror")
+    if prefiltered and (order != 3 or lowpass_sigma_ang > 0):
+        raise ValueError("prefiltered spline coefficients need order=3 and no low-pass")
+    if order == 3 and not prefiltered:
+        volume = spline_coefficients(volume)
     per_chunk = max(1, _CHUNK_POINTS // k)
     for start in range(0, n, per_chunk):
         stop = min(n, start + per_chunk)
@@ -120,6 +132,14 @@ def sample_along_normals(
         )
         result[start:stop] = values.reshape(stop - start, k)
     return result
+
+
+def spline_coefficients(volume_zyx: np.ndarray) -> np.ndarray:
+    """Cubic B-spline coefficients of a volume (mirror boundaries), for ``sample_along_normals(...,
+    order=3, prefiltered=True)``. float64, 8 bytes per voxel."""
+    from scipy import ndimage
+
+    return ndimage.spline_filter(np.asarray(volume_zyx), order=3, output=np.float64, mode="mirror")
 
 
 def _lowpassed_box(

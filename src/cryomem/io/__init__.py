@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         created_folders,
         files_listed_in_summary,
         json_ready,
+        write_numeric_csv,
         write_rows_csv,
         write_table_csv,
     )
@@ -93,6 +94,7 @@ _EXPORTS = {
     "created_folders": "cryomem.io._atomic",
     "write_rows_csv": "cryomem.io._atomic",
     "write_table_csv": "cryomem.io._atomic",
+    "write_numeric_csv": "cryomem.io._atomic",
     "new_figure": "cryomem.io._figures",
     "save_png": "cryomem.io._figures",
     "json_ready": "cryomem.io._atomic",
@@ -244,6 +246,7 @@ __all__ = [
     "write_particles_star",
     "write_rows_csv",
     "write_table_csv",
+    "write_numeric_csv",
     "new_figure",
     "save_png",
     "json_ready",

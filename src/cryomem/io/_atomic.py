@@ -24,6 +24,7 @@ __all__ = [
     "files_listed_in_summary",
     "json_ready",
     "write_rows_csv",
+    "write_numeric_csv",
     "write_table_csv",
 ]
 
@@ -269,6 +270,21 @@ def write_table_csv(path: str | os.PathLike[str], table: object) -> Path:
     """Write a pandas table as a CSV atomically (no index, 6 significant digits). Returns the path."""
     with atomic_write_path(path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")  # type: ignore[attr-defined]
+    return Path(path)
+
+
+def write_numeric_csv(path: str | os.PathLike[str], columns: Mapping[str, object]) -> Path:
+    """Write equal-length numeric columns as a CSV atomically, fast (a few seconds per million rows):
+    integers as integers, floats with 6 significant digits, NaN as ``nan``. Returns the path."""
+    import numpy as np
+
+    arrays = [np.asarray(v).reshape(-1) for v in columns.values()]
+    if len({len(a) for a in arrays}) > 1:
+        raise ValueError(f"columns of {path} differ in length: {[len(a) for a in arrays]}")
+    formats = ["%d" if a.dtype.kind in "iub" else "%.6g" for a in arrays]
+    table = np.column_stack([a.astype(np.float64) for a in arrays]) if arrays else np.zeros((0, 0))
+    with atomic_write_path(path) as tmp:
+        np.savetxt(tmp, table, fmt=formats, delimiter=",", header=",".join(columns), comments="")
     return Path(path)
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cryomem.geometry import spline_coefficients
 from cryomem.io import FractionProgress, MembraneSurface, Volume
 from cryomem.morph._config import MorphConfig
 from cryomem.morph._curvature import curvature_at_scale
@@ -155,12 +156,14 @@ def measure_membranes(
         if len({s.tomogram_name for s in surfaces}) > 1:
             raise ValueError("one --tomogram serves the membranes of one tomogram; run morph once per tomogram")
         ctf = None if config.defocus_um is None else LeafletCtf(config.defocus_um, phase_flipped=config.phase_flipped)
+        report("bilayer thickness", 0.0)
+        coefficients = spline_coefficients(volume.data_zyx)  # one cubic prefilter for every membrane
         for i, surface in enumerate(surfaces):
             report("bilayer thickness", i / len(surfaces))
             t = bilayer_thickness(
-                volume.data_zyx, volume.voxel_size_ang, surface.vertices_xyz_ang, surface.faces, surface.normals_xyz,
+                coefficients, volume.voxel_size_ang, surface.vertices_xyz_ang, surface.faces, surface.normals_xyz,
                 origin_xyz_ang=volume.origin_xyz_ang, patch_radius_nm=config.thickness_patch_radius_nm,
-                dark_membrane=config.dark_membrane, ctf=ctf, seed=config.seed,
+                dark_membrane=config.dark_membrane, ctf=ctf, seed=config.seed, prefiltered=True,
             )  # fmt: skip
             values[i]["bilayer_thickness_nm"] = t.thickness_nm
             values[i]["thickness_fit_quality"] = t.fit_quality

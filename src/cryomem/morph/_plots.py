@@ -13,6 +13,8 @@ from cryomem.io import new_figure, save_png
 
 __all__ = ["plot_histograms", "plot_maps", "plot_particle_patches"]
 
+_MAP_POINTS = 60_000
+
 LABELS = {
     "mean_curvature_per_nm": "mean curvature H (1/nm)",
     "gaussian_curvature_per_nm2": "Gaussian curvature K (1/nm²)",
@@ -65,10 +67,12 @@ def plot_histograms(values: Mapping[str, np.ndarray], path: str | os.PathLike[st
 
 
 def plot_maps(vertices_xyz_ang: np.ndarray, values: Mapping[str, np.ndarray], path: str | os.PathLike[str]) -> Path:
-    """Top views (x, y in nm) of the vertices coloured by each quantity (robust colour range)."""
+    """Top views (x, y in nm) of the vertices coloured by each quantity (robust colour range); at most
+    ``_MAP_POINTS`` vertices are drawn (an even subset), which a figure this size cannot tell apart."""
     names = _with_values(values, ("curvedness_per_nm", "bilayer_thickness_nm", "distance_out_nm"))
     figure, axes = new_figure(1, len(names), width=4.2, height=3.9)
     order = np.argsort(vertices_xyz_ang[:, 2])  # draw the top last
+    order = order[:: max(1, -(-len(order) // _MAP_POINTS))]
     xy_nm = vertices_xyz_ang[order, :2] / 10.0
     for axis, name in zip(axes[0], names):
         data = np.asarray(values[name], dtype=np.float64)[order]

@@ -39,6 +39,7 @@ from cryomem.io import (
     stats_summary_name,
     stats_table_name,
     write_mesh,
+    write_numeric_csv,
     write_table_csv,
 )
 from cryomem.morph._config import MorphConfig
@@ -185,11 +186,11 @@ def run_morph(
             out / STATS_MESH_FOLDER / stats_mesh_name(surface.label, name),
             lambda p, mesh=mesh: write_mesh(p, mesh),
         )
-        table = pd.DataFrame({"x_ang": surface.vertices_xyz_ang[:, 0], "y_ang": surface.vertices_xyz_ang[:, 1],
-                              "z_ang": surface.vertices_xyz_ang[:, 2], **values})  # fmt: skip
+        table = {"x_ang": surface.vertices_xyz_ang[:, 0], "y_ang": surface.vertices_xyz_ang[:, 1],
+                 "z_ang": surface.vertices_xyz_ang[:, 2], **values}  # fmt: skip
         writers[f"vertices_{surface.label}"] = (
             out / MORPH_VERTEX_FOLDER / stats_table_name(f"{surface.label}_{name}"),
-            lambda p, t=table: write_table_csv(p, t),
+            lambda p, t=table: write_numeric_csv(p, t),
         )
     membranes = pd.DataFrame([_membrane_row(s, m) for s, m in zip(surfaces, measures)])
     writers["membranes"] = (out / stats_table_name(f"{name}_membranes"), lambda p: write_table_csv(p, membranes))

@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 
 from cryomem.geometry import sample_along_normals, vertex_components
 from cryomem.io import xyz_ang_to_zyx_index
-from cryomem.morph._neighbourhoods import sheet_ball, surface_neighbourhoods
+from cryomem.morph._neighbourhoods import NeighbourhoodSearch, sheet_ball
 
 __all__ = ["LeafletCtf", "LeafletFit", "Thickness", "bilayer_thickness", "fit_two_leaflets"]
 
@@ -46,6 +46,9 @@ MIN_PEAK_RATIO = 0.15
 MAX_DIP_FRACTION = 0.8
 """Largest model height midway between the leaflets, as a fraction of the lower leaflet peak (both
 above the baseline), of an accepted fit: above it the two Gaussians make one peak, not two."""
+_MEAN_CHUNK = 512
+"""Fitted vertices whose patch profiles are averaged at once."""
+
 FIT_SPACING_PATCHES = 1.0
 """Distance between fitted vertices, in patch radii (1: about one fit per patch)."""
 
@@ -485,6 +488,7 @@ def bilayer_thickness(
     ctf: LeafletCtf | None = None,
     max_vertices: int | None = 20_000,
     seed: int = 0,
+    prefiltered: bool = False,
 ) -> Thickness:
     """Bilayer thickness (leaflet centre-to-centre distance) at every vertex, from the tomogram.
 
@@ -522,6 +526,9 @@ def bilayer_thickness(
         Most fits per mesh (a random subset of the cover when it holds more); None: no limit.
     seed : int, default 0
         Seed of the cover's visiting order and of the subset.
+    prefiltered : bool, default False
+        ``volume_zyx`` holds cubic-spline coefficients already (:func:`cryomem.geometry.spline_coefficients`,
+        order 3 only): several meshes of one tomogram then share one prefilter of the volume.
 
     Returns
     -------
@@ -546,27 +553,30 @@ def bilayer_thickness(
     check_mesh_inside(volume.shape, voxel_size_ang, vertices, origin_xyz_ang)
     half = 10.0 * half_width_nm
     offsets = np.arange(-half, half + 1e-9, step_ang)
-    profiles = sample_along_normals(
-        volume, voxel_size_ang, vertices, normals, offsets, origin_xyz_ang=origin_xyz_ang, order=order
-    ).astype(np.float64)
     usable = _window_inside(volume.shape, voxel_size_ang, vertices, normals, half, origin_xyz_ang)
-    usable &= np.all(np.isfinite(profiles), axis=1)
     if not usable.any():
         raise ValueError(
-            "no vertex has its whole profile inside the tomogram (or every sample is NaN); check the voxel size "
+            "no vertex has its whole profile inside the tomogram; check the voxel size "
             f"({voxel_size_ang} Å) and that the mesh is in Å, or lower half_width_nm ({half_width_nm})"
         )
     radius_ang = 10.0 * patch_radius_nm
-    patches = surface_neighbourhoods(vertices, faces, normals, radius_ang)
     _, component = vertex_components(n, np.asarray(faces, dtype=np.int64))
     rng = np.random.default_rng(seed)
     fit_at = _cover(vertices, normals, component, usable, FIT_SPACING_PATCHES * radius_ang, max_vertices, rng)
-
-    rows = patches.indices[fit_at]
-    weights = (rows >= 0) & usable[np.where(rows >= 0, rows, 0)]
-    gathered = profiles[np.where(weights, rows, 0)]
-    counts = weights.sum(axis=1)
-    means = (gathered * weights[..., None]).sum(axis=1) / np.maximum(counts, 1)[:, None]
+    rows = NeighbourhoodSearch(vertices, faces, normals, radius_ang).of(fit_at).indices
+    needed = np.unique(rows[rows >= 0])  # only the profiles the fitted patches average
+    profiles = sample_along_normals(
+        volume, voxel_size_ang, vertices[needed], normals[needed], offsets, origin_xyz_ang=origin_xyz_ang,
+        order=order, prefiltered=prefiltered,
+    ).astype(np.float64)  # fmt: skip
+    good = usable[needed] & np.all(np.isfinite(profiles), axis=1)
+    position = np.searchsorted(needed, np.where(rows >= 0, rows, needed[0]))
+    weights = ((rows >= 0) & good[position]).astype(np.float64)
+    means = np.empty((len(fit_at), len(offsets)))
+    for start in range(0, len(fit_at), _MEAN_CHUNK):  # bounded memory: (chunk, neighbours, offsets)
+        part = slice(start, start + _MEAN_CHUNK)
+        total = np.einsum("fk,fko->fo", weights[part], profiles[position[part]])
+        means[part] = total / np.maximum(weights[part].sum(axis=1), 1.0)[:, None]
     signed = -means if dark_membrane else means
     fit = _fit_batch(offsets, signed, _Grid(offsets, _leaflet_shape(ctf, voxel_size_ang, offsets)))
     separation, quality = fit.separation_ang, fit.quality
