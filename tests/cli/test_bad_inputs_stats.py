@@ -118,7 +118,7 @@ def test_a_tomogram_named_nan_is_matched(sim, tmp_path):
 
 
 @pytest.mark.parametrize("fault, writer", [(interrupted, "plot_concentration"), (disk_full, "write_mesh"),
-                                           (interrupted, "write_mesh"), (disk_full, "_write_csv")])  # fmt: skip
+                                           (interrupted, "write_mesh"), (disk_full, "write_table_csv")])  # fmt: skip
 def test_fault_while_writing_leaves_nothing_and_a_rerun_works(sim, tmp_path, monkeypatch, fault, writer):
     """Cases 4/9 for stats: an interruption or a full disk mid-write leaves no output; a re-run works."""
     out = tmp_path / "out"
