@@ -3,7 +3,8 @@
 One owner for each convention, so a stage that writes a file and a stage that finds it again
 cannot disagree:
 
-- tomograms are MRC files (``.mrc``, ``.rec``, ``.map``, any case);
+- tomograms are MRC files (``.mrc``, ``.rec``, ``.map``, any case) or OME-Zarr image folders
+  (``.zarr``, including ``.ome.zarr``);
 - volumes derived from tomogram ``<stem>`` are ``<stem>_seg.mrc``, ``_scores``, ``_instances``,
   ``_uncertainty`` (``cryomem segment``), ``_skel`` (skeletons) and the simulator's ``_labels`` and
   ``_membranes``; they are never taken for tomograms;
@@ -26,6 +27,7 @@ __all__ = [
     "DERIVED_VOLUME_SUFFIXES",
     "MEMBRANE_SUFFIXES",
     "MRC_SUFFIXES",
+    "ZARR_SUFFIXES",
     "SEGMENT_OUTPUTS",
     "SKELETON_SUFFIX",
     "STATS_MESH_FOLDER",
@@ -35,6 +37,8 @@ __all__ = [
     "FractionProgress",
     "is_derived_volume",
     "is_mrc_path",
+    "is_volume_path",
+    "is_zarr_path",
     "membrane_files_in",
     "membrane_stem",
     "parse_membrane_stem",
@@ -62,6 +66,9 @@ CountProgress = Callable[[str, int, int], None]
 
 MRC_SUFFIXES = (".mrc", ".rec", ".map")
 """File suffixes taken for MRC volumes (compared lower-case)."""
+
+ZARR_SUFFIXES = (".zarr",)
+"""Folder suffixes taken for OME-Zarr images (compared lower-case; ``.ome.zarr`` ends in ``.zarr``)."""
 
 MEMBRANE_SUFFIXES = (".h5", *MESH_SUFFIXES)
 """Membrane files in order of preference: the h5 container of ``cryomem surface``, then plain meshes."""
@@ -123,6 +130,16 @@ _MEMBRANE_STEM = re.compile(r"^(?P<tomo>.+)_mb(?P<id>\d+)(?P<tail>_.*)?$")
 def is_mrc_path(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` has an MRC suffix (:data:`MRC_SUFFIXES`, any case)."""
     return Path(path).suffix.lower() in MRC_SUFFIXES
+
+
+def is_zarr_path(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` has an OME-Zarr suffix (:data:`ZARR_SUFFIXES`, any case); the folder need not exist."""
+    return Path(path).suffix.lower() in ZARR_SUFFIXES
+
+
+def is_volume_path(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` names a volume cryomem reads: an MRC file or an OME-Zarr folder (by suffix)."""
+    return is_mrc_path(path) or is_zarr_path(path)
 
 
 def is_derived_volume(path: str | os.PathLike[str]) -> bool:
