@@ -20,7 +20,8 @@ import time
 import numpy as np
 
 from cryomem.geometry import membrane_surfaces, vertex_normals
-from cryomem.morph._thickness import LeafletCtf, bilayer_thickness
+from cryomem.morph._leaflet_fit import LeafletCtf
+from cryomem.morph._thickness import bilayer_thickness
 from cryomem.simulate import SimulationConfig, simulate_tomogram
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cryomem.morph._thickness import bilayer_thickness, fit_two_leaflets
+from cryomem.morph._leaflet_fit import fit_two_leaflets
+from cryomem.morph._thickness import bilayer_thickness
 
 OFFSETS = np.arange(-60.0, 60.0 + 1e-9, 2.0)
 
@@ -107,7 +108,7 @@ def test_bad_patch_radius_is_refused() -> None:
 
 
 def test_ctf_aware_fit_removes_the_ctf_bias() -> None:
-    from cryomem.morph._thickness import LeafletCtf, _CtfLeaflet
+    from cryomem.morph._leaflet_fit import LeafletCtf, _CtfLeaflet
 
     ctf = LeafletCtf(3.0)
     shape = _CtfLeaflet(ctf, 10.0, 200.0)

@@ -12,11 +12,12 @@ if TYPE_CHECKING:
     from cryomem.morph._config import MorphConfig
     from cryomem.morph._curvature import Curvature, curvature_at_scale
     from cryomem.morph._distances import NormalDistances, normal_axis_angles_deg, normal_distances
+    from cryomem.morph._leaflet_fit import LeafletCtf, LeafletFit, fit_two_leaflets
     from cryomem.morph._measures import MembraneMeasures, measure_membranes
     from cryomem.morph._neighbourhoods import Neighbourhoods, surface_neighbourhoods
     from cryomem.morph._particles import compare_patches, particles_on_membranes, patch_means
     from cryomem.morph._run import run_morph
-    from cryomem.morph._thickness import LeafletFit, Thickness, bilayer_thickness, fit_two_leaflets
+    from cryomem.morph._thickness import Thickness, bilayer_thickness
 
 _EXPORTS = {
     "MorphConfig": "cryomem.morph._config",
@@ -33,16 +34,18 @@ _EXPORTS = {
     "particles_on_membranes": "cryomem.morph._particles",
     "patch_means": "cryomem.morph._particles",
     "run_morph": "cryomem.morph._run",
-    "LeafletFit": "cryomem.morph._thickness",
+    "LeafletCtf": "cryomem.morph._leaflet_fit",
+    "LeafletFit": "cryomem.morph._leaflet_fit",
     "Thickness": "cryomem.morph._thickness",
     "bilayer_thickness": "cryomem.morph._thickness",
-    "fit_two_leaflets": "cryomem.morph._thickness",
+    "fit_two_leaflets": "cryomem.morph._leaflet_fit",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "Curvature",
+    "LeafletCtf",
     "LeafletFit",
     "MembraneMeasures",
     "MorphConfig",

@@ -36,7 +36,8 @@ from cryomem.io import FractionProgress, MembraneSurface, Volume
 from cryomem.morph._config import MorphConfig
 from cryomem.morph._curvature import curvature_at_scale
 from cryomem.morph._distances import normal_axis_angles_deg, normal_distances
-from cryomem.morph._thickness import LeafletCtf, bilayer_thickness
+from cryomem.morph._leaflet_fit import LeafletCtf
+from cryomem.morph._thickness import bilayer_thickness
 
 __all__ = ["MembraneMeasures", "measure_membranes"]
 
