@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 import cryomem
 from cryomem.cli._common import console
 from cryomem.cli._demo import demo
+from cryomem.cli._export import export_app
 from cryomem.cli._morph import morph
 from cryomem.cli._pick import pick_app
 from cryomem.cli._preprocess import preprocess_app
@@ -62,6 +63,7 @@ app.command("surface")(surface)
 app.add_typer(pick_app, name="pick")
 app.add_typer(stats_app, name="stats")
 app.command("morph")(morph)
+app.add_typer(export_app, name="export")
 app.command("run")(run)
 app.command("report")(report)
 app.command("demo")(demo)

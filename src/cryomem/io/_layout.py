@@ -32,6 +32,11 @@ __all__ = [
     "SKELETON_SUFFIX",
     "STATS_MESH_FOLDER",
     "MORPH_VERTEX_FOLDER",
+    "DYNAMO_TABLE",
+    "RELION5_PARTICLES",
+    "RELION5_TOMOGRAMS",
+    "STOPGAP_MOTL",
+    "TOMOGRAM_INDEX",
     "TRAINING_SPLITS",
     "CountProgress",
     "FractionProgress",
@@ -120,6 +125,17 @@ _CORRECTION_LABEL_ENDING = "_labels"
 
 STATS_MESH_FOLDER = "meshes"
 """Sub-folder of a statistics (or morphometrics) output folder holding the per-membrane ``.vtp`` meshes."""
+
+RELION5_PARTICLES = "particles.star"
+"""``cryomem export relion5``: the particle set RELION 5 imports."""
+RELION5_TOMOGRAMS = "tomograms.star"
+"""``cryomem export relion5``: the tomogram list (pixel size, size) beside the particles."""
+STOPGAP_MOTL = "allmotl_1.star"
+"""``cryomem export stopgap``: STOPGAP reads ``<motive list name>_<iteration>.star``."""
+DYNAMO_TABLE = "particles.tbl"
+"""``cryomem export dynamo``: the Dynamo table."""
+TOMOGRAM_INDEX = "tomograms.tsv"
+"""``cryomem export stopgap|dynamo``: tomogram number -> name, for the way back."""
 
 MORPH_VERTEX_FOLDER = "vertices"
 """Sub-folder of a morphometrics output folder holding the per-vertex ``.csv`` tables (one per membrane)."""
