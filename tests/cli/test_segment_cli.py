@@ -58,6 +58,26 @@ def test_segment_writes_outputs_with_the_input_header(tiny_model, tomogram, tmp_
     assert (out / "tomo_instances.mrc").is_file()
 
 
+def test_segment_reads_an_ome_zarr_tomogram_like_its_mrc(tiny_model, tomogram, tmp_path):
+    """An OME-Zarr image is segmented at the level nearest the model's voxel size, outputs named and
+    placed as for the MRC it came from."""
+    from cryomem.io import write_ome_zarr
+
+    zarr_dir = tmp_path / "zarr"
+    zarr_dir.mkdir()
+    write_ome_zarr(zarr_dir / "tomo.ome.zarr", read_mrc(tomogram), levels=2)
+    args = ("--model", tiny_model, "--no-tta", "--scores", "--no-sheet-filter")
+    assert _run("segment", tomogram, "--out", tmp_path / "from_mrc", *args).exit_code == 0
+    result = _run("segment", zarr_dir, "--out", tmp_path / "from_zarr", *args)  # a folder of OME-Zarr images
+    assert result.exit_code == 0, result.output
+    mrc, zarr = (
+        read_mrc(tmp_path / "from_mrc" / "tomo_scores.mrc"),
+        read_mrc(tmp_path / "from_zarr" / "tomo_scores.mrc"),
+    )
+    assert zarr.voxel_size_ang == pytest.approx(12.0) and zarr.origin_xyz_ang == pytest.approx((5.0, 6.0, 7.0))
+    np.testing.assert_allclose(zarr.data_zyx.astype(np.float32), mrc.data_zyx.astype(np.float32), atol=1e-3)
+
+
 def test_segment_takes_out_like_every_command_and_still_the_old_out_dir(tiny_model, tomogram, tmp_path):
     help_text = _run("segment", "predict", "--help").output
     assert "--out " in help_text and "--out-dir" not in help_text  # the old name works but is not offered

@@ -13,22 +13,27 @@ __all__ = ["check_headers_and_outputs", "check_values", "refuse_colliding_output
 
 
 def tomograms_in(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Files as given, folders expanded to their MRC tomograms; and the cryomem outputs skipped in folders.
+    """Files as given, folders expanded to their tomograms (MRC files, OME-Zarr images); and the cryomem
+    outputs skipped in folders.
 
     A folder's ``<stem>_seg.mrc``, ``_scores``, ``_instances``... are our own outputs, never tomograms.
     """
-    from cryomem.io import is_derived_volume, is_mrc_path  # lazy: keeps `cryomem --help` instant
+    from cryomem.io import is_derived_volume, is_mrc_path, is_zarr_path  # lazy: keeps `cryomem --help` instant
 
     found: list[Path] = []
     skipped: list[Path] = []
     for path in inputs:
-        if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and is_mrc_path(p))
+        if path.is_dir() and not is_zarr_path(path):
+            inside = sorted(
+                p
+                for p in path.iterdir()
+                if not p.name.startswith(".") and ((p.is_file() and is_mrc_path(p)) or (p.is_dir() and is_zarr_path(p)))
+            )
             skipped.extend(p for p in inside if is_derived_volume(p))
             inside = [p for p in inside if not is_derived_volume(p)]
             if not inside:
                 raise ValueError(
-                    f"folder {path} holds no .mrc/.rec/.map tomograms (cryomem outputs such as *_seg.mrc are "
+                    f"folder {path} holds no .mrc/.rec/.map/.zarr tomograms (cryomem outputs such as *_seg.mrc are "
                     "not tomograms); pass the tomograms' folder or files"
                 )
             found.extend(inside)
@@ -42,14 +47,16 @@ def tomograms_in(inputs: list[Path]) -> tuple[list[Path], list[Path]]:
 
 def refuse_colliding_outputs(paths: list[Path], out_dir: Path | None) -> None:
     """Two tomograms whose outputs would land on the same names (same stem, same folder) are refused."""
+    from cryomem.io import source_stem
+
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"--out {out_dir} is a file; pass a folder (it is created if missing)")
     seen: dict[tuple[Path, str], Path] = {}
     for path in paths:
-        key = ((out_dir or path.parent).resolve(), path.stem)
+        key = ((out_dir or path.parent).resolve(), source_stem(path))
         if key in seen:
             raise ValueError(
-                f"tomograms {seen[key]} and {path} would both write {path.stem}_seg.mrc into {key[0]}; "
+                f"tomograms {seen[key]} and {path} would both write {key[1]}_seg.mrc into {key[0]}; "
                 "segment them in separate runs with a different --out each, or rename one"
             )
         seen[key] = path
@@ -59,7 +66,7 @@ def check_headers_and_outputs(
     paths: list[Path], out_dir: Path | None, voxel_size: float | None, overwrite: bool
 ) -> dict[Path, float]:
     """Every tomogram a readable 3D MRC with a usable voxel size (Å, returned); earlier outputs need --overwrite."""
-    from cryomem.io import read_mrc, segment_output_paths
+    from cryomem.io import read_volume, segment_output_paths
 
     for path in paths:
         existing = [str(p) for p in segment_output_paths(path, out_dir or path.parent).values() if p.exists()]
@@ -67,12 +74,12 @@ def check_headers_and_outputs(
             raise FileExistsError(
                 f"outputs of an earlier run exist: {', '.join(existing)}; pass --overwrite to replace them"
             )
-    return {path: read_mrc(path, voxel_size_ang=voxel_size, mmap=True).voxel_size_ang for path in paths}
+    return {path: read_volume(path, voxel_size_ang=voxel_size).voxel_size_ang for path in paths}
 
 
 def check_values(paths: list[Path], voxel_size: float | None) -> None:
     """Every tomogram holds an image (not constant, no NaN inside), so a batch never stops half-written."""
-    from cryomem.io import check_tomogram_values, read_mrc
+    from cryomem.io import check_tomogram_values, read_volume
 
     for path in paths:
-        check_tomogram_values(read_mrc(path, voxel_size_ang=voxel_size, mmap=True).data_zyx, path.name)
+        check_tomogram_values(read_volume(path, voxel_size_ang=voxel_size).data_zyx, path.name)

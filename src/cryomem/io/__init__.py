@@ -90,6 +90,7 @@ if TYPE_CHECKING:
         stats_summary_name,
         stats_table_name,
         training_data_folders,
+        volume_stem,
     )
     from cryomem.io._membrane_h5 import (
         MEMBRANE_FORMAT,
@@ -178,6 +179,7 @@ _EXPORTS = {
     "segment_output_name": "cryomem.io._layout",
     "segment_output_paths": "cryomem.io._layout",
     "source_stem": "cryomem.io._layout",
+    "volume_stem": "cryomem.io._layout",
     "simulation_file_names": "cryomem.io._layout",
     "skeleton_path": "cryomem.io._layout",
     "stats_mesh_name": "cryomem.io._layout",
@@ -300,6 +302,7 @@ __all__ = [
     "segment_output_name",
     "segment_output_paths",
     "source_stem",
+    "volume_stem",
     "simulation_file_names",
     "skeleton_path",
     "stats_mesh_name",

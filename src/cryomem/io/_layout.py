@@ -174,9 +174,16 @@ def derived_volume_kind(path: str | os.PathLike[str]) -> str | None:
     return next((kind for ending, kind in endings.items() if stem.endswith(ending)), None)
 
 
-def source_stem(path: str | os.PathLike[str]) -> str:
-    """The tomogram stem of a derived volume (``tomo_scores.mrc`` -> ``tomo``); other files: their stem."""
+def volume_stem(path: str | os.PathLike[str]) -> str:
+    """The name outputs are named after: the file stem, without ``.ome`` for ``tomo.ome.zarr``."""
     stem = Path(path).stem
+    return stem[: -len(".ome")] if is_zarr_path(path) and stem.lower().endswith(".ome") else stem
+
+
+def source_stem(path: str | os.PathLike[str]) -> str:
+    """The tomogram stem of a derived volume (``tomo_scores.mrc`` -> ``tomo``); other files: their
+    :func:`volume_stem`."""
+    stem = volume_stem(path)
     kind = derived_volume_kind(path)
     if kind is None:
         return stem
@@ -197,7 +204,7 @@ def segment_output_name(stem: str, kind: str) -> str:
 
 def segment_output_paths(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
     """Every output ``cryomem segment`` may write for tomogram ``path`` into ``out_dir``, by kind."""
-    stem = Path(path).stem
+    stem = volume_stem(path)
     return {kind: Path(out_dir) / segment_output_name(stem, kind) for kind in SEGMENT_OUTPUTS}
 
 

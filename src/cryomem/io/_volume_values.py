@@ -94,7 +94,8 @@ def check_tomogram_values(data_zyx: np.ndarray, name: str) -> NonFiniteBorder | 
         Every voxel is NaN/inf; NaN/inf voxels lie inside the volume (the count and the first one
         are named); or every finite voxel has the same value (a constant volume holds no image).
     """
-    data = np.asarray(data_zyx) if not isinstance(data_zyx, np.ndarray) else data_zyx
+    lazy = hasattr(data_zyx, "shape") and hasattr(data_zyx, "dtype") and hasattr(data_zyx, "__getitem__")
+    data = data_zyx if lazy else np.asarray(data_zyx)  # a dask/zarr array is read slab by slab too
     if data.ndim != 3 or data.size == 0:
         raise ValueError(f"{name} holds data of shape {data.shape}, not a 3D volume")
     floating = data.dtype.kind == "f"

@@ -197,9 +197,10 @@ def flip_statistics(
 
 
 def _check_options(volume: np.ndarray, batch_size: int, dtype: np.dtype, uncertainty: bool, tta: bool) -> None:
-    if not isinstance(volume, np.ndarray) or volume.ndim != 3:
+    array_like = all(hasattr(volume, name) for name in ("shape", "dtype", "ndim", "__getitem__"))
+    if not array_like or volume.ndim != 3:  # numpy, memmap, or a lazy dask/zarr array read window by window
         shape = getattr(volume, "shape", type(volume).__name__)
-        raise ValueError(f"volume_zyx must be a 3D (z, y, x) numpy array or memmap, got {shape}")
+        raise ValueError(f"volume_zyx must be a 3D (z, y, x) numpy, memmap or dask array, got {shape}")
     if volume.dtype.kind not in "fiub":
         raise ValueError(f"volume_zyx has dtype {volume.dtype}; give real numbers")
     if int(batch_size) < 1:

@@ -23,7 +23,7 @@ from cryomem.io import (
     check_tomogram_values,
     created_folders,
     is_derived_volume,
-    read_mrc,
+    read_volume,
     segment_output_paths,
     write_mrc,
 )
@@ -183,7 +183,9 @@ def segment_file(
     if outputs.uncertainty and not tta:
         raise ValueError("the uncertainty output is the spread of the 8 flip predictions: it needs TTA (--tta)")
     path = Path(path)
-    volume = read_mrc(path, voxel_size_ang=voxel_size_ang, mmap=True)  # exists, 3D MRC, voxel size rule
+    volume = read_volume(  # exists, 3D MRC or OME-Zarr (the level nearest the model's voxels), voxel size rule
+        path, voxel_size_ang=voxel_size_ang, target_voxel_size_ang=segmenter.voxel_size_ang
+    )
     plan_windows(  # window, divisor, overlap before any work
         volume.data_zyx.shape,
         window=segmenter.window,
