@@ -36,6 +36,15 @@ if TYPE_CHECKING:
         xyz_px_to_xyz_ang,
         zyx_index_to_xyz_ang,
     )
+    from cryomem.io._copick import (
+        CopickTomogram,
+        copick_tomograms,
+        open_copick,
+        read_copick_picks,
+        write_copick_mesh,
+        write_copick_picks,
+        write_copick_segmentation,
+    )
     from cryomem.io._euler_zxz import matrix_to_zxz_deg, relion_to_zxz, zxz_deg_to_matrix, zxz_to_relion
     from cryomem.io._export import (
         read_dynamo_table,
@@ -108,6 +117,13 @@ if TYPE_CHECKING:
     from cryomem.io._yaml import read_yaml_mapping
 
 _EXPORTS = {
+    "CopickTomogram": "cryomem.io._copick",
+    "copick_tomograms": "cryomem.io._copick",
+    "open_copick": "cryomem.io._copick",
+    "read_copick_picks": "cryomem.io._copick",
+    "write_copick_mesh": "cryomem.io._copick",
+    "write_copick_picks": "cryomem.io._copick",
+    "write_copick_segmentation": "cryomem.io._copick",
     "atomic_directory": "cryomem.io._atomic",
     "atomic_file_set": "cryomem.io._atomic",
     "atomic_write_path": "cryomem.io._atomic",
@@ -220,6 +236,13 @@ _EXPORTS = {
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
+    "CopickTomogram",
+    "copick_tomograms",
+    "open_copick",
+    "read_copick_picks",
+    "write_copick_mesh",
+    "write_copick_picks",
+    "write_copick_segmentation",
     "DYNAMO_TABLE",
     "RELION5_PARTICLES",
     "RELION5_TOMOGRAMS",
