@@ -145,3 +145,24 @@ def test_relion5_refuses_an_unknown_tomogram_shape(tmp_path):
     text = _refuses(["relion5", star, "--out", tmp_path / "out", "--voxel-size", "10"], "shape of tomogram", tmp_path)
     assert "--tomogram tomo.mrc" in text
     assert _run(["stopgap", star, "--out", tmp_path / "sg", "--voxel-size", "10"]).exit_code == 0  # needs no shape
+
+
+def test_surforama_meshes_are_in_voxels_of_their_tomogram(tmp_path):
+    """Surforama reads OBJ vertices as pixel coordinates of its image: (Å - origin) / voxel size."""
+    from cryomem.io import MembraneSurface, read_mesh, write_membrane_h5, write_mesh
+
+    vertices = np.array([[50.0, 60.0, 70.0], [150.0, 60.0, 70.0], [50.0, 260.0, 170.0]])
+    faces = np.array([[0, 1, 2]])
+    normals = np.tile([0.0, 0.0, 1.0], (3, 1))
+    surface = MembraneSurface(vertices, faces, normals, membrane_id=3, voxel_size_ang=SIZE, origin_xyz_ang=ORIGIN)
+    write_membrane_h5(tmp_path / "tomo_mb3.h5", surface)
+    result = _run(["surforama", tmp_path / "tomo_mb3.h5", "--out", tmp_path / "sf"])
+    assert result.exit_code == 0, result.output
+    mesh = read_mesh(tmp_path / "sf" / "tomo_mb3.obj")
+    np.testing.assert_allclose(mesh.vertices_xyz_ang, [[0, 0, 0], [10, 0, 0], [0, 20, 10]], atol=1e-5)
+    np.testing.assert_array_equal(mesh.faces, faces)
+    assert _run(["surforama", tmp_path / "tomo_mb3.h5", "--out", tmp_path / "sf"]).exit_code == 2  # no --overwrite
+    (tmp_path / "plain").mkdir()
+    write_mesh(tmp_path / "plain" / "tomo_mb4.obj", type(mesh)(vertices, faces, None))  # in Å, no voxel size
+    refused = _run(["surforama", tmp_path / "plain" / "tomo_mb4.obj", "--out", tmp_path / "sf2"])
+    assert refused.exit_code == 2 and "voxel size" in refused.output and not (tmp_path / "sf2").exists()

@@ -1,4 +1,4 @@
-"""``cryomem export relion5 | stopgap | dynamo``: hand picked particles to subtomogram averaging."""
+"""``cryomem export relion5 | stopgap | dynamo | surforama``: picks to subtomogram averaging, membranes to Surforama."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import typer
 from cryomem.cli._common import console, one_line_errors
 
 export_app = typer.Typer(
-    help="Export particles (STAR) for subtomogram averaging in RELION 5, STOPGAP or Dynamo.",
+    help="Export particles (STAR) for subtomogram averaging in RELION 5, STOPGAP or Dynamo, and membranes for "
+    "Surforama.",
     no_args_is_help=True,
 )
 
@@ -119,3 +120,30 @@ def dynamo(
 ) -> None:
     """Dynamo table particles.tbl (1-based voxels, tdrot/tilt/narot) and tomograms.tsv (tomo column -> name)."""
     _export("dynamo", picks, out, voxel_size, tomogram, overwrite)
+
+
+@export_app.command("surforama")
+@one_line_errors
+def surforama(
+    membranes: list[Path] = typer.Argument(..., help="Membrane h5 files from cryomem surface, or folders of them."),
+    out: Path = _OUT,
+    overwrite: bool = _OVERWRITE,
+) -> None:
+    """Membranes as the .obj meshes Surforama opens with their tomogram (vertices in voxels, not Å):
+    surforama --image-path tomo.mrc --mesh-path OUT/<tomo>_mb<N>.obj"""
+    from cryomem import io
+    from cryomem.geometry import read_membrane_meshes
+
+    surfaces = read_membrane_meshes(membranes)
+    targets = [out / f"{s.label}.obj" for s in surfaces]
+    _check_out(out, tuple(t.name for t in targets), overwrite)
+    unknown = [s.source or s.label for s in surfaces if s.voxel_size_ang is None]
+    if unknown:
+        raise ValueError(
+            f"{unknown[0]} has no voxel size (a mesh in Å without its tomogram); pass the h5 containers "
+            "cryomem surface writes"
+        )
+    with io.created_folders(out):
+        for surface, target in zip(surfaces, targets, strict=True):
+            io.write_surforama_obj(target, surface, overwrite=True)
+    console.print(f"wrote {len(targets)} meshes in voxels to {out}", highlight=False)

@@ -108,7 +108,7 @@ if TYPE_CHECKING:
         read_membrane_h5,
         write_membrane_h5,
     )
-    from cryomem.io._mesh import MESH_SUFFIXES, Mesh, read_mesh, write_mesh
+    from cryomem.io._mesh import MESH_SUFFIXES, Mesh, read_mesh, write_mesh, write_surforama_obj
     from cryomem.io._model_file import CardSection, ModelCard, card_dict, load_model_file, save_model_file
     from cryomem.io._mrc import MrcHeader, Volume, read_mrc, read_mrc_header, write_mrc
     from cryomem.io._ome_zarr import ome_zarr_levels, read_ome_zarr, read_volume, write_ome_zarr
@@ -212,6 +212,7 @@ _EXPORTS = {
     "Mesh": "cryomem.io._mesh",
     "read_mesh": "cryomem.io._mesh",
     "write_mesh": "cryomem.io._mesh",
+    "write_surforama_obj": "cryomem.io._mesh",
     "CardSection": "cryomem.io._model_file",
     "ModelCard": "cryomem.io._model_file",
     "card_dict": "cryomem.io._model_file",
@@ -336,6 +337,7 @@ __all__ = [
     "validate_voxel_size_ang",
     "write_membrane_h5",
     "write_mesh",
+    "write_surforama_obj",
     "write_mrc",
     "write_ome_zarr",
     "write_particles_star",

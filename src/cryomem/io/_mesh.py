@@ -16,7 +16,7 @@ import numpy as np
 from cryomem.io._atomic import atomic_write_path
 from cryomem.io._vtp import read_vtp_arrays, write_vtp_arrays
 
-__all__ = ["MESH_SUFFIXES", "Mesh", "read_mesh", "write_mesh"]
+__all__ = ["MESH_SUFFIXES", "Mesh", "read_mesh", "write_mesh", "write_surforama_obj"]
 
 MESH_SUFFIXES = (".obj", ".ply", ".vtp")
 _PLY_TYPES = {
@@ -292,3 +292,30 @@ def _group_components(names: list[str], data: object) -> dict[str, np.ndarray]:
         else:
             point_data[name] = np.asarray(data[name])  # type: ignore[index]
     return point_data
+
+
+def write_surforama_obj(path: str | os.PathLike[str], surface, *, overwrite: bool = False) -> Path:
+    """Write a membrane as the ``.obj`` Surforama opens next to its tomogram: vertices in voxel units
+    (0-based x, y, z pixel coordinates of the source tomogram, origin removed), the same triangles.
+
+    Surforama reads an OBJ's vertices as pixel coordinates of the image it shows (it swaps them to z, y, x
+    for napari), while cryomem's own meshes are in Å; this is the one conversion.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output ``.obj`` (atomic).
+    surface : cryomem.io.MembraneSurface
+        A membrane whose ``voxel_size_ang`` is known (an h5 container from ``cryomem surface``).
+    overwrite : bool, default False
+        Replace an existing file.
+    """
+    from cryomem.io._conventions import xyz_ang_to_xyz_px
+
+    if surface.voxel_size_ang is None:
+        raise ValueError(
+            f"{surface.source or surface.label}: the voxel size of its tomogram is unknown; pass the membrane's "
+            "h5 container from cryomem surface (or --voxel-size)"
+        )
+    vertices_px = xyz_ang_to_xyz_px(surface.vertices_xyz_ang, surface.voxel_size_ang, surface.origin_xyz_ang)
+    return write_mesh(path, Mesh(vertices_px, surface.faces, surface.normals_xyz), overwrite=overwrite)
