@@ -80,7 +80,7 @@ def test_overwrite_run_on_a_folder_skips_our_outputs_and_removes_stale_ones(tiny
 def test_a_folder_of_only_our_outputs_is_refused(tiny_model, tomo, tmp_path):
     outs = tmp_path / "outs"
     _ok(_predict(tiny_model, tomo, "--out", outs, "--instances"))
-    assert_refuses(_predict(tiny_model, outs, "--overwrite"), "holds no .mrc/.rec/.map tomograms", [tmp_path])
+    assert_refuses(_predict(tiny_model, outs, "--overwrite"), "holds no .mrc/.rec/.map/.zarr tomograms", [tmp_path])
 
 
 def test_without_overwrite_any_earlier_output_is_refused_before_work(tiny_model, tomo):
@@ -263,8 +263,8 @@ PREDICT_CASES = [
     ("nan-inside", [], "5 NaN or infinite voxels inside"),
     ("voxel-1", [], "--voxel-size"),
     ("anisotropic", [], "anisotropic voxel size"),
-    ("empty-folder", [], "holds no .mrc/.rec/.map tomograms"),
-    ("folder-of-text", [], "holds no .mrc/.rec/.map tomograms"),
+    ("empty-folder", [], "holds no .mrc/.rec/.map/.zarr tomograms"),
+    ("folder-of-text", [], "holds no .mrc/.rec/.map/.zarr tomograms"),
     ("good", ["--threshold", "1.5"], "--threshold is a membrane probability in [0, 1]"),
     ("good", ["--threshold", "-0.1"], "--threshold is a membrane probability in [0, 1]"),
     ("good", ["--threshold", "nan"], "--threshold is a membrane probability in [0, 1]"),
