@@ -13,7 +13,7 @@ import math
 import os
 import secrets
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "json_ready",
     "write_rows_csv",
     "write_numeric_csv",
+    "write_file_set_with_summary",
     "write_table_csv",
 ]
 
@@ -301,3 +302,43 @@ def files_listed_in_summary(summary_path: str | os.PathLike[str], out_dir: str |
         return []
     paths = [out / str(p) for p in files.values()] if isinstance(files, dict) else []
     return [p for p in paths if out.resolve() in p.resolve().parents]
+
+
+def write_file_set_with_summary(
+    out_dir: str | os.PathLike[str],
+    writers: Mapping[str, tuple[Path, Callable[[Path], object]]],
+    summary_path: str | os.PathLike[str],
+    report: Mapping[str, object],
+) -> dict[str, Path]:
+    """Write a command's output files and its JSON summary together, or none of them.
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The output folder (created, with the files' sub-folders, and removed again if nothing lands).
+    writers : mapping of role to (path, write)
+        Each file's final path and a function that writes it to the temporary path it is given.
+    summary_path : str or os.PathLike
+        The JSON summary: ``report`` plus ``files`` (every role's path relative to ``out_dir``).
+    report : mapping
+        The summary's content (made strict JSON by :func:`json_ready`).
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Every written file by role, ``summary`` included. Files that the folder's earlier summary of
+        the same name listed and this set does not write are removed (:func:`files_listed_in_summary`).
+    """
+    out, summary_path = Path(out_dir), Path(summary_path)
+    written = {role: Path(path) for role, (path, _) in writers.items()}
+    files = {role: str(path.relative_to(out)) for role, path in written.items()}
+    text = json.dumps(json_ready({**report, "files": files}), indent=2, allow_nan=False)
+    stale = files_listed_in_summary(summary_path, out)
+    targets = [*written.values(), summary_path]
+    folders = sorted({out, *(path.parent for path in targets)}, key=lambda folder: len(folder.parts))
+    with created_folders(*folders), atomic_file_set(targets, stale=stale) as tmps:
+        for (_, write), tmp in zip(writers.values(), tmps, strict=False):
+            write(tmp)
+        tmps[-1].write_text(text)
+    written["summary"] = summary_path
+    return written

@@ -12,7 +12,6 @@ too; then ``slab_thickness_nm`` is simply empty.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,16 +27,13 @@ from cryomem.io import (
     FractionProgress,
     MembraneSurface,
     Mesh,
-    atomic_file_set,
-    created_folders,
-    files_listed_in_summary,
-    json_ready,
     read_mrc,
     read_particles_star,
     stats_mesh_name,
     stats_plot_name,
     stats_summary_name,
     stats_table_name,
+    write_file_set_with_summary,
     write_mesh,
     write_numeric_csv,
     write_table_csv,
@@ -210,8 +206,6 @@ def run_morph(
     if on is not None:
         summary["particles"] = _particle_outputs(surfaces, measures, on, config, out, name, writers)
 
-    written = {role: path for role, (path, _) in writers.items()}
-    summary_path = out / stats_summary_name(name)
     report = {
         "cryomem_version": cryomem.__version__,
         "config": config.model_dump(mode="json"),
@@ -219,18 +213,8 @@ def run_morph(
         "tomogram": None if tomogram is None else str(tomogram),
         "particle_files": [str(p) for p in particle_paths],
         "results": summary,
-        "files": {role: str(path.relative_to(out)) for role, path in written.items()},
     }
-    text = json.dumps(json_ready(report), indent=2, allow_nan=False)
-    stale = files_listed_in_summary(summary_path, out)
-    targets = [path for path, _ in writers.values()] + [summary_path]
-    folders = (out, out / STATS_MESH_FOLDER, out / MORPH_VERTEX_FOLDER)
-    with created_folders(*folders), atomic_file_set(targets, stale=stale) as tmps:
-        for (_, write), tmp in zip(writers.values(), tmps, strict=False):
-            write(tmp)
-        tmps[-1].write_text(text)
-    written["summary"] = summary_path
-    return written
+    return write_file_set_with_summary(out, writers, out / stats_summary_name(name), report)
 
 
 def _particles_on(surfaces: Sequence[MembraneSurface], particles: pd.DataFrame, config: MorphConfig):

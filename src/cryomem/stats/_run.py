@@ -6,7 +6,6 @@ no output; each file is written atomically.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,15 +18,12 @@ from cryomem.io import (
     STATS_MESH_FOLDER,
     FractionProgress,
     Mesh,
-    atomic_file_set,
-    created_folders,
-    files_listed_in_summary,
-    json_ready,
     read_particles_star,
     stats_mesh_name,
     stats_plot_name,
     stats_summary_name,
     stats_table_name,
+    write_file_set_with_summary,
     write_mesh,
     write_table_csv,
 )
@@ -135,8 +131,6 @@ def run_stats(
         mesh = Mesh(m.mesh.vertices_xyz_ang, m.mesh.faces, m.mesh.normals_xyz, point_data[m.mesh.label])
         path = out / STATS_MESH_FOLDER / stats_mesh_name(m.mesh.label, name)
         writers[f"mesh_{m.mesh.label}"] = (path, lambda p, mesh=mesh: write_mesh(p, mesh))
-    written = {role: path for role, (path, _) in writers.items()}
-    summary_path = out / stats_summary_name(name)
     report = {
         "cryomem_version": cryomem.__version__,
         "analyses": list(analyses),
@@ -151,14 +145,5 @@ def run_stats(
             "mesh_tolerance_nm": config.mesh_tolerance_nm,
         },
         "results": summary,
-        "files": {role: str(path.relative_to(out)) for role, path in written.items()},
     }
-    text = json.dumps(json_ready(report), indent=2, allow_nan=False)
-    stale = files_listed_in_summary(summary_path, out)
-    targets = [path for path, _ in writers.values()] + [summary_path]
-    with created_folders(out, out / STATS_MESH_FOLDER), atomic_file_set(targets, stale=stale) as tmps:
-        for (_, write), tmp in zip(writers.values(), tmps, strict=False):
-            write(tmp)
-        tmps[-1].write_text(text)
-    written["summary"] = summary_path
-    return written
+    return write_file_set_with_summary(out, writers, out / stats_summary_name(name), report)
