@@ -31,7 +31,7 @@ def inputs(tmp_path):
 
 RUN_CASES = {
     "missing tomogram": (["{root}/missing.mrc"], "tomogram {root}/missing.mrc does not exist"),
-    "no tomograms in folder": (["{root}/notes.txt"], "no .mrc/.rec/.map tomograms"),
+    "no tomograms in folder": (["{root}/notes.txt"], "no .mrc/.rec/.map/.zarr tomograms"),
     "unreadable tomogram": (["{root}/fake.mrc"], "no tomogram can be used: {root}/fake.mrc is not a readable MRC"),
     "voxel size 0": (["{root}/in", "--voxel-size", "0"], "--voxel-size 0.0: input should be greater than 0"),
     "voxel size -3": (["{root}/in", "--voxel-size", "-3"], "--voxel-size -3.0: input should be greater than 0"),

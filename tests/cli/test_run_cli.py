@@ -155,7 +155,7 @@ def test_folder_without_tomograms(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("x")
     result = _run("run", tmp_path / "in", "--out", tmp_path / "run")
-    assert result.exit_code == 2 and "no .mrc/.rec/.map tomograms" in _flat(result.output)
+    assert result.exit_code == 2 and "no .mrc/.rec/.map/.zarr tomograms" in _flat(result.output)
     assert not (tmp_path / "run").exists()
 
 
@@ -186,3 +186,30 @@ def test_bad_config_setting(tomogram_folder, tmp_path):
     bad.write_text("segment:\n  threshold: 3\n")
     result = _run("run", inputs, "--out", tmp_path / "run", "--config", bad)
     assert result.exit_code == 2 and "invalid setting segment.threshold" in _flat(result.output)
+
+
+def test_run_takes_an_ome_zarr_tomogram_like_its_mrc(tomogram_folder, cli_run, tmp_path):
+    """An OME-Zarr image in the inputs runs through every stage at level 0, named after its stem, and
+    gives the segmentation and membranes the MRC gave."""
+    from cryomem.io import write_ome_zarr
+
+    inputs, config = tomogram_folder
+    zarr_inputs = tmp_path / "zarr_in"
+    zarr_inputs.mkdir()
+    write_ome_zarr(zarr_inputs / "t1.ome.zarr", read_mrc(inputs / "t1.mrc"), levels=2)
+    out = tmp_path / "run"
+    result = _run("run", zarr_inputs, "--out", out, "--config", config, "--no-tta")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {s: r["status"] for s, r in manifest["tomograms"]["t1"]["stages"].items()} == {
+        "segment": "done", "instances": "done", "surfaces": "done", "morph": "done"
+    }  # fmt: skip
+    mrc_run, _ = cli_run
+    ours = read_mrc(out / "tomograms" / "t1" / "segment" / "t1_seg.mrc")
+    theirs = read_mrc(mrc_run / "tomograms" / "t1" / "segment" / "t1_seg.mrc")
+    np.testing.assert_array_equal(ours.data_zyx, theirs.data_zyx)
+    assert ours.voxel_size_ang == theirs.voxel_size_ang and ours.origin_xyz_ang == theirs.origin_xyz_ang
+    assert len(list((out / "tomograms" / "t1" / "membranes").glob("t1_mb*.h5"))) == len(
+        list((mrc_run / "tomograms" / "t1" / "membranes").glob("t1_mb*.h5"))
+    )
+    assert (out / "tomograms" / "t1" / "morph" / "t1_membranes.csv").is_file()

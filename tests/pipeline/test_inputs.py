@@ -98,7 +98,7 @@ def test_find_tomograms_skips_other_files_and_refuses_clashing_names(tmp_path):
         find_tomograms([tmp_path / "nowhere"])
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.md").write_text("x")
-    with pytest.raises(ValueError, match="no .mrc/.rec/.map tomograms"):
+    with pytest.raises(ValueError, match="no .mrc/.rec/.map/.zarr tomograms"):
         find_tomograms([tmp_path / "empty"])
 
 

@@ -20,11 +20,15 @@ from cryomem.io import (
     atomic_file_set,
     check_tomogram_values,
     created_folders,
+    is_zarr_path,
     membrane_files_in,
     membrane_stem,
     read_mrc,
     read_mrc_header,
+    read_volume,
+    read_volume_header,
     validate_voxel_size_ang,
+    volume_stem,
     write_membrane_h5,
     write_mesh,
 )
@@ -50,7 +54,7 @@ def _voxel_size(
 ) -> tuple[float, tuple[int, int, int]]:
     """Check both headers (shape, voxel size, origin) before any data is read; return the voxel size and shape."""
     seg_shape, seg_raw, seg_origin = read_mrc_header(segmentation_path)
-    tomo_shape, tomo_raw, tomo_origin = read_mrc_header(tomogram_path)
+    tomo_shape, tomo_raw, tomo_origin = read_volume_header(tomogram_path)  # MRC or OME-Zarr level 0
     if tuple(seg_shape) != tuple(tomo_shape):
         raise ValueError(
             f"segmentation {segmentation_path.name} has shape {tuple(seg_shape)} (z, y, x) but tomogram "
@@ -161,18 +165,18 @@ def surfaces_from_files(
     """
     segmentation_path, tomogram_path, out_dir = Path(segmentation_path), Path(tomogram_path), Path(out_dir)
     for role, path in (("segmentation", segmentation_path), ("tomogram", tomogram_path)):
-        if not path.is_file():
+        if not (path.is_file() or (role == "tomogram" and path.is_dir() and is_zarr_path(path))):
             raise FileNotFoundError(f"{role} {path} does not exist")
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder with --out")
     voxel_size, _ = _voxel_size(segmentation_path, tomogram_path, voxel_size_ang)
-    stem = tomogram_path.stem
+    stem = volume_stem(tomogram_path)
     existing = _existing_outputs(out_dir, stem)
     if existing and not overwrite:
         raise FileExistsError(
             f"{out_dir} already holds surfaces of {stem} ({existing[0].name}); pass --overwrite to replace them"
         )
-    tomogram = read_mrc(tomogram_path, voxel_size_ang=voxel_size)
+    tomogram = read_volume(tomogram_path, voxel_size_ang=voxel_size)
     border = check_tomogram_values(tomogram.data_zyx, tomogram_path.name)
     density = tomogram.data_zyx if border is None else border.filled(tomogram.data_zyx)
     if border is not None and notes is not None:

@@ -112,7 +112,7 @@ if TYPE_CHECKING:
     from cryomem.io._mesh import MESH_SUFFIXES, Mesh, read_mesh, write_mesh, write_surforama_obj
     from cryomem.io._model_file import CardSection, ModelCard, card_dict, load_model_file, save_model_file
     from cryomem.io._mrc import MrcHeader, Volume, read_mrc, read_mrc_header, write_mrc
-    from cryomem.io._ome_zarr import ome_zarr_levels, read_ome_zarr, read_volume, write_ome_zarr
+    from cryomem.io._ome_zarr import ome_zarr_levels, read_ome_zarr, read_volume, read_volume_header, write_ome_zarr
     from cryomem.io._star import PARTICLE_COLUMNS, read_particles_star, write_particles_star
     from cryomem.io._volume_values import NonFiniteBorder, check_tomogram_values
     from cryomem.io._yaml import read_yaml_mapping
@@ -228,6 +228,7 @@ _EXPORTS = {
     "ome_zarr_levels": "cryomem.io._ome_zarr",
     "read_ome_zarr": "cryomem.io._ome_zarr",
     "read_volume": "cryomem.io._ome_zarr",
+    "read_volume_header": "cryomem.io._ome_zarr",
     "write_ome_zarr": "cryomem.io._ome_zarr",
     "PARTICLE_COLUMNS": "cryomem.io._star",
     "read_particles_star": "cryomem.io._star",
@@ -323,6 +324,7 @@ __all__ = [
     "read_ome_zarr",
     "read_particles_star",
     "read_volume",
+    "read_volume_header",
     "read_yaml_mapping",
     "save_model_file",
     "segment_output_name",

@@ -26,9 +26,9 @@ import numpy as np
 from cryomem.io._atomic import atomic_directory
 from cryomem.io._conventions import validate_voxel_size_ang
 from cryomem.io._layout import MRC_SUFFIXES, ZARR_SUFFIXES, is_mrc_path, is_zarr_path
-from cryomem.io._mrc import Volume, read_mrc
+from cryomem.io._mrc import Volume, read_mrc, read_mrc_header
 
-__all__ = ["ome_zarr_levels", "read_ome_zarr", "read_volume", "write_ome_zarr"]
+__all__ = ["read_volume_header", "ome_zarr_levels", "read_ome_zarr", "read_volume", "write_ome_zarr"]
 
 NGFF_VERSION = "0.4"
 _ANISOTROPY_RTOL = 0.01
@@ -550,6 +550,7 @@ def read_volume(
     voxel_size_ang: float | None = None,
     target_voxel_size_ang: float | None = None,
     mmap: bool | None = True,
+    level: int | None = None,
 ) -> Volume:
     """Read a tomogram from an MRC file or an OME-Zarr image, chosen by the path.
 
@@ -566,6 +567,8 @@ def read_volume(
     mmap : bool or None, default True
         MRC only: memory-map instead of loading (None: only files above 512 MiB). OME-Zarr data
         is always lazy (a dask array).
+    level : int, optional
+        OME-Zarr only: read this pyramid level (wins over ``target_voxel_size_ang``).
 
     Returns
     -------
@@ -575,8 +578,20 @@ def read_volume(
     if is_mrc_path(path):
         return read_mrc(path, voxel_size_ang=voxel_size_ang, mmap=mmap)
     if is_zarr_path(path) or (path.is_dir() and any((path / n).is_file() for n in (".zattrs", ".zgroup"))):
-        return read_ome_zarr(path, voxel_size_ang=voxel_size_ang, target_voxel_size_ang=target_voxel_size_ang)
+        return read_ome_zarr(
+            path, voxel_size_ang=voxel_size_ang, target_voxel_size_ang=target_voxel_size_ang, level=level
+        )
     kinds = f"an MRC file ({', '.join(MRC_SUFFIXES)}) or an OME-Zarr folder ({', '.join(ZARR_SUFFIXES)})"
     if not path.exists():
         raise FileNotFoundError(f"volume not found: {path} (cryomem reads {kinds})")
     raise ValueError(f"{path} is not a volume cryomem reads; pass {kinds}, or convert it to MRC")
+
+
+def read_volume_header(path: str | os.PathLike[str]) -> tuple[tuple[int, ...], float, tuple[float, float, float]]:
+    """Shape (z, y, x), raw voxel size (Å, unchecked) and origin (x, y, z, Å) of an MRC file or of level 0
+    of an OME-Zarr image, without reading voxel data (see :func:`cryomem.io.read_mrc_header`)."""
+    path = Path(path)
+    if not is_zarr_path(path):
+        return read_mrc_header(path)
+    _, voxel, shape = ome_zarr_levels(path)[0]
+    return tuple(int(n) for n in shape), float(voxel), read_ome_zarr(path, level=0).origin_xyz_ang

@@ -27,8 +27,8 @@ from cryomem.io import (
     FractionProgress,
     MembraneSurface,
     Mesh,
-    read_mrc,
     read_particles_star,
+    read_volume,
     stats_mesh_name,
     stats_plot_name,
     stats_summary_name,
@@ -78,7 +78,7 @@ def _check_mesh_units(surfaces: Sequence[MembraneSurface], config: MorphConfig) 
 
 
 def _read_tomogram(path: str | os.PathLike[str], surfaces: Sequence[MembraneSurface], voxel_size_ang: float | None):
-    tomogram = read_mrc(path, voxel_size_ang=voxel_size_ang, mmap=True)
+    tomogram = read_volume(path, voxel_size_ang=voxel_size_ang)  # MRC or OME-Zarr level 0
     for surface in surfaces:
         if surface.voxel_size_ang is not None and abs(surface.voxel_size_ang - tomogram.voxel_size_ang) > (
             0.01 * tomogram.voxel_size_ang

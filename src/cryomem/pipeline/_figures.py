@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryomem.io import read_membrane_h5, read_mrc, read_particles_star
+from cryomem.io import read_membrane_h5, read_mrc, read_particles_star, read_volume
 
 __all__ = ["mesh_figure", "slice_figure"]
 
@@ -56,7 +56,7 @@ def slice_figure(
     from matplotlib.colors import ListedColormap
     from matplotlib.figure import Figure
 
-    tomogram = read_mrc(tomogram_path, voxel_size_ang=voxel_size_ang, mmap=True)
+    tomogram = read_volume(tomogram_path, voxel_size_ang=voxel_size_ang)
     nz, ny, nx = tomogram.data_zyx.shape
     labels = None
     z = nz // 2

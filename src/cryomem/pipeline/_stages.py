@@ -155,8 +155,9 @@ def segment_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfi
     folders.root.mkdir(parents=True, exist_ok=True)
     with atomic_directory(folders.segment, overwrite=True) as tmp:
         written = segment_file(
-            tomogram.path, segmenter, tmp, settings=settings, voxel_size_ang=tomogram.voxel_size_ang, scratch_dir=tmp
-        )
+            tomogram.path, segmenter, tmp, settings=settings, voxel_size_ang=tomogram.voxel_size_ang, scratch_dir=tmp,
+            level=0,  # an OME-Zarr image: level 0, the grid every later stage reads
+        )  # fmt: skip
         seg = read_mrc(written["seg"], mmap=True)
         fraction = float(np.count_nonzero(seg.data_zyx)) / max(1, seg.data_zyx.size)
         del seg

@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryomem.io import MRC_SUFFIXES, is_derived_volume, is_mrc_path, read_mrc_header, validate_voxel_size_ang
+from cryomem.io import (
+    MRC_SUFFIXES,
+    is_derived_volume,
+    is_mrc_path,
+    is_zarr_path,
+    read_volume_header,
+    validate_voxel_size_ang,
+    volume_stem,
+)
 from cryomem.pipeline._manifest import file_fingerprint
 from cryomem.pipeline._settings import RunConfig
 
@@ -66,9 +74,13 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
     if not inputs:
         raise ValueError("no tomograms given; pass MRC files or folders of them")
     for item in map(Path, inputs):
-        if item.is_dir():
+        if item.is_dir() and is_zarr_path(item):
+            found.append(item)  # an OME-Zarr image is a folder
+        elif item.is_dir():
             for entry in sorted(item.iterdir()):
-                if entry.is_file() and not entry.name.startswith("."):
+                if entry.is_dir() and is_zarr_path(entry) and not entry.name.startswith("."):
+                    found.append(entry)
+                elif entry.is_file() and not entry.name.startswith("."):
                     tomogram = is_mrc_path(entry) and not is_derived_volume(entry)
                     (found if tomogram else ignored).append(entry)  # our own outputs are never tomograms
         elif item.is_file():
@@ -77,15 +89,18 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
             raise FileNotFoundError(f"tomogram {item} does not exist")
     if not found:
         where = ", ".join(str(p) for p in inputs)
-        raise ValueError(f"no .mrc/.rec/.map tomograms in {where}; pass MRC files or folders holding them")
+        raise ValueError(
+            f"no .mrc/.rec/.map/.zarr tomograms in {where}; pass MRC files, OME-Zarr images or folders holding them"
+        )
     names: dict[str, Path] = {}
     for path in found:
-        if path.stem in names and names[path.stem].resolve() != path.resolve():
+        stem = volume_stem(path)
+        if stem in names and names[stem].resolve() != path.resolve():
             raise ValueError(
-                f"two tomograms are named {path.stem!r} ({names[path.stem]} and {path}); outputs are named by "
+                f"two tomograms are named {stem!r} ({names[stem]} and {path}); outputs are named by "
                 "file stem, so rename one of them"
             )
-        names[path.stem] = path
+        names[stem] = path
     unique = {p.resolve(): p for p in found}
     return [Path(p) for p in unique], ignored
 
@@ -98,7 +113,7 @@ def resolve_tomogram(path: str | os.PathLike[str], voxel_size_ang: float | None 
     path = Path(path).resolve()
     fingerprint = file_fingerprint(path, content=False)
     try:
-        shape, raw_voxel, origin = read_mrc_header(path)
+        shape, raw_voxel, origin = read_volume_header(path)  # MRC, or level 0 of an OME-Zarr image
         if voxel_size_ang is not None:
             voxel = validate_voxel_size_ang(voxel_size_ang, "--voxel-size", explicit=True)
         else:
@@ -106,10 +121,10 @@ def resolve_tomogram(path: str | os.PathLike[str], voxel_size_ang: float | None 
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"{path.name} is not a 3D volume (shape {tuple(shape)})")
     except (ValueError, OSError) as err:
-        return Tomogram(path, path.stem, None, None, fingerprint, str(err))
+        return Tomogram(path, volume_stem(path), None, None, fingerprint, str(err))
     return Tomogram(
         path,
-        path.stem,
+        volume_stem(path),
         float(voxel),
         tuple(int(v) for v in shape),  # type: ignore[arg-type]
         fingerprint,

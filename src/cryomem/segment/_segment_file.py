@@ -117,13 +117,14 @@ def segment_file(
     settings: SegmentSettings = _DEFAULT,
     outputs: SegmentOutputs = SegmentOutputs(),
     voxel_size_ang: float | None = None,
+    level: int | None = None,
     sheet_filter_rules: SheetFilterRules | None = None,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike[str] | None = None,
     progress: FractionProgress | None = None,
     notes: Callable[[str], None] | None = None,
 ) -> dict[str, Path]:
-    """Segment the membranes of one MRC tomogram and write the results beside each other.
+    """Segment the membranes of one tomogram (MRC or OME-Zarr) and write the results beside each other.
 
     Writes ``<stem>_seg.mrc`` (uint8, 1 = membrane: probability > ``settings.threshold``) and the
     optional ``outputs`` (:class:`SegmentOutputs`). With ``settings.sheet_filter`` (the default),
@@ -154,6 +155,8 @@ def segment_file(
         Which optional files to write.
     voxel_size_ang : float, optional
         Overrides the header's voxel size (``--voxel-size``); required when the header says 0 or 1 Å.
+    level : int, optional
+        OME-Zarr: the pyramid level to segment (default: the one nearest the model's voxel size).
     sheet_filter_rules : SheetFilterRules, optional
         The sheet prior's rules; default the shipped ones (:func:`load_sheet_filter`).
     overwrite : bool, default False
@@ -184,7 +187,7 @@ def segment_file(
         raise ValueError("the uncertainty output is the spread of the 8 flip predictions: it needs TTA (--tta)")
     path = Path(path)
     volume = read_volume(  # exists, 3D MRC or OME-Zarr (the level nearest the model's voxels), voxel size rule
-        path, voxel_size_ang=voxel_size_ang, target_voxel_size_ang=segmenter.voxel_size_ang
+        path, voxel_size_ang=voxel_size_ang, target_voxel_size_ang=segmenter.voxel_size_ang, level=level
     )
     plan_windows(  # window, divisor, overlap before any work
         volume.data_zyx.shape,
