@@ -62,7 +62,7 @@ _PATCH_QUANTITIES = (
 )
 
 
-def _check_mesh_units(surfaces: Sequence[MembraneSurface], config: MorphConfig) -> None:
+def _check_mesh_units(surfaces: Sequence[MembraneSurface]) -> None:
     """Refuse meshes whose edges are far shorter than any voxel: coordinates in voxels, not Å."""
     for surface in surfaces:
         edges = (
@@ -166,7 +166,7 @@ def run_morph(
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output folder {out} is a file; pass a folder with --out")
     surfaces = read_membrane_meshes(membrane_paths, mesh_unit=config.mesh_unit, voxel_size_ang=config.voxel_size_ang)
-    _check_mesh_units(surfaces, config)
+    _check_mesh_units(surfaces)
     volume = _read_tomogram(tomogram, surfaces, config.voxel_size_ang) if tomogram is not None else None
     on = None
     if particle_paths:
