@@ -112,3 +112,27 @@ def test_streaming_commands_accept_a_block_size_and_refuse_a_bad_one(tomo, tmp_p
     result = _run([*base, "--chunk-mib", "0.02"])  # the 288 KiB tomogram streams in blocks
     assert result.exit_code == 0, result.output
     assert read_mrc(tmp_path / "o.mrc").origin_xyz_ang == pytest.approx(ORIGIN)
+
+
+@pytest.mark.parametrize("chunk_mib", ["64", "0.02"])  # in memory, and streamed in blocks
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["pixel-size", "--voxel-size-out", "14"],
+        ["match-spectrum", "--tile", "32"],
+        ["deconvolve", "--defocus-um", "3"],
+    ],
+)
+def test_an_ome_zarr_tomogram_gives_what_its_mrc_gives(tomo, tmp_path, command, chunk_mib):
+    from cryomem.io import write_ome_zarr
+
+    zarr = tmp_path / "tomo.ome.zarr"
+    write_ome_zarr(zarr, read_mrc(tomo), levels=2)
+    name, *options = command
+    for source, out in ((tomo, "from_mrc.mrc"), (zarr, "from_zarr.mrc")):
+        result = _run([name, source, tmp_path / out, *options, "--chunk-mib", chunk_mib])
+        assert result.exit_code == 0, result.output
+    mrc, from_zarr = read_mrc(tmp_path / "from_mrc.mrc"), read_mrc(tmp_path / "from_zarr.mrc")
+    np.testing.assert_array_equal(from_zarr.data_zyx, mrc.data_zyx)
+    assert from_zarr.voxel_size_ang == pytest.approx(mrc.voxel_size_ang)
+    assert from_zarr.origin_xyz_ang == pytest.approx(mrc.origin_xyz_ang)

@@ -128,6 +128,8 @@ def test_tomogram_name_and_label() -> None:
     assert (named.tomogram_name, named.label) == ("TS_02", "TS_02_mb4")
     bare = replace(surface, tomogram_path=None)
     assert (bare.tomogram_name, bare.label) == ("", "_mb4")
+    zarr = replace(surface, tomogram_path="/data/TS_03.ome.zarr")  # an OME-Zarr image: its stem, not "TS_03.ome"
+    assert zarr.tomogram_name == "TS_03"
 
 
 def test_writing_a_surface_without_voxel_size_is_refused(tmp_path: Path) -> None:
@@ -139,11 +141,13 @@ def test_writing_a_surface_without_voxel_size_is_refused(tmp_path: Path) -> None
     assert list(tmp_path.iterdir()) == []
 
 
-def test_round_trip_leaves_name_and_source_out_of_the_file(tmp_path: Path) -> None:
+def test_round_trip_keeps_a_given_name_and_leaves_the_source_out(tmp_path: Path) -> None:
+    unnamed = read_membrane_h5(write_membrane_h5(tmp_path / "tomo_01_mb4.h5", _surface()))
+    assert (unnamed.tomo_name, unnamed.tomogram_name) == (None, "tomo_01")  # named by its tomogram's file
     surface = replace(_surface(), tomo_name="TS_02", source="/elsewhere/TS_02_mb4.obj")
     path = write_membrane_h5(tmp_path / "tomo_mb4.h5", surface)
     read = read_membrane_h5(path)
-    assert (read.tomo_name, read.source, read.tomogram_name, read.label) == (None, str(path), "tomo_01", "tomo_01_mb4")
+    assert (read.tomo_name, read.source, read.tomogram_name, read.label) == ("TS_02", str(path), "TS_02", "TS_02_mb4")
     assert (read.membrane_id, read.voxel_size_ang, read.origin_xyz_ang) == (4, 14.08, (10.0, 20.0, -30.0))
     np.testing.assert_array_equal(read.vertices_xyz_ang, surface.vertices_xyz_ang)
     with h5py.File(path) as h5:
@@ -154,5 +158,6 @@ def test_round_trip_leaves_name_and_source_out_of_the_file(tmp_path: Path) -> No
             "voxel_size_ang",
             "origin_xyz_ang",
             "tomogram_path",
+            "tomo_name",
         }
         assert h5.attrs["format_version"] == 1

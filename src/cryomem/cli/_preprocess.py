@@ -14,7 +14,7 @@ preprocess_app = typer.Typer(
     no_args_is_help=True,
 )
 
-_TOMOGRAM = typer.Argument(..., help="Tomogram (MRC); never modified.")
+_TOMOGRAM = typer.Argument(..., help="Tomogram (MRC or OME-Zarr, level 0); never modified.")
 _OUT_MRC = typer.Argument(..., help="Output MRC (float32), written atomically.")
 _VOXEL_SIZE = typer.Option(None, "--voxel-size", help="Voxel size of TOMO in Å; overrides the header.")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")

@@ -41,7 +41,7 @@ def print_run_summary(result, run_dir: Path) -> None:
     """Counts per stage, failures (first 20), and what was written where."""
     from rich.table import Table
 
-    stages = [s for s in ("segment", "instances", "surfaces", "pick", "stats", "pooled")
+    stages = [s for s in ("segment", "instances", "surfaces", "pick", "stats", "morph", "pooled")
               if s in result.executed or s in result.up_to_date]  # fmt: skip
     failed: dict[str, int] = {}
     for _, stage, _ in result.failures:
@@ -101,7 +101,9 @@ def _run_config(config_file: Path | None, overrides: dict):
 
 @one_line_errors
 def run(
-    tomograms: list[Path] = typer.Argument(..., help="Tomograms (MRC) or folders of them; other files are skipped."),
+    tomograms: list[Path] | None = typer.Argument(
+        None, help="Tomograms (MRC, OME-Zarr) or folders of them; other files are skipped. Not with --copick."
+    ),
     out_dir: Path = typer.Option(..., "--out", help="Run folder; running again resumes it."),
     pick_model: list[Path] | None = typer.Option(
         None,
@@ -128,9 +130,34 @@ def run(
         False, "--allow-mixed-voxel-sizes", help="Process tomograms of different voxel sizes together."
     ),
     report: bool = typer.Option(True, "--report/--no-report", help="Write report.html at the end."),
+    copick: Path | None = typer.Option(
+        None, "--copick", help="copick project config (JSON): run its tomograms and write the results back into it."
+    ),
+    tomo_type: str | None = typer.Option(None, "--tomo-type", help="copick tomogram type, e.g. wbp or denoised."),
+    voxel_spacing: float | None = typer.Option(None, "--voxel-spacing", help="copick voxel spacing, Å."),
+    copick_runs: list[str] | None = typer.Option(
+        None, "--copick-run", help="copick run to process (repeat it; default: every run with the tomogram)."
+    ),
+    user_id: str = typer.Option("cryomem", "--user-id", help="copick user the results are written as."),
+    session_id: str = typer.Option("0", "--session-id", help="copick session the results are written as."),
+    membrane_object: str = typer.Option(
+        "membrane", "--membrane-object", help="copick object of the segmentations and meshes (is_particle false)."
+    ),
+    protein_object: str = typer.Option(
+        "protein", "--protein-object", help="copick object of the picks (is_particle true)."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace results of this copick user and session already in the project."
+    ),
 ) -> None:
-    """Segment, mesh, pick and measure every tomogram on a dask cluster; pooled statistics and a report."""
+    """Segment, mesh, pick and measure every tomogram on a dask cluster; pooled statistics and a report.
+
+    With --copick the tomograms come from a copick project and the membrane segmentation, instances,
+    meshes and picks go back into it (napari-copick and ChimeraX-copick show them).
+    """
     from cryomem.pipeline import dashboard_link, run_pipeline
+
+    source = _copick_source(tomograms, copick, tomo_type, voxel_spacing, copick_runs)
 
     config = _run_config(
         config_file,
@@ -161,10 +188,66 @@ def run(
         )
 
     with StageBars() as bars:
-        result = run_pipeline(tomograms, out_dir, config, progress=bars, write_report=report, on_start=started)
+        options = {"progress": bars, "write_report": report, "on_start": started}
+        if source is None:
+            result = run_pipeline(tomograms, out_dir, config, **options)
+        else:
+            from cryomem.pipeline import CopickTarget, run_copick
+
+            target = CopickTarget(user_id, session_id, membrane_object, protein_object, overwrite)
+            result, writes = run_copick(source, target, out_dir, config, **options)
     print_run_summary(result, out_dir)
+    if source is not None:
+        print_copick_writes(writes, source, target)
     if result.failures:
         raise typer.Exit(1)
+
+
+def _copick_source(tomograms, copick, tomo_type, voxel_spacing, runs):
+    """The copick tomograms to run (None for loose files); the flags that belong together are checked."""
+    copick_flags = {"--tomo-type": tomo_type, "--voxel-spacing": voxel_spacing, "--copick-run": runs or None}
+    if copick is None:
+        given = [flag for flag, value in copick_flags.items() if value is not None]
+        if given:
+            raise ValueError(f"{given[0]} is a copick option; pass --copick CONFIG with it, or leave it out")
+        if not tomograms:
+            raise ValueError("no tomograms given; pass MRC/OME-Zarr tomograms or folders, or --copick CONFIG")
+        return None
+    if tomograms:
+        raise ValueError(
+            f"both tomograms ({tomograms[0]}) and --copick {copick} given; pass one of them (the tomograms of a "
+            "copick project come from --tomo-type and --voxel-spacing)"
+        )
+    from cryomem.io import copick_tomogram_kinds
+    from cryomem.pipeline import CopickSource
+
+    if tomo_type is None or voxel_spacing is None:
+        missing = "--tomo-type" if tomo_type is None else "--voxel-spacing"
+        kinds = copick_tomogram_kinds(copick)
+        listing = ", ".join(f"{kind} at {spacing:g} Å" for kind, spacing in kinds[:10]) or "none"
+        raise ValueError(f"--copick needs {missing}; the project's tomograms are: {listing}")
+    return CopickSource(copick, tomo_type, voxel_spacing, tuple(runs) if runs else None)
+
+
+def print_copick_writes(writes, source, target) -> None:
+    """What went into the copick project, one line per kind."""
+    if not writes:
+        console.print(f"[yellow]nothing was written into {source.config_path}[/]", highlight=False)
+        return
+    kinds: dict[str, list] = {}
+    for write in writes:
+        kinds.setdefault(write.kind, []).append(write)
+    parts = []
+    for kind, items in kinds.items():
+        counted = [w.count for w in items if w.count is not None]
+        extra = f" ({sum(counted)} {'membranes' if kind in ('instances', 'mesh') else 'particles'})" if counted else ""
+        parts.append(f"{kind} in {len(items)} runs{extra}")
+    console.print(
+        f"copick {source.config_path}: wrote {'; '.join(parts)} as user {target.user_id!r}, session "
+        f"{target.session_id!r}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @one_line_errors

@@ -186,8 +186,8 @@ def read_membrane_meshes(
         if path.suffix.lower() == ".h5":
             surface = read_membrane_h5(path)
             tomo, _ = _name_from_stem(path.stem, surface.membrane_id)
-            if parse_membrane_stem(path.stem, allow_tail=True) is None and surface.tomogram_path:
-                tomo = Path(surface.tomogram_path).stem
+            if parse_membrane_stem(path.stem, allow_tail=True) is None and surface.tomogram_name:
+                tomo = surface.tomogram_name
             meshes.append(checked_membrane(dataclasses.replace(surface, tomo_name=tomo, source=str(path))))
             continue
         mesh = read_mesh(path)

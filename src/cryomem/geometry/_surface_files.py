@@ -127,6 +127,7 @@ def surfaces_from_files(
     overwrite: bool = False,
     progress: FractionProgress | None = None,
     notes: Callable[[str], None] | None = None,
+    stem: str | None = None,
 ) -> list[Path]:
     """Run the surface stage on files: one ``<stem>_mb<N>.h5`` and ``<stem>_mb<N>.obj`` per membrane.
 
@@ -157,6 +158,9 @@ def surfaces_from_files(
         Progress reports.
     notes : callable(str), optional
         Receives one-line notes (a masked NaN border, a 0/255 mask read as binary).
+    stem : str, optional
+        The tomogram's name in the outputs (default: its file stem); when given it is also stored
+        in each membrane file as its ``tomo_name`` (e.g. a copick run's name for its ``wbp.zarr``).
 
     Returns
     -------
@@ -170,7 +174,8 @@ def surfaces_from_files(
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output folder {out_dir} is a file; pass a folder with --out")
     voxel_size, _ = _voxel_size(segmentation_path, tomogram_path, voxel_size_ang)
-    stem = volume_stem(tomogram_path)
+    named = stem
+    stem = stem or volume_stem(tomogram_path)
     existing = _existing_outputs(out_dir, stem)
     if existing and not overwrite:
         raise FileExistsError(
@@ -199,7 +204,7 @@ def surfaces_from_files(
     with created_folders(out_dir), atomic_file_set(written, overwrite=overwrite, stale=existing) as tmp_paths:
         for done, surface in enumerate(surfaces):
             surface = dataclasses.replace(
-                surface, attrs={**surface.attrs, "segmentation_path": str(segmentation_path.resolve())}
+                surface, attrs={**surface.attrs, "segmentation_path": str(segmentation_path.resolve())}, tomo_name=named
             )
             write_membrane_h5(tmp_paths[2 * done], surface)
             write_mesh(tmp_paths[2 * done + 1], Mesh(surface.vertices_xyz_ang, surface.faces, surface.normals_xyz))

@@ -39,13 +39,13 @@ if TYPE_CHECKING:
     )
     from cryomem.io._copick import (
         CopickTomogram,
+        check_copick_writes,
+        copick_tomogram_kinds,
         copick_tomograms,
         open_copick,
-        read_copick_picks,
-        write_copick_mesh,
-        write_copick_picks,
-        write_copick_segmentation,
     )
+    from cryomem.io._copick_picks import read_copick_picks, write_copick_picks
+    from cryomem.io._copick_writers import write_copick_mesh, write_copick_segmentation
     from cryomem.io._euler_zxz import matrix_to_zxz_deg, relion_to_zxz, zxz_deg_to_matrix, zxz_to_relion
     from cryomem.io._export import (
         read_dynamo_table,
@@ -119,12 +119,14 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "CopickTomogram": "cryomem.io._copick",
+    "check_copick_writes": "cryomem.io._copick",
+    "copick_tomogram_kinds": "cryomem.io._copick",
     "copick_tomograms": "cryomem.io._copick",
     "open_copick": "cryomem.io._copick",
-    "read_copick_picks": "cryomem.io._copick",
-    "write_copick_mesh": "cryomem.io._copick",
-    "write_copick_picks": "cryomem.io._copick",
-    "write_copick_segmentation": "cryomem.io._copick",
+    "read_copick_picks": "cryomem.io._copick_picks",
+    "write_copick_mesh": "cryomem.io._copick_writers",
+    "write_copick_picks": "cryomem.io._copick_picks",
+    "write_copick_segmentation": "cryomem.io._copick_writers",
     "atomic_directory": "cryomem.io._atomic",
     "atomic_file_set": "cryomem.io._atomic",
     "atomic_write_path": "cryomem.io._atomic",
@@ -241,6 +243,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "CopickTomogram",
+    "check_copick_writes",
+    "copick_tomogram_kinds",
     "copick_tomograms",
     "open_copick",
     "read_copick_picks",

@@ -20,7 +20,9 @@ rely on (copick 1.31):
 - Picks, meshes and binary/instance segmentations must name an object declared in the config's
   ``pickable_objects``; user, session and object names may not hold ``_``, spaces or ``<>:"/\\|?*``.
 
-copick is an optional extra, imported inside the functions only.
+copick is an optional extra, imported inside the functions only. This module opens projects and
+finds tomograms; :mod:`cryomem.io._copick_writers` writes segmentations and meshes and
+:mod:`cryomem.io._copick_picks` reads and writes picks.
 """
 
 from __future__ import annotations
@@ -33,28 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-from numpy.typing import ArrayLike
-
-from cryomem.io._conventions import euler_zyz_deg_to_matrix, matrix_to_euler_zyz_deg, validate_voxel_size_ang
+from cryomem.io._conventions import validate_voxel_size_ang
 from cryomem.io._mrc import Volume
-from cryomem.io._star import PARTICLE_COLUMNS
 
-__all__ = [
-    "CopickTomogram",
-    "copick_tomograms",
-    "open_copick",
-    "read_copick_picks",
-    "write_copick_mesh",
-    "write_copick_picks",
-    "write_copick_segmentation",
-]
+__all__ = ["CopickTomogram", "check_copick_writes", "copick_tomogram_kinds", "copick_tomograms", "open_copick"]
 
 _INSTALL = 'pip install "cryomem[copick]"'
 _SPACING_DECIMALS = 3  # copick names voxel spacings with 3 decimals
 _LISTED = 10
-_ROTATION_ATOL = 1e-4
 
 
 def _copick() -> Any:
@@ -345,362 +333,74 @@ def _existing(found: list, what: str, overwrite: bool) -> None:
         entry.delete()
 
 
-def write_copick_segmentation(
+def check_copick_writes(
     config_path: str | os.PathLike[str],
-    run: str,
+    runs: Sequence[str],
     *,
     voxel_spacing_ang: float,
-    name: str,
-    labels_zyx: ArrayLike,
     user_id: str,
     session_id: str,
-    is_multilabel: bool = False,
-    is_instance: bool = False,
+    membrane_object: str,
+    protein_object: str | None = None,
     overwrite: bool = False,
-) -> str:
-    """Write a label volume into a copick run as a segmentation.
+) -> None:
+    """Check, before any work, that membrane (and protein) results can be written into a copick project.
+
+    The results are those of ``cryomem run --copick``: a binary and an instance segmentation and a
+    mesh of ``membrane_object``, and picks of ``protein_object`` (when given), in each run.
 
     Parameters
     ----------
     config_path : str or os.PathLike
         The project's JSON config.
-    run : str
-        Run name (must exist, with a voxel spacing of ``voxel_spacing_ang``).
+    runs : sequence of str
+        The runs that will be written.
     voxel_spacing_ang : float
-        Voxel spacing of the labels, Å.
-    name : str
-        Binary or instance: a declared pickable object (e.g. ``"membrane"``). Multilabel: any
-        name; its values are object labels.
-    labels_zyx : (nz, ny, nx) integer array
-        Binary: 0/1 (e.g. our membrane segmentation). Instance: 0 background, else instance id
-        (our ``_instances`` volume). Multilabel: 0 or a declared object's ``label``. Must match
-        the shape of the run's tomograms at that spacing.
+        Voxel spacing of the segmentations, Å.
     user_id, session_id : str
-        copick names (no ``_`` or spaces).
-    is_multilabel, is_instance : bool, default False
-        The segmentation type (at most one); neither means binary.
+        copick names of the writer (no ``_`` or spaces).
+    membrane_object : str
+        A declared object with ``is_particle: false``.
+    protein_object : str, optional
+        A declared object with ``is_particle: true``; None when nothing will be picked.
     overwrite : bool, default False
-        Replace an existing segmentation of the same name, user, session, spacing and type.
+        Existing results of this user and session will be replaced; without it they are an error.
 
-    Returns
-    -------
-    str
-        Where copick stored it (its zarr path).
+    Raises
+    ------
+    ValueError
+        A bad name, an undeclared object, a run that does not exist, or results of this user and
+        session already in a run (without ``overwrite``); the message says what to pass instead.
     """
-    if is_multilabel and is_instance:
-        raise ValueError("is_multilabel and is_instance are both set; a copick segmentation has one type")
+    root, where = _open(config_path)
     spacing = _spacing(voxel_spacing_ang)
-    labels = np.asarray(labels_zyx)
-    if labels.ndim != 3 or min(labels.shape) < 1:
-        raise ValueError(f"labels_zyx must be a 3D (z, y, x) array, got shape {labels.shape}")
-    if labels.dtype == bool:
-        labels = labels.astype(np.uint8)
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
-            raise ValueError(f"labels_zyx must hold integer labels, got dtype {labels.dtype} with fractions")
-        labels = labels.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        raise ValueError(f"labels_zyx holds negative labels (min {labels.min()}); copick labels are >= 0")
-    root, where = _open(config_path)
-    _copick()
-    name = _check_name(name, "name")
-    user_id = _check_name(user_id, "user_id")
-    session_id = _check_name(session_id, "session_id")
-    values = np.unique(labels)
-    if is_multilabel:
-        declared = {int(o.label): o.name for o in root.pickable_objects if o.label is not None}
-        unknown = [int(v) for v in values if v != 0 and int(v) not in declared]
-        if unknown:
+    user_id = _check_name(user_id, "--user-id")
+    session_id = _check_name(session_id, "--session-id")
+    _declared(root, _check_name(membrane_object, "--membrane-object"), where, particle=False)
+    if protein_object is not None:
+        _declared(root, _check_name(protein_object, "--protein-object"), where, particle=True)
+    if overwrite:
+        return
+    for name in runs:
+        run = _run(root, name, where)
+        mine = {"user_id": user_id, "session_id": session_id}
+        found = [
+            *run.get_segmentations(name=membrane_object, voxel_size=spacing, is_instance=False, **mine),
+            *run.get_segmentations(name=membrane_object, voxel_size=spacing, is_instance=True, **mine),
+            *run.get_meshes(object_name=membrane_object, **mine),
+        ]
+        if protein_object is not None:
+            found += run.get_picks(object_name=protein_object, **mine)
+        if found:
             raise ValueError(
-                f"multilabel labels {_listing(unknown)} are no object's label in {where} (labels: "
-                f"{_listing([f'{k}={v}' for k, v in sorted(declared.items())])}); declare them in pickable_objects"
+                f"run {run.name!r} already holds results of user {user_id!r}, session {session_id!r}; pass another "
+                "--session-id, or --overwrite to replace them"
             )
-    else:
-        _declared(root, name, where)
-        if not is_instance and values.size and values.max() > 1:
-            raise ValueError(
-                f"a binary segmentation holds 0/1, but labels_zyx goes up to {values.max()}; pass is_instance=True "
-                "for membrane instances or is_multilabel=True for object labels"
-            )
-    copick_run = _run(root, run, where)
-    vs = _voxel_spacing(copick_run, spacing)
-    if vs is None:
-        raise ValueError(
-            f"run {copick_run.name!r} has no voxel spacing {spacing:g} Å; it has {_describe_run(copick_run)}: "
-            "write the labels at one of those spacings"
-        )
-    shapes = {tuple(_zarr_shape(t)) for t in vs.tomograms}
-    shapes.discard(())
-    if shapes and tuple(labels.shape) not in shapes:
-        raise ValueError(
-            f"labels_zyx has shape {labels.shape} but run {copick_run.name!r}'s tomograms at {spacing:g} Å have "
-            f"{_listing(sorted(shapes))}; segment the tomogram at that spacing"
-        )
-    found = copick_run.get_segmentations(
-        name=name,
-        user_id=user_id,
-        session_id=session_id,
-        voxel_size=spacing,
-        is_multilabel=is_multilabel,
-        is_instance=is_instance,
+
+
+def copick_tomogram_kinds(config_path: str | os.PathLike[str]) -> list[tuple[str, float]]:
+    """Every (tomogram type, voxel spacing in Å) that some run of a copick project holds, sorted."""
+    root, _ = _open(config_path)
+    return sorted(
+        {(t.tomo_type, float(vs.voxel_size)) for run in root.runs for vs in run.voxel_spacings for t in vs.tomograms}
     )
-    _existing(found, f"segmentation {name!r} by {user_id}/{session_id} at {spacing:g} Å in run {run!r}", overwrite)
-    seg = copick_run.new_segmentation(
-        voxel_size=spacing,
-        name=name,
-        session_id=session_id,
-        is_multilabel=is_multilabel,
-        user_id=user_id,
-        is_instance=is_instance,
-    )
-    _guard(seg, lambda: seg.from_numpy(labels))
-    return str(getattr(seg, "path", seg))
-
-
-def _zarr_shape(tomogram: Any) -> tuple[int, ...]:
-    import zarr
-
-    try:
-        return tuple(zarr.open(tomogram.zarr(), mode="r")["0"].shape)
-    except Exception:  # an empty or foreign store: no shape to check against
-        return ()
-
-
-def write_copick_mesh(
-    config_path: str | os.PathLike[str],
-    run: str,
-    *,
-    object_name: str,
-    vertices_xyz_ang: ArrayLike,
-    faces: ArrayLike,
-    user_id: str,
-    session_id: str,
-    overwrite: bool = False,
-) -> str:
-    """Write a triangle mesh (Å, xyz, tomogram frame) into a copick run (a ``.glb`` via trimesh).
-
-    Parameters
-    ----------
-    config_path : str or os.PathLike
-        The project's JSON config.
-    run : str
-        Run name (must exist).
-    object_name : str
-        A declared pickable object (e.g. ``"membrane"``).
-    vertices_xyz_ang : (n, 3) float array
-        Vertex positions, Å, xyz (stored as float32 by glTF).
-    faces : (m, 3) int array
-        Vertex indices of each triangle.
-    user_id, session_id : str
-        copick names (no ``_`` or spaces).
-    overwrite : bool, default False
-        Replace an existing mesh of that object, user and session.
-
-    Returns
-    -------
-    str
-        Where copick stored it.
-    """
-    vertices = np.asarray(vertices_xyz_ang, dtype=np.float64)
-    tri = np.asarray(faces)
-    if vertices.ndim != 2 or vertices.shape[1] != 3 or len(vertices) < 3:
-        raise ValueError(f"vertices_xyz_ang must have shape (n >= 3, 3), got {vertices.shape}")
-    if not np.all(np.isfinite(vertices)):
-        raise ValueError("vertices_xyz_ang holds NaN or infinite values")
-    if tri.ndim != 2 or tri.shape[1] != 3 or len(tri) < 1 or not np.issubdtype(tri.dtype, np.integer):
-        raise ValueError(f"faces must be an (m >= 1, 3) integer array, got shape {tri.shape} dtype {tri.dtype}")
-    if tri.min() < 0 or tri.max() >= len(vertices):
-        raise ValueError(f"faces index vertices {tri.min()}..{tri.max()}, but there are {len(vertices)} vertices")
-    root, where = _open(config_path)
-    _copick()
-    object_name = _check_name(object_name, "object_name")
-    user_id = _check_name(user_id, "user_id")
-    session_id = _check_name(session_id, "session_id")
-    _declared(root, object_name, where)
-    copick_run = _run(root, run, where)
-    found = copick_run.get_meshes(object_name=object_name, user_id=user_id, session_id=session_id)
-    _existing(found, f"mesh of {object_name!r} by {user_id}/{session_id} in run {run!r}", overwrite)
-    import trimesh
-
-    mesh = copick_run.new_mesh(object_name, session_id, user_id=user_id)
-
-    def write() -> None:
-        mesh.mesh = trimesh.Trimesh(vertices=vertices, faces=tri.astype(np.int64), process=False)
-        mesh.store()
-
-    _guard(mesh, write)
-    return str(getattr(mesh, "path", mesh))
-
-
-def _standard_rows(particles: pd.DataFrame, run: str) -> pd.DataFrame:
-    if not isinstance(particles, pd.DataFrame):
-        raise ValueError(f"particles must be a standard particle table (pandas DataFrame), got {type(particles)}")
-    missing = [c for c in ("x_ang", "y_ang", "z_ang") if c not in particles.columns]
-    if missing:
-        raise ValueError(f"particles lacks required column(s) {missing}; it has {list(particles.columns)}")
-    table = particles.copy()
-    if "tomo_name" in table.columns:
-        others = sorted(set(table["tomo_name"].astype(str)) - {str(run)})
-        if others:
-            raise ValueError(
-                f"particles holds rows of tomograms {_listing(others)}, not only run {run!r}; pass "
-                f"particles[particles.tomo_name == {run!r}]"
-            )
-    for column, default in (("rot_deg", 0.0), ("tilt_deg", 0.0), ("psi_deg", 0.0), ("class_number", 1)):
-        if column not in table.columns:
-            table[column] = default
-    if "membrane_id" not in table.columns:
-        table["membrane_id"] = -1
-    if "score" not in table.columns:
-        table["score"] = np.nan
-    return table
-
-
-def write_copick_picks(
-    config_path: str | os.PathLike[str],
-    run: str,
-    *,
-    object_name: str,
-    particles: pd.DataFrame,
-    user_id: str,
-    session_id: str,
-    overwrite: bool = False,
-) -> str:
-    """Write one run's particles (our standard table) as copick picks with 4x4 transforms.
-
-    Parameters
-    ----------
-    config_path : str or os.PathLike
-        The project's JSON config.
-    run : str
-        Run name (must exist); ``particles['tomo_name']``, when present, must all be this run.
-    object_name : str
-        A pickable object declared with ``is_particle: true`` (e.g. ``"protein"``).
-    particles : pandas.DataFrame
-        Standard particle table (:data:`PARTICLE_COLUMNS`) of one class. Locations are
-        ``x_ang, y_ang, z_ang``; each transform's rotation is
-        ``euler_zyz_deg_to_matrix((rot, tilt, psi))`` (particle -> tomogram) with zero
-        translation; ``score`` goes to the point's score (NaN: copick's default 1.0);
-        ``membrane_id`` >= 1 to its ``instance_id`` (else 0).
-    user_id, session_id : str
-        copick names (no ``_`` or spaces).
-    overwrite : bool, default False
-        Replace existing picks of that object, user and session.
-
-    Returns
-    -------
-    str
-        Where copick stored the picks.
-    """
-    table = _standard_rows(particles, run)
-    xyz = table[["x_ang", "y_ang", "z_ang"]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    angles = table[["rot_deg", "tilt_deg", "psi_deg"]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    if not (np.all(np.isfinite(xyz)) and np.all(np.isfinite(angles))):
-        raise ValueError("particles has NaN, infinite or non-numeric coordinates or angles")
-    classes = sorted(set(pd.to_numeric(table["class_number"]).astype(int)))
-    if len(classes) > 1:
-        raise ValueError(
-            f"particles holds classes {classes}; copick picks hold one object: write each class under its own "
-            "object_name (particles[particles.class_number == k])"
-        )
-    scores = pd.to_numeric(table["score"], errors="coerce").to_numpy(np.float64)
-    scores = np.where(np.isfinite(scores), scores, 1.0)
-    membrane = pd.to_numeric(table["membrane_id"], errors="coerce").fillna(-1).to_numpy()
-    instance_ids = np.where(membrane >= 1, membrane, 0).astype(np.int64)
-    transforms = np.tile(np.eye(4), (len(table), 1, 1))
-    if len(table):
-        transforms[:, :3, :3] = euler_zyz_deg_to_matrix(angles)
-    root, where = _open(config_path)
-    _copick()
-    object_name = _check_name(object_name, "object_name")
-    user_id = _check_name(user_id, "user_id")
-    session_id = _check_name(session_id, "session_id")
-    _declared(root, object_name, where, particle=True)
-    copick_run = _run(root, run, where)
-    found = copick_run.get_picks(object_name=object_name, user_id=user_id, session_id=session_id)
-    _existing(found, f"picks of {object_name!r} by {user_id}/{session_id} in run {run!r}", overwrite)
-    picks = copick_run.new_picks(object_name, session_id, user_id=user_id)
-    _guard(picks, lambda: picks.from_numpy(xyz, transforms, instance_ids=instance_ids, scores=scores))
-    return str(getattr(picks, "path", picks))
-
-
-def read_copick_picks(
-    config_path: str | os.PathLike[str],
-    run: str,
-    *,
-    object_name: str,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    class_number: int = 1,
-) -> pd.DataFrame:
-    """Read one set of copick picks as our standard particle table.
-
-    Parameters
-    ----------
-    config_path : str or os.PathLike
-        The project's JSON config.
-    run : str
-        Run name (our ``tomo_name``).
-    object_name : str
-        Pickable object name.
-    user_id, session_id : str, optional
-        Which picks, when the run holds several sets of ``object_name``.
-    class_number : int, default 1
-        ``class_number`` given to every row (copick keeps classes as object names).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`PARTICLE_COLUMNS`: positions are copick's full positions (location +
-        transform translation), Å; angles from the transform's rotation (particle -> tomogram;
-        0 when the picks do not trust orientations); ``membrane_id`` = ``instance_id`` (0 -> -1);
-        ``score`` = the point's score.
-    """
-    root, where = _open(config_path)
-    copick_run = _run(root, run, where)
-    found = copick_run.get_picks(object_name=object_name, user_id=user_id, session_id=session_id)
-    if len(found) != 1:
-        sets = sorted(f"{p.pickable_object_name}/{p.user_id}/{p.session_id}" for p in copick_run.picks)
-        if not found:
-            raise ValueError(
-                f"run {run!r} has no picks of {object_name!r} (user_id={user_id}, session_id={session_id}); its "
-                f"picks (object/user/session): {_listing(sets)}"
-            )
-        sets = sorted(f"{p.user_id}/{p.session_id}" for p in found)
-        raise ValueError(
-            f"run {run!r} has {len(found)} sets of {object_name!r} picks (user/session: {_listing(sets)}); pass "
-            "user_id and session_id to choose one"
-        )
-    picks = found[0]
-    _, transforms = picks.numpy()
-    xyz = picks.full_positions()
-    n = len(xyz)
-    angles = np.zeros((n, 3))
-    if n and picks.trust_orientation is not False:
-        rotations = transforms[:, :3, :3]
-        bad = ~np.isclose(np.linalg.det(rotations), 1.0, atol=_ROTATION_ATOL)
-        bad |= ~np.all(
-            np.isclose(rotations @ np.swapaxes(rotations, -1, -2), np.eye(3), atol=_ROTATION_ATOL), axis=(1, 2)
-        )
-        if bad.any():
-            raise ValueError(
-                f"{int(bad.sum())} of {n} transforms in {object_name!r} picks of run {run!r} are not rotations "
-                f"(first: point {int(np.argmax(bad))}); fix the picks file"
-            )
-        angles = matrix_to_euler_zyz_deg(rotations)
-    instance = picks.instance_ids() if n else np.zeros(0, dtype=np.int64)
-    table = pd.DataFrame(
-        {
-            "tomo_name": pd.Series([copick_run.name] * n, dtype=object),
-            "x_ang": xyz[:, 0] if n else np.zeros(0),
-            "y_ang": xyz[:, 1] if n else np.zeros(0),
-            "z_ang": xyz[:, 2] if n else np.zeros(0),
-            "rot_deg": angles[:, 0],
-            "tilt_deg": angles[:, 1],
-            "psi_deg": angles[:, 2],
-            "class_number": np.full(n, int(class_number), dtype=np.int64),
-            "membrane_id": np.where(instance >= 1, instance, -1).astype(np.int64),
-            "score": picks.scores() if n else np.zeros(0),
-        }
-    )
-    return table[list(PARTICLE_COLUMNS)]

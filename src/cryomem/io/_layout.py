@@ -202,9 +202,12 @@ def segment_output_name(stem: str, kind: str) -> str:
     return f"{stem}{SEGMENT_OUTPUTS[kind]}"
 
 
-def segment_output_paths(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, Path]:
-    """Every output ``cryomem segment`` may write for tomogram ``path`` into ``out_dir``, by kind."""
-    stem = volume_stem(path)
+def segment_output_paths(
+    path: str | os.PathLike[str], out_dir: str | os.PathLike[str], stem: str | None = None
+) -> dict[str, Path]:
+    """Every output ``cryomem segment`` may write for tomogram ``path`` (named ``stem``, default its
+    file stem) into ``out_dir``, by kind."""
+    stem = stem or volume_stem(path)
     return {kind: Path(out_dir) / segment_output_name(stem, kind) for kind in SEGMENT_OUTPUTS}
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from cryomem.io._atomic import atomic_write_path
 from cryomem.io._conventions import validate_voxel_size_ang
-from cryomem.io._layout import membrane_stem
+from cryomem.io._layout import membrane_stem, volume_stem
 
 __all__ = [
     "MEMBRANE_FORMAT",
@@ -126,10 +126,10 @@ class MembraneSurface:
 
     @property
     def tomogram_name(self) -> str:
-        """``tomo_name`` if given, else the stem of ``tomogram_path``, else ``""``."""
+        """``tomo_name`` if given, else the stem of ``tomogram_path`` (``t1`` of ``t1.ome.zarr``), else ``""``."""
         if self.tomo_name is not None:
             return self.tomo_name
-        return Path(self.tomogram_path).stem if self.tomogram_path else ""
+        return volume_stem(self.tomogram_path) if self.tomogram_path else ""
 
     @property
     def label(self) -> str:
@@ -209,8 +209,8 @@ def write_membrane_h5(path: str | os.PathLike[str], surface: MembraneSurface, *,
     path : str or os.PathLike
         Destination ``.h5``; its folder must exist.
     surface : MembraneSurface
-        Membrane to write (validated again here); its voxel size must be known. ``tomo_name`` and
-        ``source`` are not stored.
+        Membrane to write (validated again here); its voxel size must be known. ``tomo_name`` is
+        stored when set (a name other than the tomogram's file stem); ``source`` is not stored.
     overwrite : bool, default True
         If False, refuse to replace an existing file.
 
@@ -236,6 +236,8 @@ def write_membrane_h5(path: str | os.PathLike[str], surface: MembraneSurface, *,
         h5.attrs["origin_xyz_ang"] = np.asarray(checked["origin_xyz_ang"], dtype=np.float64)
         if surface.tomogram_path is not None:
             h5.attrs["tomogram_path"] = str(surface.tomogram_path)
+        if checked["tomo_name"] is not None:
+            h5.attrs["tomo_name"] = checked["tomo_name"]
         for name in ("vertices_xyz_ang", "faces", "normals_xyz", "features", "feature_offsets_ang"):
             if checked.get(name) is not None:
                 h5.create_dataset(name, data=checked[name])
@@ -257,7 +259,8 @@ def _python(value: object) -> str | int | float:
 def read_membrane_h5(path: str | os.PathLike[str]) -> MembraneSurface:
     """Read a membrane surface written by :func:`write_membrane_h5`.
 
-    The surface's ``source`` is ``path``; its ``tomo_name`` is None (named by ``tomogram_path``).
+    The surface's ``source`` is ``path``; its ``tomo_name`` is the stored one, else None (named by
+    ``tomogram_path``).
 
     Raises
     ------
@@ -293,6 +296,7 @@ def _read_open(h5: h5py.File, path: Path) -> MembraneSurface:
         )
     optional = {n: h5[n][()] for n in ("features", "feature_offsets_ang") if n in h5}
     tomogram_path = h5.attrs.get("tomogram_path")
+    tomo_name = h5.attrs.get("tomo_name")
     return MembraneSurface(
         vertices_xyz_ang=h5["vertices_xyz_ang"][()],
         faces=h5["faces"][()],
@@ -301,6 +305,7 @@ def _read_open(h5: h5py.File, path: Path) -> MembraneSurface:
         voxel_size_ang=float(h5.attrs["voxel_size_ang"]),
         origin_xyz_ang=tuple(float(v) for v in h5.attrs["origin_xyz_ang"]),  # type: ignore[arg-type]
         tomogram_path=None if tomogram_path is None else str(_python(tomogram_path)),
+        tomo_name=None if tomo_name is None else str(_python(tomo_name)),
         features=optional.get("features"),
         feature_offsets_ang=optional.get("feature_offsets_ang"),
         point_data={n: d[()] for n, d in h5.get("point_data", {}).items()},

@@ -117,11 +117,11 @@ def normalise_window(features: np.ndarray) -> np.ndarray:
 def tomogram_name(surface: MembraneSurface, path: str | Path | None = None) -> str:
     """The tomogram a membrane belongs to, as STAR files name it (``rlnTomoName``).
 
-    The stem of the surface's ``tomogram_path``; without one, the membrane file's stem with its
-    ``_mb<N>`` suffix removed.
+    The surface's stored ``tomo_name``, else the stem of its ``tomogram_path``; without either, the
+    membrane file's stem with its ``_mb<N>`` suffix removed.
     """
-    if surface.tomogram_path:
-        return Path(surface.tomogram_path).stem
+    if surface.tomo_name is not None or surface.tomogram_path:
+        return surface.tomogram_name
     if path is None:
         raise ValueError("the membrane has no tomogram_path and no file name to derive its tomogram from")
     parsed = parse_membrane_stem(Path(path).stem)

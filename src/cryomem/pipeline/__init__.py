@@ -4,10 +4,12 @@ Per tomogram: segment -> instances -> surfaces -> pick -> stats -> morph, each s
 files writing its own folder atomically, run as dask.distributed tasks (a local cluster by default,
 an existing scheduler, or SLURM via dask-jobqueue). A manifest records what finished with which
 inputs and settings, so a re-run skips finished work and redoes what failed or changed. Statistics
-are pooled over all tomograms and everything ends in one self-contained HTML report.
+are pooled over all tomograms and everything ends in one self-contained HTML report. A copick
+project's tomograms can be run in place, the results written back into the project (:func:`run_copick`).
 """
 
 from cryomem.pipeline._cluster import cuda_device_count, dashboard_link, local_worker_count, open_client
+from cryomem.pipeline._copick_run import CopickSource, CopickTarget, CopickWrite, run_copick
 from cryomem.pipeline._demo import (
     COMPARISON_NAME,
     DEMO_NAME,
@@ -60,6 +62,9 @@ __all__ = [
     "STAGES",
     "STAGE_FUNCTIONS",
     "ClusterSettings",
+    "CopickSource",
+    "CopickTarget",
+    "CopickWrite",
     "DemoResult",
     "Manifest",
     "PickSettings",
@@ -87,6 +92,7 @@ __all__ = [
     "pick_stage",
     "pooled_stats_stage",
     "read_tomograms",
+    "run_copick",
     "run_demo",
     "run_pipeline",
     "resolve_tomogram",

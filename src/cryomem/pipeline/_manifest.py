@@ -35,8 +35,19 @@ _HASH_LIMIT_BYTES = 64 * 1024**2
 
 def file_fingerprint(path: str | os.PathLike[str], *, content: bool = True) -> dict:
     """Identity of an input file: ``{"size", "sha256"}``, or ``{"size", "mtime_ns"}`` for files over
-    64 MiB or with ``content=False`` (tomograms: hashing thousands of them would cost minutes)."""
+    64 MiB or with ``content=False`` (tomograms: hashing thousands of them would cost minutes).
+
+    A folder (an OME-Zarr image) is identified by the number, total size and latest modification
+    time of the files inside it.
+    """
     path = Path(path)
+    if path.is_dir():  # an OME-Zarr image: every file in it counts
+        files = [entry.stat() for entry in path.rglob("*") if entry.is_file()]
+        return {
+            "files": len(files),
+            "size": sum(s.st_size for s in files),
+            "mtime_ns": max((s.st_mtime_ns for s in files), default=0),
+        }
     stat = path.stat()
     if content and stat.st_size <= _HASH_LIMIT_BYTES:
         digest = hashlib.sha256()
@@ -60,7 +71,7 @@ class Manifest:
     path : pathlib.Path
         ``<run>/manifest.json``.
     tomograms : dict
-        ``name -> {"path", "voxel_size_ang", "shape_zyx", "stages": {stage: record}}``.
+        ``name -> {"path", "voxel_size_ang", "shape_zyx", "origin_xyz_ang", "stages": {stage: record}}``.
     pooled : dict or None
         Record of the pooled statistics.
     config : dict

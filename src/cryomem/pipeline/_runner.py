@@ -136,6 +136,7 @@ def run_pipeline(
     write_report: bool = True,
     stage_functions: Mapping[str, StageFunction] | None = None,
     on_start: Callable[[object], None] | None = None,
+    names: Mapping[str | os.PathLike[str], str] | None = None,
 ) -> RunResult:
     """Process tomograms through all stages on a dask cluster, resuming what an earlier run left.
 
@@ -158,6 +159,8 @@ def run_pipeline(
         :func:`cryomem.pipeline.segment_stage` (``"pooled"``: as :func:`cryomem.pipeline.pooled_stats_stage`).
     on_start : callable ``(client)``, optional
         Called once the inputs are checked and the client is ready (e.g. to print the dashboard).
+    names : mapping of path to str, optional
+        Names for some tomograms instead of their file stems (e.g. copick run names).
 
     Returns
     -------
@@ -174,9 +177,9 @@ def run_pipeline(
     run_dir = Path(out_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise NotADirectoryError(f"run folder {run_dir} is a file; pass a folder with --out")
-    paths, ignored = find_tomograms(inputs)
+    paths, ignored = find_tomograms(inputs, names)
     models = _model_fingerprints(config)
-    tomograms = read_tomograms(paths, config)
+    tomograms = read_tomograms(paths, config, names)
     manifest = Manifest.load(run_dir)  # a foreign manifest is refused before any cluster starts
     args = (tomograms, ignored, run_dir, config, models, manifest)
     if client is None:
@@ -208,7 +211,8 @@ def _run(tomograms, ignored, run_dir, config, models, manifest, client, progress
     by_name = {t.name: t for t in tomograms}
     for tomogram in tomograms:
         entry = manifest.tomograms.setdefault(tomogram.name, {})
-        entry.update(path=str(tomogram.path), voxel_size_ang=tomogram.voxel_size_ang, shape_zyx=tomogram.shape_zyx)
+        entry.update(path=str(tomogram.path), voxel_size_ang=tomogram.voxel_size_ang, shape_zyx=tomogram.shape_zyx,
+                     origin_xyz_ang=list(tomogram.origin_xyz_ang))  # fmt: skip
         _clean_stale(run_dir / "tomograms" / tomogram.name)
         if tomogram.error is not None:  # unreadable header: recorded, nothing submitted
             manifest.set_record(tomogram.name, stages[0], {"status": "failed", "error": tomogram.error,

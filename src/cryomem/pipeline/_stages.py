@@ -156,7 +156,7 @@ def segment_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfi
     with atomic_directory(folders.segment, overwrite=True) as tmp:
         written = segment_file(
             tomogram.path, segmenter, tmp, settings=settings, voxel_size_ang=tomogram.voxel_size_ang, scratch_dir=tmp,
-            level=0,  # an OME-Zarr image: level 0, the grid every later stage reads
+            level=0, stem=folders.name,  # OME-Zarr: level 0, the grid every later stage reads
         )  # fmt: skip
         seg = read_mrc(written["seg"], mmap=True)
         fraction = float(np.count_nonzero(seg.data_zyx)) / max(1, seg.data_zyx.size)
@@ -184,7 +184,7 @@ def instances_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunCon
 def surfaces_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConfig) -> dict:
     """One mesh with density profiles per membrane: ``membranes/<name>_mb<N>.h5`` and ``.obj``.
 
-    See :func:`cryomem.geometry.surfaces_from_files`; the tomogram's stem must be ``folders.name``.
+    See :func:`cryomem.geometry.surfaces_from_files`; the membranes are named ``folders.name``.
     """
     from cryomem.geometry import face_areas, surfaces_from_files
     from cryomem.io import read_membrane_h5
@@ -201,6 +201,7 @@ def surfaces_stage(tomogram: Tomogram, folders: TomogramFolders, config: RunConf
             smoothing_sigma_vox=settings.smoothing_sigma_vox,
             feature_lowpass_ang=settings.feature_lowpass_ang,
             offsets_ang=config.stage_settings("surfaces")["feature_offsets_ang"],
+            stem=folders.name,
         )
         h5 = [p for p in written if p.suffix == ".h5"]
         vertices, area_ang2 = 0, 0.0
@@ -347,7 +348,7 @@ def _no_particles(membranes: list[Path], out_dir: Path, name: str, side: str) ->
     for path in membranes:
         surface = read_membrane_h5(path)
         area_um2 = factor * float(face_areas(surface.vertices_xyz_ang, surface.faces).sum()) / 1e8
-        tomo = Path(surface.tomogram_path).stem if surface.tomogram_path else name
+        tomo = surface.tomogram_name or name
         rows.append({"scope": "membrane", "tomo_name": tomo, "membrane_id": surface.membrane_id, "class": "all",
                      "n_particles": 0, "area_um2": area_um2, "concentration_per_um2": 0.0})  # fmt: skip
     for tomo in dict.fromkeys(r["tomo_name"] for r in list(rows)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from cryomem.io import (
 from cryomem.pipeline._manifest import file_fingerprint
 from cryomem.pipeline._settings import RunConfig
 
-__all__ = ["MRC_SUFFIXES", "Tomogram", "find_tomograms", "read_tomograms", "resolve_tomogram"]
+__all__ = ["MRC_SUFFIXES", "Tomogram", "find_tomograms", "read_tomograms", "resolve_tomogram", "tomogram_name"]
 
 _VOXEL_RTOL = 1e-3
 
@@ -34,7 +34,8 @@ class Tomogram:
     path : pathlib.Path
         The MRC file (absolute).
     name : str
-        Its stem: the name of its run folder and of every output (``rlnTomoName``).
+        Its stem (or the name the run gave it, e.g. a copick run's): the name of its run folder and
+        of every output (``rlnTomoName``).
     voxel_size_ang : float or None
         From the header or the run's override; None if the header is unusable.
     shape_zyx : tuple of int or None
@@ -59,8 +60,33 @@ class Tomogram:
     origin_xyz_ang: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
-def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+def tomogram_name(path: str | os.PathLike[str], names: Mapping[Path, str] | None = None) -> str:
+    """The run's name for a tomogram: ``names[path]`` (resolved path) when given, else the file stem."""
+    if names:
+        named = names.get(Path(path).resolve())
+        if named is not None:
+            return named
+    return volume_stem(path)
+
+
+def _checked_names(names: Mapping[str | os.PathLike[str], str] | None) -> dict[Path, str]:
+    """Explicit tomogram names by resolved path; each must be usable as a folder name."""
+    checked: dict[Path, str] = {}
+    for path, name in (names or {}).items():
+        text = str(name)
+        if not text or text.startswith(".") or any(c in text for c in '/\\:*?"<>|') or text != text.strip():
+            raise ValueError(f"tomogram name {text!r} (for {path}) cannot name a folder; use letters, digits, - and _")
+        checked[Path(path).resolve()] = text
+    return checked
+
+
+def find_tomograms(
+    inputs: Sequence[str | os.PathLike[str]], names: Mapping[str | os.PathLike[str], str] | None = None
+) -> tuple[list[Path], list[Path]]:
     """MRC files given or inside given folders (sorted), and the other files that were skipped.
+
+    ``names`` gives some tomograms (by path) their own names instead of their file stems (copick runs,
+    whose tomograms are all called e.g. ``wbp.zarr``).
 
     Raises
     ------
@@ -92,25 +118,30 @@ def find_tomograms(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path]
         raise ValueError(
             f"no .mrc/.rec/.map/.zarr tomograms in {where}; pass MRC files, OME-Zarr images or folders holding them"
         )
-    names: dict[str, Path] = {}
+    given = _checked_names(names)
+    taken: dict[str, Path] = {}
     for path in found:
-        stem = volume_stem(path)
-        if stem in names and names[stem].resolve() != path.resolve():
+        stem = tomogram_name(path, given)
+        if stem in taken and taken[stem].resolve() != path.resolve():
             raise ValueError(
-                f"two tomograms are named {stem!r} ({names[stem]} and {path}); outputs are named by "
+                f"two tomograms are named {stem!r} ({taken[stem]} and {path}); outputs are named by "
                 "file stem, so rename one of them"
             )
-        names[stem] = path
+        taken[stem] = path
     unique = {p.resolve(): p for p in found}
     return [Path(p) for p in unique], ignored
 
 
-def resolve_tomogram(path: str | os.PathLike[str], voxel_size_ang: float | None = None) -> Tomogram:
+def resolve_tomogram(
+    path: str | os.PathLike[str], voxel_size_ang: float | None = None, name: str | None = None
+) -> Tomogram:
     """Read a tomogram's header once: voxel size (``voxel_size_ang`` overrides it), shape and origin.
 
-    Never raises for a bad file: an unreadable header or unusable voxel size goes to ``error``.
+    ``name`` defaults to the file stem. Never raises for a bad file: an unreadable header or
+    unusable voxel size goes to ``error``.
     """
     path = Path(path).resolve()
+    name = name or volume_stem(path)
     fingerprint = file_fingerprint(path, content=False)
     try:
         shape, raw_voxel, origin = read_volume_header(path)  # MRC, or level 0 of an OME-Zarr image
@@ -121,10 +152,10 @@ def resolve_tomogram(path: str | os.PathLike[str], voxel_size_ang: float | None 
         if len(shape) != 3 or min(shape) < 1:
             raise ValueError(f"{path.name} is not a 3D volume (shape {tuple(shape)})")
     except (ValueError, OSError) as err:
-        return Tomogram(path, volume_stem(path), None, None, fingerprint, str(err))
+        return Tomogram(path, name, None, None, fingerprint, str(err))
     return Tomogram(
         path,
-        volume_stem(path),
+        name,
         float(voxel),
         tuple(int(v) for v in shape),  # type: ignore[arg-type]
         fingerprint,
@@ -132,8 +163,10 @@ def resolve_tomogram(path: str | os.PathLike[str], voxel_size_ang: float | None 
     )
 
 
-def read_tomograms(paths: Sequence[Path], config: RunConfig) -> list[Tomogram]:
-    """Headers of all tomograms; a tomogram with an unusable header carries its ``error``.
+def read_tomograms(
+    paths: Sequence[Path], config: RunConfig, names: Mapping[str | os.PathLike[str], str] | None = None
+) -> list[Tomogram]:
+    """Headers of all tomograms (named by ``names`` or their stems); one with an unusable header carries its ``error``.
 
     Raises
     ------
@@ -143,7 +176,8 @@ def read_tomograms(paths: Sequence[Path], config: RunConfig) -> list[Tomogram]:
         The readable tomograms have different voxel sizes and ``config.allow_mixed_voxel_sizes`` is
         False (the message lists them).
     """
-    tomograms = [resolve_tomogram(path, config.voxel_size_ang) for path in paths]
+    given = _checked_names(names)
+    tomograms = [resolve_tomogram(path, config.voxel_size_ang, tomogram_name(path, given)) for path in paths]
     broken = [t for t in tomograms if t.error is not None]
     if tomograms and len(broken) == len(tomograms):
         more = f" (and {len(broken) - 1} more unusable)" if len(broken) > 1 else ""

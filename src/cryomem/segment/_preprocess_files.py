@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cryomem.io import Volume, is_mrc_path, read_mrc
+from cryomem.io import Volume, is_mrc_path, is_zarr_path, read_volume
 
 __all__ = [
     "check_chunk_mib",
@@ -37,11 +37,11 @@ def open_tomogram(path: str | os.PathLike[str], voxel_size_ang: float | None = N
     Parameters
     ----------
     path : str or os.PathLike
-        MRC file.
+        MRC file, or OME-Zarr image (level 0, read lazily: a dask array read slab by slab).
     voxel_size_ang : float, optional
         Voxel size in Å overriding the header (needed when the header says 0 or 1 Å).
     """
-    return read_mrc(path, voxel_size_ang=voxel_size_ang, mmap=True)
+    return read_volume(path, voxel_size_ang=voxel_size_ang, mmap=True, level=0 if is_zarr_path(path) else None)
 
 
 def check_output_path(

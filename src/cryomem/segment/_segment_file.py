@@ -118,6 +118,7 @@ def segment_file(
     outputs: SegmentOutputs = SegmentOutputs(),
     voxel_size_ang: float | None = None,
     level: int | None = None,
+    stem: str | None = None,
     sheet_filter_rules: SheetFilterRules | None = None,
     overwrite: bool = False,
     scratch_dir: str | os.PathLike[str] | None = None,
@@ -157,6 +158,9 @@ def segment_file(
         Overrides the header's voxel size (``--voxel-size``); required when the header says 0 or 1 Å.
     level : int, optional
         OME-Zarr: the pyramid level to segment (default: the one nearest the model's voxel size).
+    stem : str, optional
+        Name of the outputs (default: the tomogram's file stem; e.g. a copick run's name instead of
+        its tomogram's ``wbp``).
     sheet_filter_rules : SheetFilterRules, optional
         The sheet prior's rules; default the shipped ones (:func:`load_sheet_filter`).
     overwrite : bool, default False
@@ -207,7 +211,7 @@ def segment_file(
         "uncertainty": outputs.uncertainty,
         "sheet_filter": sheet_filter,
     }
-    every = segment_output_paths(path, out_dir)
+    every = segment_output_paths(path, out_dir, stem)
     targets = {kind: every[kind] for kind, on in wanted.items() if on}
     if sheet_filter:
         sheet_filter_rules = load_sheet_filter() if sheet_filter_rules is None else sheet_filter_rules
