@@ -6,6 +6,7 @@ Surface-Dice are computed against the simulator's membrane labels (a 1-voxel she
 membrane is ignored, as in training), pooled over tomograms, with and without 8-fold TTA.
 
     python benchmarks/bench_segment_quality.py [--model M] [--n 5] [--shape 96,192,192] [--no-tta-only | --tta-only]
+    python benchmarks/bench_segment_quality.py --no-tta-only --cubic-windows   # the windows before issue 23
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def main() -> None:
     parser.add_argument("--no-tta-only", action="store_true", help="skip the slower TTA pass")
     parser.add_argument("--tta-only", action="store_true", help="skip the pass without TTA")
     parser.add_argument(
+        "--cubic-windows", action="store_true", help="cubic sliding windows instead of per-axis (adaptive) ones"
+    )
+    parser.add_argument(
         "--compare-membrain-size",
         action="store_true",
         help="also time an (untrained) U-Net of MemBrain-seg's size on the first tomogram, same settings",
@@ -85,7 +89,9 @@ def main() -> None:
         )
         for tta in modes:
             start = time.perf_counter()
-            probabilities = segmenter.probabilities(sim.tomogram_zyx, config.voxel_size_ang, tta=tta, batch_size=2)
+            probabilities = segmenter.probabilities(
+                sim.tomogram_zyx, config.voxel_size_ang, tta=tta, batch_size=2, adaptive_windows=not args.cubic_windows
+            )
             seconds = time.perf_counter() - start
             prediction = probabilities > 0.5
             d, s = dice_counts(prediction, labels), surface_dice_counts(prediction, labels)

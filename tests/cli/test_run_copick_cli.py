@@ -52,10 +52,12 @@ def test_run_copick_writes_the_membranes_back(project, tmp_path):
     assert "wrote segmentation in 1 runs; instances in 1 runs" in text and "as user 'cryomem', session '7'" in text
     run = copick.from_file(str(path)).get_run("TS-1")
     (seg,) = run.get_segmentations(user_id="cryomem", session_id="7", name="membrane", voxel_size=SPACING)
-    np.testing.assert_array_equal(seg.numpy(), read_mrc(out / "tomograms" / "TS-1" / "segment" / "TS-1_seg.mrc").data_zyx)
+    ours = read_mrc(out / "tomograms" / "TS-1" / "segment" / "TS-1_seg.mrc").data_zyx
+    np.testing.assert_array_equal(seg.numpy(), ours)
     assert run.get_meshes(object_name="membrane", user_id="cryomem", session_id="7")
     again = run_cli([*args, "--config", run_config, "--session-id", "7"])
-    assert again.exit_code == 2 and "already holds results of user 'cryomem', session '7'" in " ".join(again.output.split())
+    assert again.exit_code == 2
+    assert "already holds results of user 'cryomem', session '7'" in " ".join(again.output.split())
 
 
 @pytest.mark.parametrize(

@@ -184,7 +184,7 @@ def test_rescaling_on_the_fly_feeds_model_windows_and_matches_direct_prediction(
 def test_short_axis_shrinks_window_to_multiple_of_divisor():
     volume = np.random.default_rng(4).normal(size=(10, 50, 50)).astype(np.float32)
     model = Recorder(pointwise_model())
-    probs = predict_probabilities(volume, model, window=32, divisor=8, tta=False, **SETTINGS)
+    probs = predict_probabilities(volume, model, window=32, divisor=8, tta=False, adaptive_windows=False, **SETTINGS)
     assert {s[2:] for s in model.shapes} == {(16, 32, 32)}
     np.testing.assert_allclose(probs, _whole(model.inner, volume, tta=False), atol=1e-6)
 

@@ -50,12 +50,17 @@ def test_gaussian_importance_follows_nnunet_sigma_and_stays_positive():
 
 
 def test_plan_extent_matches_physical_window_and_shrinks_short_axes():
-    plan = plan_windows((20, 300, 500), window=64, divisor=16, input_voxel_size_ang=8.0, model_voxel_size_ang=10.0)
+    cubic = {"adaptive": False}  # the cubic windows; the adaptive ones are tested below
+    plan = plan_windows(
+        (20, 300, 500), window=64, divisor=16, input_voxel_size_ang=8.0, model_voxel_size_ang=10.0, **cubic
+    )
     z, y, x = plan.axes
     assert y.extent == x.extent == 80  # 64 model voxels * 10 Å / 8 Å
     assert z.model_window == 32 and z.extent == 40 and z.starts == (0,)  # shrunk, but to two divisors at least
     assert plan.model_window_zyx == (32, 64, 64)
-    thicker = plan_windows((50, 300, 500), window=64, divisor=16, input_voxel_size_ang=8.0, model_voxel_size_ang=10.0)
+    thicker = plan_windows(
+        (50, 300, 500), window=64, divisor=16, input_voxel_size_ang=8.0, model_voxel_size_ang=10.0, **cubic
+    )
     assert thicker.axes[0].model_window == 48 and thicker.axes[0].extent == 60  # the smallest cover: 3 divisors
     assert plan.stream_axis == 2  # x has the most window positions
     for axis in plan.axes:
@@ -109,3 +114,28 @@ def test_blender_ring_equals_full_accumulation(shape):
     np.testing.assert_allclose(blender.out, sums / weights, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(blender.spread, np.sqrt(second / weights), rtol=2e-3, atol=1e-3)
     assert not np.any(blender.rings[0])  # every ring row was finished and cleared
+
+
+@pytest.mark.parametrize(
+    "shape, scale", [((100, 200, 200), 1.0), ((200, 512, 512), 1.0), ((96, 192, 192), 0.5), ((30, 700, 333), 1.4)]
+)
+def test_adaptive_windows_cover_with_fewer_network_voxels_at_no_more_memory(shape, scale):
+    """Per-axis window sides: never more network voxels than cubic windows, never a larger window,
+    and neighbours still share at least ``overlap * window`` model voxels."""
+    window, divisor, overlap = 96, 8, 0.25
+    kwargs = dict(window=window, divisor=divisor, input_voxel_size_ang=10.0, model_voxel_size_ang=10.0 * scale)
+    adaptive = plan_windows(shape, overlap=overlap, **kwargs)
+    cubic = plan_windows(shape, overlap=overlap, adaptive=False, **kwargs)
+
+    def network_voxels(plan):
+        return plan.n_windows * np.prod(plan.model_window_zyx)
+
+    assert network_voxels(adaptive) <= network_voxels(cubic)
+    assert np.prod(adaptive.model_window_zyx) <= window**3
+    for axis in adaptive.axes:
+        assert axis.model_window % divisor == 0 and axis.total_weight.min() > 0
+        assert axis.starts[0] == 0 and axis.starts[-1] + axis.extent >= axis.size  # covered end to end
+        steps = np.diff(axis.starts)
+        assert (axis.extent - steps >= overlap * window * scale - 1).all()  # shared context, input voxels
+    if shape == (100, 200, 200):
+        assert network_voxels(cubic) / network_voxels(adaptive) > 2.4  # 18 windows of 96³ -> 8 of 64x112x112

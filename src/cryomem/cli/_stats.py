@@ -31,7 +31,11 @@ _TOLERANCE = typer.Option(
     help="Particles farther than this from every mesh are left out; each other particle goes to the nearest "
     "membrane (a STAR's cryomemMembraneId only breaks ties; disagreements are counted).",
 )
-_METHOD = typer.Option("heat", "--method", help="Geodesic distances: heat (fast) or exact.")
+_METHOD = typer.Option(
+    "heat",
+    "--method",
+    help="Geodesic distances: heat (fast; neighbours still near-exact, Ripley on local chord graphs) or exact.",
+)
 _EXCLUDE = typer.Option(None, "--exclude-edges-nm", help="Leave out start particles (and area) this close to edges.")
 _START = typer.Option(None, "--start-classes", help="Classes of start particles, e.g. 1,2 (default: all).")
 _TARGET = typer.Option(None, "--target-classes", help="Classes of target particles (default: all).")

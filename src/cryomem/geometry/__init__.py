@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from cryomem.geometry._curvature import gaussian_curvature, mean_curvature, vertex_normals
     from cryomem.geometry._geodesic import GeodesicSolver, geodesic_distances
     from cryomem.geometry._laplacian import face_areas, laplacian_and_mass, vertex_areas
+    from cryomem.geometry._local_geodesic import LocalField, LocalGeodesics, chord_graph
     from cryomem.geometry._membrane_files import (
         checked_membrane,
         membrane_files,
@@ -45,6 +46,9 @@ _EXPORTS = {
     "face_areas": "cryomem.geometry._laplacian",
     "laplacian_and_mass": "cryomem.geometry._laplacian",
     "vertex_areas": "cryomem.geometry._laplacian",
+    "LocalField": "cryomem.geometry._local_geodesic",
+    "LocalGeodesics": "cryomem.geometry._local_geodesic",
+    "chord_graph": "cryomem.geometry._local_geodesic",
     "checked_membrane": "cryomem.geometry._membrane_files",
     "membrane_files": "cryomem.geometry._membrane_files",
     "membrane_surface": "cryomem.geometry._membrane_files",
@@ -82,6 +86,9 @@ __all__ = [
     "GeodesicPatch",
     "GeodesicSolver",
     "LocalExactDistances",
+    "LocalField",
+    "LocalGeodesics",
+    "chord_graph",
     "SurfaceSettings",
     "face_areas",
     "gaussian_curvature",

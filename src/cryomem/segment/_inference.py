@@ -220,6 +220,7 @@ def predict_probabilities(
     window: int,
     divisor: int,
     overlap: float = SegmentSettings.model_fields["overlap"].default,
+    adaptive_windows: bool = SegmentSettings.model_fields["adaptive_windows"].default,
     tta: bool = SegmentSettings.model_fields["tta"].default,
     batch_size: int = 2,
     device: str | torch.device | None = None,
@@ -247,7 +248,9 @@ def predict_probabilities(
     divisor : int
         Network input sides must be multiples of this.
     overlap : float, default ``SegmentSettings().overlap``
-        Minimum fraction of a window shared with each neighbour, in [0, 1).
+        Neighbouring windows share at least this fraction of ``window``, in [0, 1).
+    adaptive_windows : bool, default ``SegmentSettings().adaptive_windows``
+        Window sides chosen per axis for the fewest network voxels (see :func:`plan_windows`).
     tta : bool, default ``SegmentSettings().tta``
         Average the probabilities of the 8 flips over the three axes; False: identity only (8x
         fewer network calls).
@@ -286,6 +289,7 @@ def predict_probabilities(
         input_voxel_size_ang=input_voxel_size_ang,
         model_voxel_size_ang=model_voxel_size_ang,
         overlap=overlap,
+        adaptive=adaptive_windows,
     )
     if use_disk is None:
         free = available_memory_bytes()

@@ -227,6 +227,7 @@ def segment_file(
         volume.data_zyx if border is None else border.filled(volume.data_zyx),
         volume.voxel_size_ang,
         overlap=settings.overlap,
+        adaptive_windows=settings.adaptive_windows,
         tta=tta,
         batch_size=settings.batch_size,
         uncertainty=outputs.uncertainty,

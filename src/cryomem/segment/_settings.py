@@ -24,7 +24,14 @@ class SegmentSettings(BaseModel):
         0.5, ge=0.0, le=1.0, description="membrane probability in [0, 1] above which a voxel is membrane"
     )
     tta: bool = Field(True, description="8-fold flip test-time augmentation (8x slower)")
-    overlap: float = Field(0.25, ge=0.0, lt=1.0, description="overlap of the sliding windows")
+    overlap: float = Field(
+        0.25, ge=0.0, lt=1.0, description="overlap of the sliding windows, as a fraction of the model's window"
+    )
+    adaptive_windows: bool = Field(
+        True,
+        description="window sides chosen per axis (at most the model window's volume) to cover the tomogram "
+        "with the fewest network voxels; false: cubic windows",
+    )
     batch_size: int | None = Field(
         None,
         ge=1,

@@ -41,6 +41,7 @@ __all__ = [
 
 SIGMA_FRACTION = 1.0 / 8.0  # nnU-Net: sigma = window / 8
 IMPORTANCE_FLOOR = 1e-4  # relative to the centre; keeps every covered voxel's weight > 0
+_MAX_OVERLAP = 0.9
 
 
 def window_starts(size: int, window: int, overlap: float) -> list[int]:
@@ -139,15 +140,55 @@ class AxisPlan:
         return min(self.extent, self.size - start)
 
 
-def _plan_axis(size: int, window: int, divisor: int, scale: float, overlap: float) -> AxisPlan:
-    """``scale`` = input voxels per model voxel (model voxel size / input voxel size)."""
-    model_window = window
-    if window * scale > size:  # the axis is shorter than a window: shrink the window to fit
-        # at least two divisors: a window of one divisor reaches the bottleneck as a single voxel,
-        # which instance normalisation cannot normalise
-        model_window = min(window, max(2 * divisor, math.ceil(size / (scale * divisor)) * divisor))
+def _fitted_window(size: int, window: int, divisor: int, scale: float) -> int:
+    """``window``, or on an axis shorter than it the smallest multiple of ``divisor`` covering the axis.
+
+    Never below two divisors: a window of one divisor reaches the bottleneck as a single voxel,
+    which instance normalisation cannot normalise.
+    """
+    if window * scale <= size:
+        return window
+    return min(window, max(2 * divisor, math.ceil(size / (scale * divisor)) * divisor))
+
+
+def _axis_starts(size: int, model_window: int, scale: float, overlap_model_vox: float) -> tuple[int, ...]:
     extent = max(1, int(round(model_window * scale)))
-    starts = tuple(window_starts(size, extent, overlap))
+    return tuple(window_starts(size, extent, min(overlap_model_vox / model_window, _MAX_OVERLAP)))
+
+
+def _adaptive_windows(shape_zyx, window: int, divisor: int, scale: float, overlap: float) -> tuple[int, int, int]:
+    """Per-axis window sides (model voxels) that cover the tomogram with the fewest network voxels.
+
+    Each side is a multiple of ``divisor`` between ``window / 2`` and ``2 * window``, the window's
+    volume is at most ``window**3`` (so activations, hence peak memory, never grow), and neighbours
+    still share at least ``overlap * window`` model voxels. A cube of ``window`` is one candidate,
+    so the chosen shape never costs more network voxels than cubic windows.
+    """
+    floor = max(2 * divisor, math.ceil(window / 2 / divisor) * divisor)
+    context = overlap * window
+    options = []
+    for size in shape_zyx:
+        sides = {_fitted_window(size, w, divisor, scale) for w in range(floor, 2 * window + 1, divisor)}
+        sides.add(_fitted_window(size, window, divisor, scale))
+        options.append(sorted((w, w * len(_axis_starts(size, w, scale, context))) for w in sides))
+    best, best_cost = None, math.inf
+    for wz, cz in options[0]:
+        for wy, cy in options[1]:
+            if wz * wy * options[2][0][0] > window**3:
+                break
+            for wx, cx in options[2]:
+                if wz * wy * wx > window**3:
+                    break
+                cost = cz * cy * cx
+                if cost < best_cost:
+                    best, best_cost = (wz, wy, wx), cost
+    return best  # type: ignore[return-value]
+
+
+def _plan_axis(size: int, model_window: int, scale: float, overlap_model_vox: float) -> AxisPlan:
+    """``scale`` = input voxels per model voxel (model voxel size / input voxel size)."""
+    extent = max(1, int(round(model_window * scale)))
+    starts = _axis_starts(size, model_window, scale, overlap_model_vox)
     importance = gaussian_importance_1d(extent)
     total = np.zeros(size, dtype=np.float64)
     for start in starts:
@@ -209,6 +250,7 @@ def plan_windows(
     input_voxel_size_ang: float,
     model_voxel_size_ang: float,
     overlap: float = SegmentSettings.model_fields["overlap"].default,
+    adaptive: bool = SegmentSettings.model_fields["adaptive_windows"].default,
 ) -> WindowPlan:
     """Plan the sliding windows over a tomogram.
 
@@ -223,7 +265,11 @@ def plan_windows(
     input_voxel_size_ang, model_voxel_size_ang : float
         Voxel sizes of the tomogram and of the model, Å.
     overlap : float, default ``SegmentSettings().overlap``
-        Minimum fraction of a window shared with its neighbour, in [0, 1).
+        Neighbouring windows share at least ``overlap * window`` model voxels, in [0, 1).
+    adaptive : bool, default ``SegmentSettings().adaptive_windows``
+        Choose the window's side per axis (multiples of ``divisor``, volume at most ``window**3``)
+        so the tomogram is covered with the fewest network voxels: a 100-voxel axis gets one
+        window of 104 instead of two of 96. False: cubic windows of ``window``.
 
     Returns
     -------
@@ -245,7 +291,12 @@ def plan_windows(
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap must be a fraction in [0, 1), got {overlap}")
     scale = model_voxel_size_ang / input_voxel_size_ang
-    axes = tuple(_plan_axis(int(n), window, divisor, scale, overlap) for n in shape_zyx)
+    shape = tuple(int(n) for n in shape_zyx)
+    if adaptive:
+        sides = _adaptive_windows(shape, window, divisor, scale, overlap)
+    else:
+        sides = tuple(_fitted_window(n, window, divisor, scale) for n in shape)
+    axes = tuple(_plan_axis(n, side, scale, overlap * window) for n, side in zip(shape, sides))
     return WindowPlan(axes, scale)  # type: ignore[arg-type]
 
 

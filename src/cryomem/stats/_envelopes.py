@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from cryomem.io import FractionProgress
-from cryomem.stats._areas import sublevel_areas_ang2
+from cryomem.stats._balls import local_balls
 from cryomem.stats._particles import MembraneParticles
 
 __all__ = ["csr_sums", "uniform_vertices"]
@@ -38,17 +38,15 @@ def uniform_vertices(membrane: MembraneParticles, count: int, rng: np.random.Gen
     return faces[np.arange(count), nearest]
 
 
-def _pool(membrane: MembraneParticles, size: int, radii: np.ndarray, rng: np.random.Generator, chunk: int = 64):
-    """Pool vertices, their unique-vertex index, ball areas and pair distances (float32) of the unique ones."""
+def _pool(membrane: MembraneParticles, size: int, radii: np.ndarray, rng: np.random.Generator):
+    """Pool vertices, their unique-vertex index, ball areas and pair distances (float32) of the unique ones.
+
+    Uses the membrane's local searches (truncated just beyond the largest radius), like the observed sums.
+    """
     vertices = uniform_vertices(membrane, size, rng)
     unique, inverse = np.unique(vertices, return_inverse=True)
-    areas = np.empty((len(unique), len(radii)))
-    pairs = np.empty((len(unique), len(unique)), dtype=np.float32)
-    for begin in range(0, len(unique), chunk):
-        rows = membrane.solver.distance_matrix_ang(unique[begin : begin + chunk])
-        areas[begin : begin + chunk] = sublevel_areas_ang2(rows, membrane.mesh.faces, membrane.face_areas_ang2, radii)
-        pairs[begin : begin + chunk] = rows[:, unique]
-    return unique, inverse, areas, pairs
+    balls = local_balls(membrane, unique, unique, radii)
+    return unique, inverse, balls.areas_ang2, balls.pairs_ang.astype(np.float32)
 
 
 def csr_sums(

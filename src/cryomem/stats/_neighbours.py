@@ -8,9 +8,10 @@ whatever the classes, losing the true nearest neighbour).
 
 With the heat method, distances within a few edges of a source run a few per cent short (median
 ~2.4 %, up to ~15 % for the nearest neighbours on a sphere; ``benchmarks/bench_stats_correctness.py``).
-So by default the heat method only finds the candidates: each start particle's ``k`` nearest are then
-measured near-exactly (Steiner-point Dijkstra, :class:`cryomem.geometry.LocalExactDistances`), a
-search that stops just beyond them, so it only covers the piece of mesh around the particle.
+So by default (and always with ``method="exact"``) neighbours are measured near-exactly instead,
+with Steiner-point Dijkstra on thin strips of mesh between each start particle and its candidate
+neighbours (see :func:`_local_nearest`). No whole-mesh distance row is computed, so the cost grows
+with the particles and their neighbourhoods, not with the mesh.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
-from cryomem.geometry import LocalExactDistances
 from cryomem.stats._edges import EdgeSettings, edge_distance_ang
 from cryomem.stats._particles import MembraneParticles
 
 __all__ = ["NeighbourResult", "nearest_neighbours", "start_mask"]
 
-_HEAT_SHORTFALL = 1.25  # heat-method distances near a source are at most ~20 % short (measured <= 16 %)
-_PAD_EDGES = 3.0  # plus a few mean edge lengths of slack
+_START_FACTOR = 1.5  # first edge-path search limit: this x the k-th Euclidean neighbour distance ...
+_PAD_EDGES = 3.0  # ... plus a few mean edge lengths; doubled until k targets lie within it
 
 
 @dataclass(frozen=True)
@@ -78,40 +80,67 @@ def _pair_distances(membrane: MembraneParticles, starts: np.ndarray, targets: np
     return distance
 
 
-def _refined_nearest(
-    membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarray, pairs: np.ndarray, k: int
-) -> np.ndarray:
-    """``pairs`` with near-exact distances for every target within reach of each start's ``k`` nearest.
+def _upper_bounds(membrane: MembraneParticles, start_vertex: int, target_vertices: np.ndarray, others: np.ndarray,
+                  limit_ang: float, k: int) -> tuple[np.ndarray, float | None]:  # fmt: skip
+    """Distances along the mesh edges to every target (an upper bound of the geodesic), searched far
+    enough that ``k`` targets are reached (or the start's whole membrane piece); and the ``k``-th of them."""
+    local = membrane.local
+    component = local.component_of_vertex[start_vertex]
+    while True:
+        along = dijkstra(local.edge_graph, directed=True, indices=start_vertex, limit=limit_ang)  # symmetric
+        upper = np.where(others, along[target_vertices], np.inf)
+        finite = np.sort(upper[np.isfinite(upper)])
+        if finite.size >= k:
+            return upper, float(finite[k - 1])
+        if np.count_nonzero(np.isfinite(along)) >= local.component_size[component]:
+            return upper, float(finite[-1]) if finite.size else None
+        limit_ang *= 2.0
 
-    The reach is the k-th heat-method distance, enlarged by the heat method's largest shortfall
-    plus a few edges; the exact search stops there. On meshes too large for one search graph it runs
-    on the triangles whose heat-method distance is within that reach (enlarged once more), so every
-    path up to the reach lies inside. Targets beyond the reach keep their heat-method distance,
-    raised to at least the reach.
+
+def _local_nearest(
+    membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Near-exact ``k`` nearest targets of every start, from searches on thin strips of mesh.
+
+    1. Distances along the mesh edges (a surface path, so never shorter than the geodesic) give
+       an upper bound ``u`` of the ``k``-th nearest geodesic distance.
+    2. A geodesic is never shorter than the straight line, so only targets within Euclidean
+       distance ``u`` can be among the ``k`` nearest.
+    3. Each of those is measured with a Steiner search on the triangles inside the ellipsoid with
+       foci at the start and the target (:meth:`cryomem.geometry.LocalGeodesics.pair_distances`):
+       the same distance as on the whole mesh (``GeodesicSolver(method="exact")``), at the cost
+       of a strip a few triangles wide.
+
+    Returns
+    -------
+    distance : (s, k) float64 array
+        Å, ``inf`` where fewer than ``k`` targets are reachable.
+    partner : (s, k) int64 array
+        Positions in ``targets`` (-1 where none).
     """
-    vertices, faces = membrane.mesh.vertices_xyz_ang, membrane.mesh.faces
-    if not len(faces):
-        return pairs
-    pad = _PAD_EDGES * float(np.linalg.norm(vertices[faces[:, 0]] - vertices[faces[:, 1]], axis=1).mean())
-    target_vertices = membrane.vertices[targets]
-    exact = LocalExactDistances(vertices, faces)
-    refined = pairs.copy()
+    local = membrane.local
+    xyz = local.vertices_xyz_ang
+    ids = membrane.particles["particle_index"].to_numpy()
+    start_v, target_v = membrane.vertices[starts], membrane.vertices[targets]
+    tree = cKDTree(xyz[target_v])
+    nearest = min(len(targets), k + 1)  # one more: the start itself may be a target
+    euclid = tree.query(xyz[start_v], nearest)[0].reshape(len(starts), nearest)
+    limits = _START_FACTOR * euclid[:, min(k, nearest - 1)] + _PAD_EDGES * local.mean_edge_ang
+    distance = np.full((len(starts), k), np.inf)
+    partner = np.full((len(starts), k), -1, dtype=np.int64)
     for i, start in enumerate(starts):
-        finite = np.sort(pairs[i][np.isfinite(pairs[i])])
-        if not finite.size:
+        others = ids[targets] != ids[start]
+        upper, kth = _upper_bounds(membrane, int(start_v[i]), target_v, others, float(limits[i]), k)
+        if kth is None:
             continue
-        reach = _HEAT_SHORTFALL * finite[min(k, finite.size) - 1] + pad
-        source = int(membrane.vertices[start])
-        region = None
-        if exact.needs_region:  # a large mesh: the search gets its own graph on the piece it can reach
-            region = membrane.distance_rows(np.array([source]))[0] <= _HEAT_SHORTFALL * reach + pad
-        found = exact(source, reach, region)[target_vertices]
-        row = refined[i]
-        inside = np.isfinite(found) & np.isfinite(row)
-        row[inside] = found[inside]
-        beyond = ~inside & np.isfinite(row)
-        row[beyond] = np.maximum(row[beyond], reach)
-    return refined
+        candidates = np.asarray(tree.query_ball_point(xyz[start_v[i]], kth * (1 + 1e-9)), dtype=np.int64)
+        candidates = candidates[others[candidates]]
+        found = local.pair_distances(int(start_v[i]), target_v[candidates], np.minimum(upper[candidates], kth))
+        within = found <= kth * (1 + 1e-9)
+        order = np.lexsort((candidates[within], found[within]))[:k]
+        distance[i, : len(order)] = found[within][order]
+        partner[i, : len(order)] = candidates[within][order]
+    return distance, partner
 
 
 def nearest_neighbours(
@@ -140,8 +169,9 @@ def nearest_neighbours(
     edge_settings : EdgeSettings
         How edges are found.
     refine : bool, default True
-        With the heat method, measure each start particle's ``k`` nearest candidates near-exactly
-        on the mesh around it (see the module notes); False keeps the plain heat-method distances.
+        Measure each start particle's ``k`` nearest near-exactly with truncated local searches (see
+        the module notes; always so with ``method="exact"``). False, with the heat method: plain
+        heat-method distances from whole-mesh rows (a few per cent short near the sources).
 
     Returns
     -------
@@ -165,13 +195,16 @@ def nearest_neighbours(
         distance = np.full((len(starts), k), np.inf)
         partner = np.full((len(starts), k), -1)
         if len(starts) and len(targets):
-            pairs = _pair_distances(m, starts, targets)
-            if refine and m.method == "heat":
-                pairs = _refined_nearest(m, starts, targets, pairs, k)
-            order = np.argsort(pairs, axis=1, kind="stable")[:, :k]
-            found = np.take_along_axis(pairs, order, axis=1)
+            if refine or m.method == "exact":
+                found, order = _local_nearest(m, starts, targets, k)
+            else:
+                pairs = _pair_distances(m, starts, targets)
+                order = np.argsort(pairs, axis=1, kind="stable")[:, :k]
+                found = np.take_along_axis(pairs, order, axis=1)
             distance[:, : found.shape[1]] = found
-            partner[:, : found.shape[1]] = m.particles["particle_index"].to_numpy()[targets][order]
+            partner[:, : found.shape[1]] = np.where(
+                order >= 0, m.particles["particle_index"].to_numpy()[targets][order], -1
+            )
         partner[~np.isfinite(distance)] = -1
         distance[~np.isfinite(distance)] = np.nan
         for j in range(k):

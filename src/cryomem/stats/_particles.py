@@ -18,7 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from cryomem.geometry import GeodesicSolver, checked_membrane, face_areas
+from cryomem.geometry import GeodesicSolver, LocalGeodesics, checked_membrane, face_areas
 from cryomem.io import PARTICLE_COLUMNS, MembraneSurface
 
 __all__ = ["MembraneParticles", "ParticleAssignment", "assign_particles"]
@@ -39,7 +39,10 @@ class MembraneParticles:
         Standard particle table rows on this membrane plus ``particle_index`` (row in the input
         table), ``vertex`` (nearest vertex) and ``distance_to_mesh_ang``.
     method : {"heat", "exact"}, default "heat"
-        Geodesic method (see :class:`cryomem.geometry.GeodesicSolver`).
+        Geodesic method. ``"heat"``: the heat method (:class:`cryomem.geometry.GeodesicSolver`) for
+        whole-membrane fields (edge distances), truncated local chord-graph searches for Ripley's
+        balls (:class:`cryomem.geometry.LocalGeodesics`), near-exact local Steiner searches for
+        nearest neighbours. ``"exact"``: Steiner-point searches everywhere (slower).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class MembraneParticles:
             face_component, weights=self.face_areas_ang2, minlength=int(self.component_of_vertex.max()) + 1
         )
         self._solver: GeodesicSolver | None = None
+        self._local: LocalGeodesics | None = None
         self._rows: dict[int, np.ndarray] = {}
         self.cache: dict[object, object] = {}
 
@@ -79,6 +83,13 @@ class MembraneParticles:
         if self._solver is None:
             self._solver = GeodesicSolver(self.mesh.vertices_xyz_ang, self.mesh.faces, method=self.method)
         return self._solver
+
+    @property
+    def local(self) -> LocalGeodesics:
+        """Truncated local geodesic searches on the membrane (KD-tree, chord graph), built on first use."""
+        if self._local is None:
+            self._local = LocalGeodesics(self.mesh.vertices_xyz_ang, self.mesh.faces)
+        return self._local
 
     def class_mask(self, classes: Sequence[int] | None) -> np.ndarray:
         """(p,) bool: particles whose ``class_number`` is in ``classes`` (all if None)."""

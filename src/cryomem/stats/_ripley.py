@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cryomem.io import FractionProgress
-from cryomem.stats._areas import sublevel_areas_ang2
+from cryomem.stats._balls import local_balls
 from cryomem.stats._edges import EdgeSettings, edge_distance_ang
 from cryomem.stats._envelopes import csr_sums
 from cryomem.stats._neighbours import start_mask
@@ -54,7 +54,9 @@ class RipleyResult:
     n_simulations : int
         Complete-spatial-randomness simulations behind the envelopes.
     max_distance_nm : float
-        Largest geodesic distance from a start particle to any vertex.
+        Largest geodesic distance from a start particle to any vertex. Searches stop just beyond the
+        largest radius, so where a membrane piece extends farther this is that search limit (a
+        lower bound).
     """
 
     table: pd.DataFrame
@@ -92,30 +94,24 @@ def ripley_statistics(radii_ang: np.ndarray, counts: np.ndarray, areas: np.ndarr
     }
 
 
-def _observed(membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarray, radii: np.ndarray, chunk=64):
-    """Cumulative counts, summed ball areas, expected counts and the largest distance on one membrane."""
+def _observed(membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarray, radii: np.ndarray):
+    """Cumulative counts, summed ball areas, expected counts and the largest distance on one membrane.
+
+    Distances come from searches truncated just beyond the largest radius (:mod:`cryomem.stats._balls`).
+    """
     k = len(radii)
-    counts, areas, expected = np.zeros(k), np.zeros(k), np.zeros(k)
     ids = membrane.particles["particle_index"].to_numpy()
     vertices, comp = membrane.vertices, membrane.component_of_vertex
-    target_comp = comp[vertices[targets]]
-    largest = 0.0
-    for begin in range(0, len(starts), chunk):
-        block = starts[begin : begin + chunk]
-        rows = membrane.distance_rows(vertices[block])
-        pairs = rows[:, vertices[targets]]
-        pairs[ids[block][:, None] == ids[targets][None, :]] = np.inf
-        first = np.searchsorted(radii, pairs.ravel(), side="left")
-        counts += np.cumsum(np.bincount(first, minlength=k + 1))[:k]
-        ball = sublevel_areas_ang2(rows, membrane.mesh.faces, membrane.face_areas_ang2, radii)
-        block_comp = comp[vertices[block]]
-        others = (target_comp[None, :] == block_comp[:, None]).sum(axis=1) - np.isin(ids[block], ids[targets])
-        density = others / membrane.component_area_ang2[block_comp]
-        areas += ball.sum(axis=0)
-        expected += (density[:, None] * ball).sum(axis=0)
-        finite = rows[np.isfinite(rows)]
-        largest = max(largest, float(finite.max()) if finite.size else 0.0)
-    return counts, areas, expected, largest
+    balls = local_balls(membrane, vertices[starts], vertices[targets], radii)
+    pairs = balls.pairs_ang
+    pairs[ids[starts][:, None] == ids[targets][None, :]] = np.inf
+    first = np.searchsorted(radii, pairs.ravel(), side="left")
+    counts = np.cumsum(np.bincount(first, minlength=k + 1))[:k].astype(np.float64)
+    start_comp = comp[vertices[starts]]
+    others = (comp[vertices[targets]][None, :] == start_comp[:, None]).sum(axis=1) - np.isin(ids[starts], ids[targets])
+    density = others / membrane.component_area_ang2[start_comp]
+    ball = balls.areas_ang2
+    return counts, ball.sum(axis=0), (density[:, None] * ball).sum(axis=0), balls.largest_ang
 
 
 def _pointwise(stack: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
