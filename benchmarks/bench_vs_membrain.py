@@ -47,7 +47,8 @@ mesh vertices):
 - NN1 mean distance. Expected value for n uniform points: R ∫_0^π ((1 + cos θ)/2)^(n-1) dθ (numerical
   integral). One draw of 300 points scatters around it by ~3 % (s.d. of the sample mean, printed),
   so the tool error is also given against the exact great-circle nearest-neighbour distances of the
-  same points; the 0.5 % target is judged on that one.
+  same points, and of the mesh vertices they snap to (where both tools put them; the polyhedral mesh
+  lies within 0.03 % of the sphere there): the 0.5 % target is judged on that last one.
 - Ripley's L. Under complete spatial randomness the expected raw K(r) on a sphere is the geodesic
   ball area 2πR²(1 - cos(r/R)), i.e. L_closed(r) = sqrt(2R²(1 - cos(r/R))). Both tools normalise K
   by the real ball area (L = r under CSR on any surface; both write L - r), so each
@@ -258,6 +259,7 @@ def make_sphere(folder: Path, subdivisions: int, n_particles: int, radius_ang: f
     import pandas as pd
     import starfile
     import trimesh
+    from scipy.spatial import cKDTree
 
     from cryomem.io import Mesh, normals_to_euler_zyz_deg, write_mesh, write_particles_star
 
@@ -283,7 +285,9 @@ def make_sphere(folder: Path, subdivisions: int, n_particles: int, radius_ang: f
         }
     )
     write_particles_star(folder.parent / "particles.star", ours, voxel_size_ang=10.0, shape_zyx=(200, 200, 200))
-    return normals
+    vertices = np.asarray(sphere.vertices)
+    snapped = vertices[cKDTree(vertices).query(xyz - centre)[1]]
+    return normals, snapped / np.linalg.norm(snapped, axis=1, keepdims=True)
 
 
 # -------------------------------------------------------------------------------------------- closed forms
@@ -473,6 +477,7 @@ def report(res: dict, sizes: dict, args: argparse.Namespace, theirs: bool) -> No
     radius_nm, n = sizes["radius_ang"] / 10.0, sizes["particles"]
     expected = nn1_expected_nm(radius_nm, n)
     exact = nn1_exact_nm(sizes["normals"], radius_nm)
+    snapped = nn1_exact_nm(sizes["snapped_normals"], radius_nm)  # the problem both tools solve
     spread = 100.0 * exact.std() / np.sqrt(n) / expected
     print("\naccuracy")
     for key in ("seg", "seg_tta"):
@@ -482,7 +487,8 @@ def report(res: dict, sizes: dict, args: argparse.Namespace, theirs: bool) -> No
             print(f"  segmentation Dice vs simulator labels ({key}): ours {ours:.3f}, theirs {their}")
     print(
         f"  NN1 mean, closed form (expected, n={n}) {expected:.3f} nm (s.d. of a sample mean ±{spread:.1f} %); "
-        f"exact great-circle mean of these points {exact.mean():.3f} nm"
+        f"exact great-circle mean of these points {exact.mean():.3f} nm; of their nearest vertices (where both "
+        f"tools put them) {snapped.mean():.3f} nm"
     )
     nn_errors = {}
     for who, key, scale in (("ours", "ours_nn", 1.0), ("theirs", "theirs_nn", 0.1)):
@@ -490,10 +496,11 @@ def report(res: dict, sizes: dict, args: argparse.Namespace, theirs: bool) -> No
             continue
         values = np.asarray(res[key]["nn_nm" if who == "ours" else "nn_ang"], float) * scale
         mean = float(np.nanmean(values))
-        nn_errors[who] = 100.0 * (mean / exact.mean() - 1.0)
+        nn_errors[who] = 100.0 * (mean / snapped.mean() - 1.0)
         print(
             f"  NN1 mean {who}: {mean:.3f} nm, {100.0 * (mean / expected - 1.0):+.2f} % vs expected, "
-            f"{nn_errors[who]:+.2f} % vs exact great-circle ({np.count_nonzero(np.isfinite(values))} particles)"
+            f"{100.0 * (mean / exact.mean() - 1.0):+.2f} % vs exact great-circle of the points, "
+            f"{nn_errors[who]:+.2f} % vs that of their vertices ({np.count_nonzero(np.isfinite(values))} particles)"
         )
     rip_errors = {}
     o = res["ours_ripley_env"]
@@ -532,7 +539,7 @@ def report(res: dict, sizes: dict, args: argparse.Namespace, theirs: bool) -> No
     )
     err = nn_errors["ours"]
     verdict(
-        "NN1 mean within 0.5 % of the closed form (ours, vs exact great-circle of the same points)",
+        "NN1 mean within 0.5 % of the closed form (ours, vs exact great-circle of the same points' vertices)",
         f"{err:+.2f} %",
         abs(err) <= 0.5,
     )
@@ -584,7 +591,7 @@ def main() -> None:
         print(f"  tomogram {sizes['shape']}: simulator seed {info['seed']}, membranes {info['kinds']}", flush=True)
         for stale in (inputs / "sphere").iterdir():
             stale.unlink()
-        sizes["normals"] = make_sphere(
+        sizes["normals"], sizes["snapped_normals"] = make_sphere(
             inputs / "sphere", sizes["subdivisions"], sizes["particles"], sizes["radius_ang"], args.seed
         )
         res = run_stages(args, work, sizes, theirs)

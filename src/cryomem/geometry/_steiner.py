@@ -22,6 +22,8 @@ class SteinerGraph:
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, points_per_edge: int = 5) -> None:
         n, k = len(vertices), int(points_per_edge)
+        if len(faces):  # a repeated triangle adds no path (and would double its graph edges below)
+            faces = np.unique(np.sort(np.asarray(faces), axis=1), axis=0)
         edges = unique_edges(faces)
         t = np.arange(1, k + 1) / (k + 1)
         steiner = (
@@ -49,19 +51,14 @@ class SteinerGraph:
                 following = side_nodes[:, (side + 1) % 3, :]
                 rows.append(np.repeat(mine, k, axis=1).ravel())
                 cols.append(np.tile(following, (1, k)).ravel())
+        # every graph edge arises once: chains per mesh edge, node pairs per triangle (two triangles
+        # share one side, never a pair of sides), so no duplicates to remove
         row = np.concatenate(rows)
         col = np.concatenate(cols)
-        lengths = np.linalg.norm(positions[row] - positions[col], axis=1)
-        lo, hi = np.minimum(row, col), np.maximum(row, col)
-        order = np.lexsort((hi, lo))
-        lo, hi, lengths = lo[order], hi[order], lengths[order]
-        first = np.ones(len(lo), dtype=bool)
-        first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
-        lo, hi, lengths = lo[first], hi[first], lengths[first]  # duplicates (shared edges) are equal lengths
-        lengths = np.maximum(lengths, 1e-12)  # zero-length edges would vanish from the sparse graph
+        lengths = np.maximum(np.linalg.norm(positions[row] - positions[col], axis=1), 1e-12)  # 0 would vanish
         size = len(positions)
         # both directions stored: scipy's undirected Dijkstra would transpose the graph on every call
-        both = (np.concatenate([lo, hi]), np.concatenate([hi, lo]))
+        both = (np.concatenate([row, col]), np.concatenate([col, row]))
         self.graph = sp.csr_matrix((np.concatenate([lengths, lengths]), both), shape=(size, size))
 
     def distances(self, sources: np.ndarray, *, nearest: bool) -> np.ndarray:
