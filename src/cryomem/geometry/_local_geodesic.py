@@ -36,6 +36,7 @@ from cryomem.geometry._steiner import SteinerGraph
 __all__ = ["LocalField", "LocalGeodesics", "chord_graph"]
 
 _KINDS = ("steiner", "chord")
+_COARSE_FIRST_VERTICES = 200  # strips larger than this are first narrowed with a 1-point Steiner search
 _SMALL_MESH = 250_000  # meshes up to this many vertices search one whole-mesh chord graph (no slicing)
 
 
@@ -138,6 +139,11 @@ class LocalGeodesics:
             )
         return self._edges
 
+    def ball(self, vertex: int, radius_ang: float) -> np.ndarray:
+        """Increasing indices of the vertices within ``radius_ang`` (straight line) of a vertex."""
+        found = self.tree.query_ball_point(self.vertices_xyz_ang[int(vertex)], float(radius_ang))
+        return np.sort(np.asarray(found, dtype=np.int64))
+
     def pair_distances(self, source: int, targets: ArrayLike, bounds_ang: ArrayLike) -> np.ndarray:
         """Near-exact distances from one vertex to a few others, each known to be at most its bound.
 
@@ -167,30 +173,46 @@ class LocalGeodesics:
         bounds = np.broadcast_to(np.asarray(bounds_ang, dtype=np.float64), targets.shape)
         keep = np.isfinite(bounds)
         out = np.full(len(targets), np.inf)
-        if not keep.any():
-            return out
+        if keep.any():
+            out[keep] = self._strip_search(int(source), targets[keep], bounds[keep], self.points_per_edge)
+        return out
+
+    def _strip_vertices(self, source: int, targets: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """Increasing vertices within the widened ellipsoids of every (source, target, bound)."""
         xyz = self.vertices_xyz_ang
-        s = xyz[int(source)]
-        t_xyz = xyz[targets[keep]]
-        slack = bounds[keep] + 2.0 * self.longest_edge_ang
+        s = xyz[source]
+        t_xyz = xyz[targets]
+        slack = bounds + 2.0 * self.longest_edge_ang
         found = self.tree.query_ball_point((s + t_xyz) / 2.0, slack / 2.0, return_sorted=False)
-        mask = np.zeros(self.n_vertices, dtype=bool)
+        kept = [np.array([source], dtype=np.int64)]
         for indices, t_point, reach in zip(found, t_xyz, slack):
             indices = np.asarray(indices, dtype=np.int64)
-            to_source = np.linalg.norm(xyz[indices] - s, axis=1)
-            inside = to_source + np.linalg.norm(xyz[indices] - t_point, axis=1) <= reach
-            mask[indices[inside]] = True
-        mask[int(source)] = True
-        vertices = np.flatnonzero(mask)
+            near = xyz[indices]
+            inside = np.linalg.norm(near - s, axis=1) + np.linalg.norm(near - t_point, axis=1) <= reach
+            kept.append(indices[inside])
+        return np.unique(np.concatenate(kept))
+
+    def _strip_search(self, source: int, targets: np.ndarray, bounds: np.ndarray, points: int) -> np.ndarray:
+        """Steiner distances (``points`` per edge) from ``source`` to ``targets`` on their strip.
+
+        A wide strip (a loose bound) is first searched with one Steiner point per edge: that graph
+        is part of the finer one (the midpoints are among its points), so its distances are tighter
+        upper bounds, and the fine search then runs on the thinner strip they give.
+        """
+        vertices = self._strip_vertices(source, targets, bounds)
+        if points > 1 and len(vertices) > _COARSE_FIRST_VERTICES:
+            bounds = np.minimum(bounds, self._strip_search(source, targets, bounds, 1))
+            vertices = self._strip_vertices(source, targets, bounds)
+        out = np.full(len(targets), np.inf)
         faces, _ = self._patch_faces(vertices)
         if not len(faces):
-            out[keep & (targets == source)] = 0.0
+            out[targets == source] = 0.0
             return out
-        graph = SteinerGraph(xyz[vertices], faces, self.points_per_edge).graph
-        local_source = int(np.searchsorted(vertices, source))
-        field = dijkstra(graph, directed=True, indices=local_source, limit=float(bounds[keep].max()) * (1 + 1e-9))
-        position = np.searchsorted(vertices, targets)
-        inside = (position < len(vertices)) & (vertices[np.minimum(position, len(vertices) - 1)] == targets)
+        graph = SteinerGraph(self.vertices_xyz_ang[vertices], faces, points).graph
+        limit = float(np.max(bounds[np.isfinite(bounds)], initial=0.0)) * (1 + 1e-9)
+        field = dijkstra(graph, directed=True, indices=int(np.searchsorted(vertices, source)), limit=limit)
+        position = np.minimum(np.searchsorted(vertices, targets), len(vertices) - 1)
+        inside = vertices[position] == targets
         out[inside] = field[position[inside]]
         return out
 

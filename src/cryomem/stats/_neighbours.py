@@ -80,19 +80,33 @@ def _pair_distances(membrane: MembraneParticles, starts: np.ndarray, targets: np
     return distance
 
 
-def _upper_bounds(membrane: MembraneParticles, start_vertex: int, target_vertices: np.ndarray, others: np.ndarray,
-                  limit_ang: float, k: int) -> tuple[np.ndarray, float | None]:  # fmt: skip
-    """Distances along the mesh edges to every target (an upper bound of the geodesic), searched far
-    enough that ``k`` targets are reached (or the start's whole membrane piece); and the ``k``-th of them."""
+def _upper_bounds(
+    membrane: MembraneParticles,
+    start_vertex: int,
+    target_vertices: np.ndarray,
+    others: np.ndarray,
+    limit_ang: float,
+    k: int,
+) -> tuple[np.ndarray, float | None]:
+    """Distances along the mesh edges to every target (``others`` only; an upper bound of the geodesic),
+    searched far enough that ``k`` targets are reached (or the start's whole membrane piece), and the
+    ``k``-th of them (None if no target is reachable).
+
+    An edge path no longer than the limit stays inside the Euclidean ball of that radius, so each
+    search runs on the edges among the vertices in the ball only.
+    """
     local = membrane.local
-    component = local.component_of_vertex[start_vertex]
+    component_size = local.component_size[local.component_of_vertex[start_vertex]]
     while True:
-        along = dijkstra(local.edge_graph, directed=True, indices=start_vertex, limit=limit_ang)  # symmetric
-        upper = np.where(others, along[target_vertices], np.inf)
+        ball = local.ball(start_vertex, limit_ang)
+        graph = local.edge_graph[ball][:, ball]
+        along = dijkstra(graph, directed=True, indices=int(np.searchsorted(ball, start_vertex)), limit=limit_ang)
+        position = np.minimum(np.searchsorted(ball, target_vertices), len(ball) - 1)
+        upper = np.where(others & (ball[position] == target_vertices), along[position], np.inf)
         finite = np.sort(upper[np.isfinite(upper)])
         if finite.size >= k:
             return upper, float(finite[k - 1])
-        if np.count_nonzero(np.isfinite(along)) >= local.component_size[component]:
+        if np.count_nonzero(np.isfinite(along)) >= component_size:
             return upper, float(finite[-1]) if finite.size else None
         limit_ang *= 2.0
 
