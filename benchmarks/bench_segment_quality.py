@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument(
         "--cubic-windows", action="store_true", help="cubic sliding windows instead of per-axis (adaptive) ones"
     )
+    parser.add_argument("--overlap", type=float, default=None, help="sliding-window overlap (default: the setting's)")
     parser.add_argument(
         "--compare-membrain-size",
         action="store_true",
@@ -90,7 +91,12 @@ def main() -> None:
         for tta in modes:
             start = time.perf_counter()
             probabilities = segmenter.probabilities(
-                sim.tomogram_zyx, config.voxel_size_ang, tta=tta, batch_size=2, adaptive_windows=not args.cubic_windows
+                sim.tomogram_zyx,
+                config.voxel_size_ang,
+                tta=tta,
+                batch_size=2,
+                adaptive_windows=not args.cubic_windows,
+                **({} if args.overlap is None else {"overlap": args.overlap}),
             )
             seconds = time.perf_counter() - start
             prediction = probabilities > 0.5
