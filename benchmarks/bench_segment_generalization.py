@@ -17,6 +17,7 @@ shell), and the membrane thickness in nm, predicted against true, both measured 
 true membranes (voxels / mid-surface voxels x voxel size).
 
     python benchmarks/bench_segment_generalization.py [--model M] [--compare M2] [--n 2] [--tta] [--sets a,b]
+    python benchmarks/bench_segment_generalization.py --compare-cubic-windows   # per-axis vs cubic windows
 """
 
 from __future__ import annotations
@@ -101,12 +102,17 @@ def main() -> None:
     parser.add_argument("--shape", default="80,160,160", help="tomogram shape z,y,x")
     parser.add_argument("--tta", action="store_true", help="8-fold flip TTA (8x slower)")
     parser.add_argument("--sets", default=",".join(SETS), help="comma-separated test sets")
+    parser.add_argument(
+        "--compare-cubic-windows", action="store_true", help="also score the model with cubic sliding windows"
+    )
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     torch.set_num_threads(args.threads)
     models = {"model": Segmenter.load(args.model, "cpu")}
     if args.compare:
         models["compare"] = Segmenter.load(args.compare, "cpu")
+    if args.compare_cubic_windows:
+        models["cubic"] = models["model"]  # the same network, windows as before issue 23
     for set_name in args.sets.split(","):
         if set_name not in SETS:
             raise SystemExit(f"unknown set {set_name!r}; choose from {', '.join(SETS)}")
@@ -119,7 +125,7 @@ def main() -> None:
             for key, segmenter in models.items():
                 start = time.perf_counter()
                 probabilities = segmenter.probabilities(
-                    sim.tomogram_zyx, config.voxel_size_ang, tta=args.tta, batch_size=2
+                    sim.tomogram_zyx, config.voxel_size_ang, tta=args.tta, batch_size=2, adaptive_windows=key != "cubic"
                 )
                 seconds = time.perf_counter() - start
                 raw = probabilities > 0.5
@@ -133,9 +139,9 @@ def main() -> None:
                     entry["true"].append(thickness_nm(truth, near, config.voxel_size_ang))
                     entry["sec"] += seconds
         for (key, variant), e in totals.items():
-            name = args.model if key == "model" else args.compare
+            name = {"model": args.model or "shipped", "compare": args.compare, "cubic": "cubic-win"}[key]
             print(
-                f"{set_name:<28} {name or 'shipped':<12.12} {variant:<8} Dice {e['d'].value:.3f}  Surface-Dice "
+                f"{set_name:<28} {name:<12.12} {variant:<8} Dice {e['d'].value:.3f}  Surface-Dice "
                 f"{e['s'].value:.3f}  skeleton P {e['s'].precision:.3f} R {e['s'].recall:.3f}  thickness "
                 f"{np.nanmean(e['t']):.2f} nm (true {np.nanmean(e['true']):.2f} nm)",
                 flush=True,

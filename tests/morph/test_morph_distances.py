@@ -119,6 +119,11 @@ def test_folded_membrane_gives_its_inner_spacing_as_self_distance() -> None:
     # closer than the minimum: ignored
     thin = normal_distances([(4, vertices, faces, normals)], min_self_distance_nm=12.5)[4]
     assert np.all(np.isnan(thin.self_nm[interior]))
+    # the outward own crossing equals the inward one of the flipped normals (one pass gives both)
+    flipped = normal_distances([(4, vertices, faces, -normals)])[4]
+    np.testing.assert_array_equal(np.isnan(result.self_outward_nm), np.isnan(flipped.self_nm))
+    np.testing.assert_allclose(result.self_outward_nm, flipped.self_nm, rtol=1e-12)
+    np.testing.assert_allclose(flipped.self_outward_nm[interior], 12.0, rtol=1e-6)  # normals into the fold
 
 
 @pytest.mark.parametrize("height_ang", [50.0, 51.3, 53.7, 56.1, 58.9, 62.5])

@@ -143,7 +143,7 @@ def surforama(
             f"{unknown[0]} has no voxel size (a mesh in Å without its tomogram); pass the h5 containers "
             "cryomem surface writes"
         )
-    with io.created_folders(out):
-        for surface, target in zip(surfaces, targets, strict=True):
+    with io.created_folders(out), io.atomic_file_set(targets, overwrite=True) as temporary:  # all or none
+        for surface, target in zip(surfaces, temporary, strict=True):
             io.write_surforama_obj(target, surface, overwrite=True)
     console.print(f"wrote {len(targets)} meshes in voxels to {out}", highlight=False)

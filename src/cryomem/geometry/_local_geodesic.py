@@ -110,6 +110,7 @@ class LocalGeodesics:
         self.tree = cKDTree(self.vertices_xyz_ang)
         edges = unique_edges(self.faces) if len(self.faces) else np.zeros((0, 2), dtype=np.int64)
         lengths = np.linalg.norm(self.vertices_xyz_ang[edges[:, 0]] - self.vertices_xyz_ang[edges[:, 1]], axis=1)
+        self._edge_list, self._edge_lengths_ang = edges, lengths  # for the edge graph, built on first use
         self.longest_edge_ang = float(lengths.max()) if len(lengths) else 0.0
         self.mean_edge_ang = float(lengths.mean()) if len(lengths) else 0.0
         _, self.component_of_vertex = vertex_components(self.n_vertices, self.faces)
@@ -131,8 +132,7 @@ class LocalGeodesics:
         Its shortest paths run along the surface, so they bound the geodesic from above.
         """
         if self._edges is None:
-            edges = unique_edges(self.faces) if len(self.faces) else np.zeros((0, 2), dtype=np.int64)
-            lengths = np.linalg.norm(self.vertices_xyz_ang[edges[:, 0]] - self.vertices_xyz_ang[edges[:, 1]], axis=1)
+            edges, lengths = self._edge_list, self._edge_lengths_ang
             self._edges = sp.csr_matrix(
                 (np.r_[lengths, lengths], (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
                 shape=(self.n_vertices, self.n_vertices),

@@ -63,6 +63,8 @@ class NormalDistances:
         within ``max_distance_nm``.
     max_distance_nm : float
         How far the rays were cast, nm.
+    self_outward_nm : (n,) float64 array
+        The same as ``self_nm`` along ``+normal``, nm (the own mesh crossed first on the way out).
     """
 
     outward_nm: np.ndarray
@@ -71,6 +73,7 @@ class NormalDistances:
     inward_membrane: np.ndarray
     self_nm: np.ndarray
     max_distance_nm: float
+    self_outward_nm: np.ndarray
 
 
 def normal_distances(
@@ -121,17 +124,17 @@ def normal_distances(
     normals = np.concatenate([m[3] for m in checked])
     normals = normals / np.linalg.norm(normals, axis=1, keepdims=True)
     owners = np.repeat(np.arange(len(checked)), counts)
-    # one pass for both directions: rays 0..n-1 go out (+n), n..2n-1 go in (-n, with self hits)
+    # one pass for both directions: rays 0..n-1 go out (+n), n..2n-1 go in (-n); own hits on both
     t_other, hit_owner, t_self = grid.cast(
         np.concatenate([origins, origins]),
         np.concatenate([normals, -normals]),
         np.concatenate([owners, owners]),
-        np.concatenate([np.zeros(n, bool), np.ones(n, bool)]),
+        np.ones(2 * n, bool),
         max_t,
         min_self * ANG_PER_NM,
     )
     distance_nm = np.where(np.isfinite(t_other), t_other / ANG_PER_NM, np.nan)
-    self_nm = np.where(np.isfinite(t_self[n:]), t_self[n:] / ANG_PER_NM, np.nan)
+    self_all_nm = np.where(np.isfinite(t_self), t_self / ANG_PER_NM, np.nan)
     hit_id = np.where(hit_owner >= 0, np.asarray(ids, np.int64)[np.maximum(hit_owner, 0)], -1)
     start = 0
     for membrane_id, count in zip(ids, counts):
@@ -141,8 +144,9 @@ def normal_distances(
             inward_nm=distance_nm[inn],
             outward_membrane=hit_id[out],
             inward_membrane=hit_id[inn],
-            self_nm=self_nm[out],
+            self_nm=self_all_nm[inn],
             max_distance_nm=float(max_distance_nm),
+            self_outward_nm=self_all_nm[out],
         )
         start += count
     return results
@@ -215,7 +219,7 @@ def _checked_mesh(
 
 def _empty_result(count: int, max_distance_nm: float) -> NormalDistances:
     nan, none = np.full(count, np.nan), np.full(count, -1, np.int64)
-    return NormalDistances(nan, nan.copy(), none, none.copy(), nan.copy(), float(max_distance_nm))
+    return NormalDistances(nan, nan.copy(), none, none.copy(), nan.copy(), float(max_distance_nm), nan.copy())
 
 
 @dataclass(frozen=True, eq=False)

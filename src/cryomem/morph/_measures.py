@@ -84,9 +84,7 @@ def _distances(group: Sequence[MembraneSurface], max_distance_nm: float) -> list
     columns = []
     for surface in group:
         d = found[surface.membrane_id]
-        flipped = [(surface.membrane_id, surface.vertices_xyz_ang, surface.faces, -surface.normals_xyz)]
-        self_out = normal_distances(flipped, max_distance_nm=max_distance_nm, min_self_distance_nm=_OWN_MIN_NM)
-        self_out = self_out[surface.membrane_id].self_nm
+        self_out = d.self_outward_nm
         out_blocked = self_out < d.outward_nm  # the ray crosses the membrane itself first
         in_blocked = d.self_nm < d.inward_nm
         columns.append(
