@@ -19,7 +19,6 @@ Positions in copick are Å from the centre of voxel 0, so the tomogram's origin 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,26 +159,19 @@ def run_copick(
         overwrite=target.overwrite,
     )
     result = run_pipeline(list(named), out_dir, config, names=named, **pipeline_options)
-    writes = write_back(source, target, result.run_dir, result.tomograms, result)
-    return result, writes
+    return result, write_back(source, target, result)
 
 
 def _done(manifest: Manifest, name: str, stage: str) -> bool:
     return (manifest.record(name, stage) or {}).get("status") == "done"
 
 
-def write_back(
-    source: CopickSource,
-    target: CopickTarget,
-    run_dir: Path,
-    names: Sequence[str],
-    result: RunResult,
-) -> list[CopickWrite]:
+def write_back(source: CopickSource, target: CopickTarget, result: RunResult) -> list[CopickWrite]:
     """Write each tomogram's finished results into the copick project (failures go to ``result``)."""
-    manifest = Manifest.load(run_dir)
+    manifest = Manifest.load(result.run_dir)
     writes: list[CopickWrite] = []
-    for name in names:
-        folders = TomogramFolders(run_dir / "tomograms" / name, name)
+    for name in result.tomograms:
+        folders = TomogramFolders(result.run_dir / "tomograms" / name, name)
         origin = np.asarray((manifest.tomograms.get(name) or {}).get("origin_xyz_ang") or (0.0, 0.0, 0.0))
         for stage, write in (
             ("segment", _write_segmentation),
