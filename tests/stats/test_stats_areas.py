@@ -43,3 +43,18 @@ def test_unreachable_vertices_add_no_area():
     distance = np.full(len(vertices), np.inf)
     areas = sublevel_areas_ang2(distance[None], faces, face_areas(vertices, faces), np.array([10.0, 1e6]))
     np.testing.assert_array_equal(areas, 0.0)
+
+
+@pytest.mark.parametrize("radii", [np.arange(1, 9) * 25.0, np.array([3.0, 10.0, 11.0, 60.0, 61.5, 140.0])])
+def test_areas_equal_the_triangle_by_triangle_sum(radii):
+    """Bins narrower and wider than the triangles, even and uneven radii, unreachable corners."""
+    vertices, faces = hex_plane(400.0, 40.0)
+    rng = np.random.default_rng(4)
+    distances = rng.uniform(0.0, 200.0, size=(3, len(vertices)))
+    distances[0, ::7] = np.inf
+    areas = face_areas(vertices, faces)
+    expected = [
+        [(areas * sublevel_fraction(row[faces], np.full(len(faces), r))).sum() for r in radii]
+        for row in np.minimum(distances, 1e9)  # an unreachable corner lies beyond every radius
+    ]
+    np.testing.assert_allclose(sublevel_areas_ang2(distances, faces, areas, radii), expected, rtol=1e-6)

@@ -40,6 +40,16 @@ def test_random_positions_stay_inside_the_envelope(plane):
     np.testing.assert_array_equal(again.table["L_nm_csr_low"], table["L_nm_csr_low"])
 
 
+def test_parallel_searches_give_the_same_table(plane):
+    """Two processes search the batches of sources (4 batches of at most 32 here); nothing may change."""
+    membranes = membranes_with(*plane, particle_table(_csr(120, 5)))
+    one = ripley(membranes, bin_size_nm=5.0, max_radius_nm=60.0, n_simulations=3, seed=2).table
+    two = ripley(membranes, bin_size_nm=5.0, max_radius_nm=60.0, n_simulations=3, seed=2, workers=2).table
+    assert one.equals(two)
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        ripley(membranes, workers=0)
+
+
 def test_clustered_positions_leave_the_envelope(plane):
     rng = np.random.default_rng(2)
     centres = rng.uniform(300, 1700, size=(12, 2))

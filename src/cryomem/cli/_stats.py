@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -40,6 +41,13 @@ _EXCLUDE = typer.Option(None, "--exclude-edges-nm", help="Leave out start partic
 _START = typer.Option(None, "--start-classes", help="Classes of start particles, e.g. 1,2 (default: all).")
 _TARGET = typer.Option(None, "--target-classes", help="Classes of target particles (default: all).")
 _CLASSES = typer.Option(None, "--classes", help="Classes counted, e.g. 1,2 (default: all).")
+_WORKERS = typer.Option(
+    None, "--workers", min=1, help="Processes for Ripley's geodesic searches (default: one per core, at most 8)."
+)
+
+
+def _default_workers(workers: int | None) -> int:
+    return workers if workers is not None else max(1, min(8, os.cpu_count() or 1))
 
 
 def _classes(text: str | tuple[int, ...] | None, name: str) -> tuple[int, ...] | None:
@@ -181,6 +189,7 @@ def ripley_command(
     max_radius_nm: float = typer.Option(50.0, "--max-radius-nm", help="Largest radius, nm."),
     simulations: int = typer.Option(20, "--simulations", help="CSR simulations for envelopes (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the simulations."),
+    workers: int | None = _WORKERS,
     start_classes: str | None = _START,
     target_classes: str | None = _TARGET,
     method: str = _METHOD,
@@ -200,6 +209,7 @@ def ripley_command(
         max_radius_nm=max_radius_nm,
         n_simulations=simulations,
         seed=seed,
+        workers=_default_workers(workers),
         start_classes=start_classes,
         target_classes=target_classes,
         method=method,
@@ -330,6 +340,7 @@ def all_command(
     max_radius_nm: float = typer.Option(50.0, "--max-radius-nm", help="Largest Ripley radius, nm."),
     simulations: int = typer.Option(20, "--simulations", help="CSR simulations for Ripley envelopes."),
     seed: int = typer.Option(0, "--seed"),
+    workers: int | None = _WORKERS,
     k: int = typer.Option(1, "--k", help="Nearest neighbours per particle."),
     side: str = typer.Option("both", "--side", help="Area counted: both, half or single."),
     method: str = _METHOD,
@@ -351,6 +362,7 @@ def all_command(
         max_radius_nm=max_radius_nm,
         n_simulations=simulations,
         seed=seed,
+        workers=_default_workers(workers),
         k=k,
         side=side,
         method=method,

@@ -9,6 +9,9 @@ sources are searched in batches that share one patch.
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
 import numpy as np
 
 from cryomem.stats._areas import sublevel_areas_ang2
@@ -50,7 +53,12 @@ class BallSums:
 
 
 def local_balls(
-    membrane: MembraneParticles, source_vertices: np.ndarray, target_vertices: np.ndarray, radii_ang: np.ndarray
+    membrane: MembraneParticles,
+    source_vertices: np.ndarray,
+    target_vertices: np.ndarray,
+    radii_ang: np.ndarray,
+    *,
+    workers: int = 1,
 ) -> BallSums:
     """Ball areas around ``source_vertices`` and their distances to ``target_vertices``, up to ``radii_ang[-1]``.
 
@@ -62,33 +70,78 @@ def local_balls(
         Mesh vertices.
     radii_ang : (k,) float array
         Increasing radii, Å.
+    workers : int, default 1
+        Processes searching batches of sources in parallel (forked after the first batch, so they
+        share the membrane's search graph). The result does not depend on it.
 
     Returns
     -------
     BallSums
     """
     local = membrane.local
-    sources = np.asarray(source_vertices, dtype=np.int64)
-    targets = np.asarray(target_vertices, dtype=np.int64)
-    radii = np.asarray(radii_ang, dtype=np.float64)
-    limit = float(radii[-1]) + local.longest_edge_ang
-    areas = np.zeros((len(sources), len(radii)))
-    pairs = np.full((len(sources), len(targets)), np.inf)
+    job = _Job(
+        membrane,
+        np.asarray(source_vertices, dtype=np.int64),
+        np.asarray(target_vertices, dtype=np.int64),
+        np.asarray(radii_ang, dtype=np.float64),
+    )
+    s = len(job.sources)
+    areas = np.zeros((s, len(job.radii)))
+    pairs = np.full((s, len(job.targets)), np.inf)
+    if not s:
+        return BallSums(areas, pairs, 0.0)
+    xyz = local.vertices_xyz_ang[job.sources]
+    estimate = len(local.tree.query_ball_point(xyz[0], job.limit + local.longest_edge_ang))
+    size = int(np.clip(_BATCH_ENTRIES // max(estimate, 1), 1, _MAX_BATCH))
+    order = spatial_order(xyz, job.limit)
+    batches = [order[begin : begin + size] for begin in range(0, s, size)]
+    done = [job.run(batches[0])]  # in this process first: it builds the membrane's search graph
+    done += _in_processes(job, batches[1:], workers) if workers > 1 else [job.run(rows) for rows in batches[1:]]
     largest = 0.0
-    if not len(sources):
-        return BallSums(areas, pairs, largest)
-    xyz = local.vertices_xyz_ang[sources]
-    estimate = len(local.tree.query_ball_point(xyz[0], limit + local.longest_edge_ang))
-    batch = int(np.clip(_BATCH_ENTRIES // max(estimate, 1), 1, _MAX_BATCH))
-    order = spatial_order(xyz, limit)
-    kind = search_kind(membrane)
-    for begin in range(0, len(order), batch):
-        rows = order[begin : begin + batch]
-        field = local.distances(sources[rows], limit, kind=kind)
+    for rows, (row_areas, row_pairs, row_largest) in zip(batches, done):
+        areas[rows], pairs[rows], largest = row_areas, row_pairs, max(largest, row_largest)
+    return BallSums(areas, pairs, largest)
+
+
+class _Job:
+    """One :func:`local_balls` call: what every batch of sources needs."""
+
+    def __init__(self, membrane: MembraneParticles, sources: np.ndarray, targets: np.ndarray, radii: np.ndarray):
+        self.membrane, self.sources, self.targets, self.radii = membrane, sources, targets, radii
+        self.limit = float(radii[-1]) + membrane.local.longest_edge_ang
+
+    def run(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Ball areas, pair distances and the largest distance of the sources ``rows``."""
+        membrane = self.membrane
+        field = membrane.local.distances(self.sources[rows], self.limit, kind=search_kind(membrane))
         face_areas = membrane.face_areas_ang2[field.face_indices]
-        areas[rows] = sublevel_areas_ang2(field.distances_ang, field.faces, face_areas, radii)
-        pairs[rows] = field.at(targets)
+        areas = sublevel_areas_ang2(field.distances_ang, field.faces, face_areas, self.radii)
+        largest = 0.0
         for row, complete in zip(field.distances_ang, field.complete):
             finite = row[np.isfinite(row)]
-            largest = max(largest, float(finite.max()) if complete and finite.size else limit)
-    return BallSums(areas, pairs, largest)
+            largest = max(largest, float(finite.max()) if complete and finite.size else self.limit)
+        return areas, field.at(self.targets), largest
+
+
+_FORKED_JOB: _Job | None = None  # the job a forked worker inherits
+
+
+def _run_forked(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    assert _FORKED_JOB is not None
+    return _FORKED_JOB.run(rows)
+
+
+def _in_processes(job: _Job, batches: list[np.ndarray], workers: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Run batches in forked processes (they inherit the job, graph included); serially where fork is missing."""
+    global _FORKED_JOB
+    if not batches:
+        return []
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [job.run(rows) for rows in batches]
+    _FORKED_JOB = job
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=context) as pool:
+            return list(pool.map(_run_forked, batches))
+    finally:
+        _FORKED_JOB = None

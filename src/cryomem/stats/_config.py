@@ -39,6 +39,7 @@ class StatsConfig(BaseModel):
     n_simulations: int = Field(20, ge=0, le=1000, description="CSR simulations for Ripley envelopes")
     pool_factor: int = Field(4, ge=2, le=100, description="CSR pool size per membrane, times its particles")
     seed: int = Field(0, ge=0)
+    workers: int = Field(1, ge=1, le=256, description="processes for Ripley's geodesic searches (same result)")
     orientation_k: int = Field(3, ge=1, le=20, description="neighbours compared for in-plane angles and chains")
     angle_bin_deg: float = Field(10.0, gt=0, le=180)
     chain_distance_nm: float = Field(40.0, gt=0)

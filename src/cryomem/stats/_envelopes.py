@@ -38,14 +38,14 @@ def uniform_vertices(membrane: MembraneParticles, count: int, rng: np.random.Gen
     return faces[np.arange(count), nearest]
 
 
-def _pool(membrane: MembraneParticles, size: int, radii: np.ndarray, rng: np.random.Generator):
+def _pool(membrane: MembraneParticles, size: int, radii: np.ndarray, rng: np.random.Generator, workers: int):
     """Pool vertices, their unique-vertex index, ball areas and pair distances (float32) of the unique ones.
 
     Uses the membrane's local searches (truncated just beyond the largest radius), like the observed sums.
     """
     vertices = uniform_vertices(membrane, size, rng)
     unique, inverse = np.unique(vertices, return_inverse=True)
-    balls = local_balls(membrane, unique, unique, radii)
+    balls = local_balls(membrane, unique, unique, radii, workers=workers)
     return unique, inverse, balls.areas_ang2, balls.pairs_ang.astype(np.float32)
 
 
@@ -60,6 +60,7 @@ def csr_sums(
     n_simulations: int,
     pool_factor: int,
     rng: np.random.Generator,
+    workers: int = 1,
     progress: FractionProgress | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Pooled ``(counts, ball areas, expected counts)`` per radius for each CSR simulation.
@@ -85,7 +86,7 @@ def csr_sums(
                 f"(pool of {n * max(groups, 2)} > {_MAX_POOL} positions); run without simulations"
             )
         size = n * max(groups, 2)
-        unique, inverse, areas, pairs = _pool(m, size, radii, rng)
+        unique, inverse, areas, pairs = _pool(m, size, radii, rng, workers)
         comp = m.component_of_vertex[unique]
         keep = np.ones(len(unique), dtype=bool)
         if edge_distance is not None and exclude_edges_ang is not None:

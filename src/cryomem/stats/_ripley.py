@@ -94,7 +94,7 @@ def ripley_statistics(radii_ang: np.ndarray, counts: np.ndarray, areas: np.ndarr
     }
 
 
-def _observed(membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarray, radii: np.ndarray):
+def _observed(membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarray, radii: np.ndarray, workers: int):
     """Cumulative counts, summed ball areas, expected counts and the largest distance on one membrane.
 
     Distances come from searches truncated just beyond the largest radius (:mod:`cryomem.stats._balls`).
@@ -102,7 +102,7 @@ def _observed(membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarr
     k = len(radii)
     ids = membrane.particles["particle_index"].to_numpy()
     vertices, comp = membrane.vertices, membrane.component_of_vertex
-    balls = local_balls(membrane, vertices[starts], vertices[targets], radii)
+    balls = local_balls(membrane, vertices[starts], vertices[targets], radii, workers=workers)
     pairs = balls.pairs_ang
     pairs[ids[starts][:, None] == ids[targets][None, :]] = np.inf
     first = np.searchsorted(radii, pairs.ravel(), side="left")
@@ -136,6 +136,7 @@ def ripley(
     n_simulations: int = 0,
     seed: int = 0,
     pool_factor: int = 4,
+    workers: int = 1,
     progress: FractionProgress | None = None,
 ) -> RipleyResult:
     """Ripley's K, L, O (and g) pooled over all membranes, with optional CSR envelopes.
@@ -163,6 +164,8 @@ def ripley(
     pool_factor : int, default 4
         Simulated positions are drawn from a pool of ``pool_factor`` x the particle count per
         membrane, whose geodesic distances are computed once (see :func:`cryomem.stats._envelopes.csr_sums`).
+    workers : int, default 1
+        Processes for the geodesic searches (the result does not depend on it).
     progress : callable, optional
         ``progress(stage, fraction)``.
 
@@ -173,6 +176,8 @@ def ripley(
     radii = radius_edges_ang(bin_size_nm, max_radius_nm)
     if n_simulations < 0:
         raise ValueError(f"n_simulations must be >= 0, got {n_simulations}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     k = len(radii)
     counts, areas, expected = np.zeros(k), np.zeros(k), np.zeros(k)
     n_start = n_target = 0
@@ -182,7 +187,7 @@ def ripley(
         targets = np.flatnonzero(m.class_mask(target_classes))
         n_start, n_target = n_start + len(starts), n_target + len(targets)
         if len(starts):
-            c, a, e, far = _observed(m, starts, targets, radii)
+            c, a, e, far = _observed(m, starts, targets, radii, workers)
             counts, areas, expected, largest = counts + c, areas + a, expected + e, max(largest, far)
         if progress:
             progress("Ripley: observed", (index + 1) / len(membranes))
@@ -210,6 +215,7 @@ def ripley(
                 exclude_edges_ang=None if exclude_edges_nm is None else 10.0 * exclude_edges_nm,
                 n_simulations=n_simulations,
                 pool_factor=pool_factor,
+                workers=workers,
                 rng=rng,
                 progress=progress,
             )
