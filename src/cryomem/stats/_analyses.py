@@ -145,7 +145,8 @@ def _ripley(work: _Work) -> None:
     result = ripley(
         work.membranes, bin_size_nm=config.bin_size_nm, max_radius_nm=config.max_radius_nm,
         exclude_edges_nm=config.exclude_edges_nm, edge_settings=config.edges, n_simulations=config.n_simulations,
-        seed=config.seed, pool_factor=config.pool_factor, workers=config.workers, progress=work.progress, **work.classes,
+        seed=config.seed, pool_factor=config.pool_factor, workers=config.workers, progress=work.progress,
+        **work.classes,
     )  # fmt: skip
     work.tables["ripley"] = result.table
     curve = result.table["O_per_um2"]
