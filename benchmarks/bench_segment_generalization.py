@@ -18,6 +18,7 @@ true membranes (voxels / mid-surface voxels x voxel size).
 
     python benchmarks/bench_segment_generalization.py [--model M] [--compare M2] [--n 2] [--tta] [--sets a,b]
     python benchmarks/bench_segment_generalization.py --compare-cubic-windows   # per-axis vs cubic windows
+    python benchmarks/bench_segment_generalization.py --compare-overlap 0.125  # the default overlap vs another
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ def main() -> None:
     parser.add_argument(
         "--compare-cubic-windows", action="store_true", help="also score the model with cubic sliding windows"
     )
+    parser.add_argument(
+        "--compare-overlap", type=float, default=None, help="also score the model with this window overlap"
+    )
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     torch.set_num_threads(args.threads)
@@ -113,6 +117,8 @@ def main() -> None:
         models["compare"] = Segmenter.load(args.compare, "cpu")
     if args.compare_cubic_windows:
         models["cubic"] = models["model"]  # the same network, windows as before issue 23
+    if args.compare_overlap is not None:
+        models["overlap"] = models["model"]  # the same network, another overlap
     for set_name in args.sets.split(","):
         if set_name not in SETS:
             raise SystemExit(f"unknown set {set_name!r}; choose from {', '.join(SETS)}")
@@ -124,8 +130,11 @@ def main() -> None:
             near = ndimage.binary_dilation(truth, iterations=max(1, round(30.0 / config.voxel_size_ang)))
             for key, segmenter in models.items():
                 start = time.perf_counter()
+                windows = {"adaptive_windows": key != "cubic"}
+                if key == "overlap":
+                    windows["overlap"] = args.compare_overlap
                 probabilities = segmenter.probabilities(
-                    sim.tomogram_zyx, config.voxel_size_ang, tta=args.tta, batch_size=2, adaptive_windows=key != "cubic"
+                    sim.tomogram_zyx, config.voxel_size_ang, tta=args.tta, batch_size=2, **windows
                 )
                 seconds = time.perf_counter() - start
                 raw = probabilities > 0.5
@@ -139,7 +148,8 @@ def main() -> None:
                     entry["true"].append(thickness_nm(truth, near, config.voxel_size_ang))
                     entry["sec"] += seconds
         for (key, variant), e in totals.items():
-            name = {"model": args.model or "shipped", "compare": args.compare, "cubic": "cubic-win"}[key]
+            names = {"model": args.model or "shipped", "compare": args.compare, "cubic": "cubic-win"}
+            name = names.get(key, f"overlap {args.compare_overlap:g}")
             print(
                 f"{set_name:<28} {name:<12.12} {variant:<8} Dice {e['d'].value:.3f}  Surface-Dice "
                 f"{e['s'].value:.3f}  skeleton P {e['s'].precision:.3f} R {e['s'].recall:.3f}  thickness "

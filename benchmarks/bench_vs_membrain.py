@@ -39,7 +39,10 @@ passed as OMP_NUM_THREADS / MKL_NUM_THREADS and, on their side, ``torch.set_num_
   / ``geodesic_ripleys_folder(ripley_type="L")`` (both ``method="fast"``; they load the files
   themselves). Ripley bins: 2 nm wide, 50 bins (0-100 nm) on our side; membrain-stats cannot cap the
   radius, with ``bin_size=20`` Å it bins up to the largest particle distance (~157 nm) and the first
-  50 bins are compared. Ours is timed without and with 20 CSR envelope simulations.
+  50 bins are compared. Ours is timed without and with 20 CSR envelope simulations, its searches
+  in as many processes as the threads the other side gets (``ripley(workers=--threads)``).
+- ``--big``: peak memory and time of our segmentation (no TTA) of a 200 x 512 x 512 tomogram, the
+  simulated one mirror-tiled (membrain-seg would take ~13x its 4-megavoxel time there; not run).
 
 Accuracy against closed forms on the sphere (R = 50 nm, n particles, both tools snap particles to
 mesh vertices):
@@ -63,6 +66,7 @@ mesh vertices):
     python benchmarks/bench_vs_membrain.py --ours-only           # full-size inputs, ours only
     python benchmarks/bench_vs_membrain.py --work /tmp/bvm       # both tools, no TTA
     python benchmarks/bench_vs_membrain.py --work /tmp/bvm --tta # also 8-flip TTA (slow on their side)
+    python benchmarks/bench_vs_membrain.py --ours-only --big     # also ours on 200 x 512 x 512
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ OURS = textwrap.dedent(
     else:
         bin_nm, n_bins, n_sim = float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
         rip = ripley(membranes, bin_size_nm=bin_nm, max_radius_nm=bin_nm * n_bins, start_classes=[1],
-                     target_classes=[1], n_simulations=n_sim, seed=0)
+                     target_classes=[1], n_simulations=n_sim, seed=0, workers=int(sys.argv[8]))
         result["s"] = time.perf_counter() - t
         table = rip.table
         result["r_nm"], result["L_nm"] = table["r_nm"].tolist(), table["L_nm"].tolist()  # L - r
@@ -252,6 +256,19 @@ def make_tomogram(folder: Path, shape: tuple[int, int, int], quick: bool) -> dic
     info = {"shape": list(shape), "seed": seed, "kinds": kinds}
     info_path.write_text(json.dumps(info))
     return info
+
+
+def make_big_tomogram(tomo: Path, out: Path, shape: tuple[int, int, int]) -> None:
+    """The tomogram mirror-tiled (no seams) and cropped to ``shape``: a large input of realistic content."""
+    from cryomem.io import read_mrc, write_mrc
+
+    if out.is_file():
+        return
+    data = read_mrc(tomo).data_zyx
+    reps = [int(np.ceil(want / have)) for want, have in zip(shape, data.shape)]
+    tiled = np.pad(data, [(0, (r - 1) * n) for r, n in zip(reps, data.shape)], mode="symmetric")
+    cropped = np.ascontiguousarray(tiled[: shape[0], : shape[1], : shape[2]], dtype=np.float32)
+    write_mrc(out, cropped, voxel_size_ang=10.0)
 
 
 def make_sphere(folder: Path, subdivisions: int, n_particles: int, radius_ang: float, seed: int) -> np.ndarray:
@@ -371,6 +388,14 @@ def run_stages(args: argparse.Namespace, work: Path, sizes: dict, theirs: bool) 
             res[f"theirs_{key}"]["dice"] = dice(read_mrc(their_file).data_zyx > 0, truth)
             print(f"  theirs {key}: {res[f'theirs_{key}']['s']:.1f} s", flush=True)
 
+    if args.big:
+        big = work / "inputs" / "big.mrc"
+        make_big_tomogram(tomo, big, (200, 512, 512))
+        out = fresh(work / "ours_big")
+        command = [py, "-m", "cryomem", "segment", "predict", big, "--out", out, "--no-tta", "--device", "cpu"]
+        res["ours_big"] = run_timed(command, threads, "cryomem segment (big)")
+        print(f"  ours big: {res['ours_big']['s']:.1f} s, {res['ours_big']['mib']:.0f} MiB", flush=True)
+
     # surfaces, both from our (no-TTA) segmentation
     our_seg = work / "ours_seg" / "tomo_seg.mrc"
     out = fresh(work / "ours_surface")
@@ -391,7 +416,8 @@ def run_stages(args: argparse.Namespace, work: Path, sizes: dict, theirs: bool) 
 
     # statistics on the icosphere
     bin_nm, n_bins = args.bin_nm, args.bins
-    for key, extra in (("nn", []), ("ripley", [bin_nm, n_bins, 0]), ("ripley_env", [bin_nm, n_bins, sizes["env"]])):
+    ripley_runs = (("ripley", [bin_nm, n_bins, 0, threads]), ("ripley_env", [bin_nm, n_bins, sizes["env"], threads]))
+    for key, extra in (("nn", []), *ripley_runs):
         result = work / f"ours_{key}.json"
         mode = "nn" if key == "nn" else "ripley"
         launch = run_timed([py, ours_child, mode, result, stats_in, star, *extra], threads, f"cryomem {key}")
@@ -437,6 +463,12 @@ def report(res: dict, sizes: dict, args: argparse.Namespace, theirs: bool) -> No
                 ratio(t and t["s"] / mvox, o["s"] / mvox),
             )
         )
+    if "ours_big" in res:
+        o, big_mvox = res["ours_big"], 200 * 512 * 512 / 1e6
+        rows.append(
+            ("segmentation, no TTA, 200 x 512 x 512", "not run", f"{o['s']:.1f} s ({o['mib']:.0f} MiB), "
+             f"{o['s'] / big_mvox:.2f} s/MVox", "")
+        )  # fmt: skip
     their_parameters = f"{res['their_parameters']:,}" if theirs else "-"
     rows.append(("segmentation network parameters", their_parameters, f"{res['our_parameters']:,}", ""))
     o, t = get("ours_surface"), get("theirs_surface")
@@ -561,6 +593,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="ours only, small inputs (< 60 s on 2 cores)")
     parser.add_argument("--ours-only", action="store_true", help="full-size inputs, ours only")
     parser.add_argument("--tta", action="store_true", help="also time segmentation with 8-flip TTA (slow)")
+    parser.add_argument("--big", action="store_true", help="also our segmentation of a 200 x 512 x 512 tomogram")
     parser.add_argument("--threads", type=int, default=2, help="threads for every child (default 2)")
     parser.add_argument("--membrain-python", default="/tmp/msvenv/bin/python", help="python of the MemBrain venv")
     parser.add_argument("--work", default=None, help="work folder, keeps the inputs between runs (default: temp)")
