@@ -87,28 +87,3 @@ def test_bad_arguments_are_named(sphere):
         solver.distances_ang([5000])
     with pytest.raises(ValueError, match="sources is empty"):
         solver.distances_ang([])
-
-
-@pytest.mark.parametrize("whole_mesh_faces", [0, 10**6])
-def test_local_exact_distances_on_a_plane_patch(whole_mesh_faces):
-    from scipy.spatial import Delaunay
-
-    from cryomem.geometry import LocalExactDistances
-
-    xy = np.stack(np.meshgrid(np.arange(41.0), np.arange(41.0)), axis=-1).reshape(-1, 2) * 10.0
-    vertices, faces = np.c_[xy, np.zeros(len(xy))], Delaunay(xy).simplices
-    exact = LocalExactDistances(vertices, faces, whole_mesh_faces=whole_mesh_faces)  # 0: a graph per query
-    source = 20 * 41 + 20  # the centre, (200, 200)
-    euclid = np.linalg.norm(vertices - vertices[source], axis=1)
-    assert exact.needs_region == (whole_mesh_faces == 0)
-    found = exact(source, 100.0, euclid <= 150.0)
-    near = euclid <= 95.0  # Steiner paths run up to ~1 % long: stay clear of the 100 Å limit
-    np.testing.assert_allclose(found[near], euclid[near], rtol=0.02)
-    assert np.isinf(found[euclid > 110.0]).all()
-    if exact.needs_region:
-        outside = exact(0, 100.0, euclid <= 50.0)  # a source outside its region reaches nothing else
-        assert outside[0] == 0.0 and np.isinf(outside[1:]).all()
-        with pytest.raises(ValueError, match="pass the region"):
-            exact(source, 100.0)
-    else:
-        np.testing.assert_array_equal(exact(source, 100.0), found)  # the region is not needed

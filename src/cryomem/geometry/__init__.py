@@ -31,7 +31,6 @@ if TYPE_CHECKING:
         sample_along_normals,
         spline_coefficients,
     )
-    from cryomem.geometry._steiner import LocalExactDistances
     from cryomem.geometry._surface_files import surface_output_paths, surfaces_from_files
     from cryomem.geometry._surface_settings import SurfaceSettings
     from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_instances, membrane_surfaces
@@ -62,7 +61,6 @@ _EXPORTS = {
     "FEATURE_LOWPASS_ATTR": "cryomem.geometry._sampling",
     "sample_along_normals": "cryomem.geometry._sampling",
     "spline_coefficients": "cryomem.geometry._sampling",
-    "LocalExactDistances": "cryomem.geometry._steiner",
     "surface_output_paths": "cryomem.geometry._surface_files",
     "surfaces_from_files": "cryomem.geometry._surface_files",
     "SurfaceSettings": "cryomem.geometry._surface_settings",
@@ -85,7 +83,6 @@ __all__ = [
     "FEATURE_LOWPASS_ATTR",
     "GeodesicPatch",
     "GeodesicSolver",
-    "LocalExactDistances",
     "LocalField",
     "LocalGeodesics",
     "chord_graph",
