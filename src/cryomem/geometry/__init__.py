@@ -32,8 +32,8 @@ if TYPE_CHECKING:
         spline_coefficients,
     )
     from cryomem.geometry._surface_files import surface_output_paths, surfaces_from_files
-    from cryomem.geometry._surface_settings import SurfaceSettings
-    from cryomem.geometry._surfaces import DEFAULT_MIN_VOXELS, membrane_instances, membrane_surfaces
+    from cryomem.geometry._surface_settings import DEFAULT_MIN_VOXELS, SurfaceSettings
+    from cryomem.geometry._surfaces import membrane_instances, membrane_surfaces
 
 _EXPORTS = {
     "vertex_components": "cryomem.geometry._components",
@@ -64,7 +64,7 @@ _EXPORTS = {
     "surface_output_paths": "cryomem.geometry._surface_files",
     "surfaces_from_files": "cryomem.geometry._surface_files",
     "SurfaceSettings": "cryomem.geometry._surface_settings",
-    "DEFAULT_MIN_VOXELS": "cryomem.geometry._surfaces",
+    "DEFAULT_MIN_VOXELS": "cryomem.geometry._surface_settings",
     "membrane_instances": "cryomem.geometry._surfaces",
     "membrane_surfaces": "cryomem.geometry._surfaces",
 }

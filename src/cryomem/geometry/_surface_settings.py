@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SurfaceSettings"]
+__all__ = ["DEFAULT_MIN_VOXELS", "SurfaceSettings"]
 
 
 class SurfaceSettings(BaseModel):
@@ -30,3 +30,7 @@ class SurfaceSettings(BaseModel):
         description="Gaussian low-pass (sigma, Å) of the tomogram before sampling the density profiles "
         "(0: raw densities); a picking model accepts only surfaces built with its own value",
     )
+
+
+DEFAULT_MIN_VOXELS = SurfaceSettings().min_voxels
+"""Smallest connected membrane kept, voxels (for callers that must not load the surface code)."""

@@ -13,14 +13,13 @@ from cryomem.geometry._sampling import (
     FEATURE_LOWPASS_ATTR,
     sample_along_normals,
 )
-from cryomem.geometry._surface_settings import SurfaceSettings
+from cryomem.geometry._surface_settings import DEFAULT_MIN_VOXELS, SurfaceSettings
 from cryomem.io import FractionProgress, MembraneSurface, zyx_index_to_xyz_ang
 
-__all__ = ["DEFAULT_MIN_VOXELS", "membrane_instances", "membrane_surfaces"]
+__all__ = ["membrane_instances", "membrane_surfaces"]
 
 _DEFAULT = SurfaceSettings()  # the owner of the defaults below
 
-DEFAULT_MIN_VOXELS = _DEFAULT.min_voxels
 """Smallest membrane (voxels) that gets a surface; the same default as ``cryomem segment --instances``."""
 
 _REMAP_SLAB = 16  # z slices renumbered at a time

@@ -11,11 +11,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from cryomem.geometry import DEFAULT_MIN_VOXELS
+from cryomem.geometry._surface_settings import DEFAULT_MIN_VOXELS
 from cryomem.io import (
     FractionProgress,
     NonFiniteBorder,
@@ -32,6 +32,9 @@ from cryomem.segment._segmenter import Segmenter
 from cryomem.segment._settings import SegmentSettings
 from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
 from cryomem.segment._windows import plan_windows
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "SegmentOutputs",
