@@ -41,11 +41,13 @@ def test_random_positions_stay_inside_the_envelope(plane):
 
 
 def test_parallel_searches_give_the_same_table(plane):
-    """Two processes search the batches of sources (4 batches of at most 32 here); nothing may change."""
+    """Two processes search the batches of sources (two-level balls here: radii up to 60 nm on a 200 nm
+    plane); nothing may change."""
     membranes = membranes_with(*plane, particle_table(_csr(120, 5)))
     one = ripley(membranes, bin_size_nm=5.0, max_radius_nm=60.0, n_simulations=3, seed=2).table
     two = ripley(membranes, bin_size_nm=5.0, max_radius_nm=60.0, n_simulations=3, seed=2, workers=2).table
     assert one.equals(two)
+    assert ("coarse_cells", 100.0) in membranes[0].cache  # the coarse cells (2 bins apart) were used
     with pytest.raises(ValueError, match="workers must be >= 1"):
         ripley(membranes, workers=0)
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from typing import Protocol
 
 import numpy as np
 
 from cryomem.stats._areas import sublevel_areas_ang2
 from cryomem.stats._particles import MembraneParticles
 
-__all__ = ["BallSums", "local_balls", "search_kind", "spatial_order"]
+__all__ = ["BallSums", "BatchJob", "gathered", "local_balls", "search_kind", "spatial_order"]
 
 _BATCH_ENTRIES = 2_000_000  # distances held per batch (sources x patch vertices)
 _MAX_BATCH = 32
@@ -95,7 +96,19 @@ def local_balls(
     size = int(np.clip(_BATCH_ENTRIES // max(estimate, 1), 1, _MAX_BATCH))
     order = spatial_order(xyz, job.limit)
     batches = [order[begin : begin + size] for begin in range(0, s, size)]
-    done = [job.run(batches[0])]  # in this process first: it builds the membrane's search graph
+    return gathered(job, batches, workers, areas, pairs)
+
+
+class BatchJob(Protocol):
+    """Work on batches of sources: ``run(rows)`` gives their areas, pair distances and largest distance."""
+
+    def run(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]: ...
+
+
+def gathered(job: BatchJob, batches: list[np.ndarray], workers: int, areas: np.ndarray, pairs: np.ndarray) -> BallSums:
+    """Run every batch (the first in this process, building the membrane's caches; the rest in
+    ``workers`` forked processes when > 1) and gather the rows into ``areas`` and ``pairs``."""
+    done = [job.run(batches[0])]
     done += _in_processes(job, batches[1:], workers) if workers > 1 else [job.run(rows) for rows in batches[1:]]
     largest = 0.0
     for rows, (row_areas, row_pairs, row_largest) in zip(batches, done):
@@ -123,7 +136,7 @@ class _Job:
         return areas, field.at(self.targets), largest
 
 
-_FORKED_JOB: _Job | None = None  # the job a forked worker inherits
+_FORKED_JOB: BatchJob | None = None  # the job a forked worker inherits
 
 
 def _run_forked(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -131,7 +144,7 @@ def _run_forked(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return _FORKED_JOB.run(rows)
 
 
-def _in_processes(job: _Job, batches: list[np.ndarray], workers: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def _in_processes(job: BatchJob, batches: list[np.ndarray], workers: int) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Run batches in forked processes (they inherit the job, graph included); serially where fork is missing."""
     global _FORKED_JOB
     if not batches:

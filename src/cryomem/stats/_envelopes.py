@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from cryomem.io import FractionProgress
-from cryomem.stats._balls import local_balls
+from cryomem.stats._coarse_balls import coarse_balls
 from cryomem.stats._particles import MembraneParticles
 
 __all__ = ["csr_sums", "uniform_vertices"]
@@ -41,11 +41,11 @@ def uniform_vertices(membrane: MembraneParticles, count: int, rng: np.random.Gen
 def _pool(membrane: MembraneParticles, size: int, radii: np.ndarray, rng: np.random.Generator, workers: int):
     """Pool vertices, their unique-vertex index, ball areas and pair distances (float32) of the unique ones.
 
-    Uses the membrane's local searches (truncated just beyond the largest radius), like the observed sums.
+    Measured like the observed sums (:func:`cryomem.stats._coarse_balls.coarse_balls`).
     """
     vertices = uniform_vertices(membrane, size, rng)
     unique, inverse = np.unique(vertices, return_inverse=True)
-    balls = local_balls(membrane, unique, unique, radii, workers=workers)
+    balls = coarse_balls(membrane, unique, unique, radii, workers=workers)
     return unique, inverse, balls.areas_ang2, balls.pairs_ang.astype(np.float32)
 
 

@@ -40,9 +40,9 @@ class MembraneParticles:
         table), ``vertex`` (nearest vertex) and ``distance_to_mesh_ang``.
     method : {"heat", "exact"}, default "heat"
         Geodesic method. ``"heat"``: the heat method (:class:`cryomem.geometry.GeodesicSolver`) for
-        whole-membrane fields (edge distances), truncated local chord-graph searches for Ripley's
-        balls (:class:`cryomem.geometry.LocalGeodesics`), near-exact local Steiner searches for
-        nearest neighbours. ``"exact"``: Steiner-point searches everywhere (slower).
+        whole-membrane fields (edge distances), truncated local chord-graph searches near each
+        particle and coarse cells beyond for Ripley's balls (:mod:`cryomem.stats._coarse_balls`),
+        near-exact local Steiner searches for nearest neighbours. ``"exact"``: Steiner-point searches everywhere (slower).
     """
 
     def __init__(

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cryomem.io import FractionProgress
-from cryomem.stats._balls import local_balls
+from cryomem.stats._coarse_balls import coarse_balls
 from cryomem.stats._edges import EdgeSettings, edge_distance_ang
 from cryomem.stats._envelopes import csr_sums
 from cryomem.stats._neighbours import start_mask
@@ -97,12 +97,13 @@ def ripley_statistics(radii_ang: np.ndarray, counts: np.ndarray, areas: np.ndarr
 def _observed(membrane: MembraneParticles, starts: np.ndarray, targets: np.ndarray, radii: np.ndarray, workers: int):
     """Cumulative counts, summed ball areas, expected counts and the largest distance on one membrane.
 
-    Distances come from searches truncated just beyond the largest radius (:mod:`cryomem.stats._balls`).
+    Distances come from searches truncated just beyond the largest radius, on the fine mesh near each
+    start particle and on coarse cells beyond (:mod:`cryomem.stats._coarse_balls`).
     """
     k = len(radii)
     ids = membrane.particles["particle_index"].to_numpy()
     vertices, comp = membrane.vertices, membrane.component_of_vertex
-    balls = local_balls(membrane, vertices[starts], vertices[targets], radii, workers=workers)
+    balls = coarse_balls(membrane, vertices[starts], vertices[targets], radii, workers=workers)
     pairs = balls.pairs_ang
     pairs[ids[starts][:, None] == ids[targets][None, :]] = np.inf
     first = np.searchsorted(radii, pairs.ravel(), side="left")
