@@ -9,6 +9,7 @@ sources are searched in batches that share one patch.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
@@ -152,9 +153,11 @@ def _in_processes(job: BatchJob, batches: list[np.ndarray], workers: int) -> lis
     if "fork" not in multiprocessing.get_all_start_methods():
         return [job.run(rows) for rows in batches]
     _FORKED_JOB = job
+    gc.freeze()  # the collector of a forked worker then leaves the parent's objects (and their pages) alone
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=context) as pool:
             return list(pool.map(_run_forked, batches))
     finally:
+        gc.unfreeze()
         _FORKED_JOB = None

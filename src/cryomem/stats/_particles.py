@@ -42,7 +42,8 @@ class MembraneParticles:
         Geodesic method. ``"heat"``: the heat method (:class:`cryomem.geometry.GeodesicSolver`) for
         whole-membrane fields (edge distances), truncated local chord-graph searches near each
         particle and coarse cells beyond for Ripley's balls (:mod:`cryomem.stats._coarse_balls`),
-        near-exact local Steiner searches for nearest neighbours. ``"exact"``: Steiner-point searches everywhere (slower).
+        near-exact local Steiner searches for nearest neighbours. ``"exact"``: Steiner-point
+        searches everywhere (slower).
     """
 
     def __init__(
