@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["sublevel_areas_ang2", "sublevel_fraction"]
+__all__ = ["binned_areas", "clipped_fraction", "sublevel_areas_ang2", "sublevel_fraction"]
 
 _FAR_ANG = 1e15
 
@@ -82,57 +82,68 @@ def sublevel_areas_ang2(
     return out
 
 
-def _first_radius_at_least(radii: np.ndarray, values: np.ndarray, step: float) -> np.ndarray:
-    """Index of the first radius ``>= value`` (``len(radii)`` if none); arithmetic for radii ``step, 2 step, ...``."""
-    if step:
-        return np.clip(np.ceil(values / step) - 1.0, 0, len(radii)).astype(np.int64)
-    return np.searchsorted(radii, values, side="left")
+def clipped_fraction(low: np.ndarray, middle: np.ndarray, high: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Fraction of triangles with sorted corner distances ``low <= middle <= high`` within ``radius``.
+
+    For ``low < radius < high`` (the caller's part): below the middle corner the part within the
+    radius is a triangle similar to the one cut off at ``middle``; above it, the triangle less one.
+    """
+    below = radius <= middle
+    apex = np.where(below, low, high)  # the corner at which the similar triangle sits
+    den = (high - low) * np.where(below, middle - low, high - middle)
+    part = np.zeros(np.broadcast(den, radius).shape, dtype=np.result_type(den, radius))
+    np.divide(np.square(radius - apex), den, out=part, where=den > 0)
+    part = np.clip(part, 0.0, 1.0)
+    return np.where(below, part, 1.0 - part)
 
 
-def _first_radius_above(radii: np.ndarray, values: np.ndarray, step: float) -> np.ndarray:
-    """Index of the first radius ``> value`` (``len(radii)`` if none)."""
-    if step:
-        return np.clip(np.floor(values / step), 0, len(radii)).astype(np.int64)
-    return np.searchsorted(radii, values, side="right")
+def binned_areas(lo_ang, hi_ang, weights_ang2, rows, n_rows: int, radii_ang: np.ndarray, fraction) -> np.ndarray:
+    """(n_rows, k) sums of ``weights * fraction(entry, r)`` per row and radius.
+
+    Each entry (a triangle, or any piece of area, of row ``rows[entry]``) counts 0 for radii
+    ``r <= lo`` and whole for ``r >= hi``; ``fraction(entries, radii)`` is only called for the radii
+    strictly between. Even radii ``step, 2 step, ...`` are binned by arithmetic, others by search.
+    """
+    k = len(radii_ang)
+    step = float(radii_ang[0])
+    if step > 0 and np.allclose(radii_ang, step * np.arange(1, k + 1), rtol=1e-12, atol=0.0):
+        full_from = np.clip(np.ceil(hi_ang / step) - 1.0, 0, k).astype(np.int64)  # first radius >= hi
+        partial_from = np.clip(np.floor(lo_ang / step), 0, k).astype(np.int64)  # first radius > lo
+    else:
+        full_from = np.searchsorted(radii_ang, hi_ang, side="left")
+        partial_from = np.searchsorted(radii_ang, lo_ang, side="right")
+    full = np.bincount(rows * (k + 1) + full_from, weights=weights_ang2, minlength=n_rows * (k + 1))
+    out = np.cumsum(full.reshape(n_rows, k + 1), axis=1)[:, :k]
+    counts = full_from - partial_from
+    entry = np.flatnonzero(counts > 0)  # clipped by at least one radius
+    if not entry.size:
+        return out
+    counts, radius_index = counts[entry], partial_from[entry]
+    if (counts > 1).any():  # an entry wider than a bin is clipped by several radii
+        repeat = np.repeat(np.arange(len(entry)), counts)
+        offset = np.arange(len(repeat)) - np.repeat(np.cumsum(counts) - counts, counts)
+        entry, radius_index = entry[repeat], radius_index[repeat] + offset
+    part = fraction(entry, radii_ang[radius_index]) * weights_ang2[entry]
+    out += np.bincount(rows[entry] * k + radius_index, weights=part, minlength=n_rows * k).reshape(n_rows, k)
+    return out
 
 
 def _areas_chunk(distances: np.ndarray, faces: np.ndarray, areas: np.ndarray, radii: np.ndarray) -> np.ndarray:
-    """Areas for a few distance fields (rows): whole triangles by bincount, clipped ones by the fraction.
+    """Areas for a few distance fields (rows), every triangle clipped by :func:`binned_areas`.
 
     Corner distances are held in float32 (1e-7 relative; the areas differ from float64 by < 1e-6).
     """
-    s, k, m = len(distances), len(radii), len(faces)
-    step = float(radii[0])
-    step = step if np.allclose(radii, step * np.arange(1, k + 1), rtol=0.0, atol=1e-9 * step) else 0.0
+    s, m = len(distances), len(faces)
     # An unreachable corner (inf) is held as 1e15 Å: its triangle adds nothing, the limit of the clipped fraction.
     d = np.minimum(distances, _FAR_ANG).astype(np.float32)
     x, y, z = (d[:, faces[:, i]].ravel() for i in range(3))
-    a = np.minimum(np.minimum(x, y), z)  # sorted corner distances a <= b <= c of every (row, triangle)
-    c = np.maximum(np.maximum(x, y), z)
-    b = x + y + z - a - c
+    low = np.minimum(np.minimum(x, y), z)
+    high = np.maximum(np.maximum(x, y), z)
+    middle = x + y + z - low - high
     del x, y, z
-    full_from = _first_radius_at_least(radii, c, step).reshape(s, m)  # the triangle lies inside from here on
-    partial_from = _first_radius_above(radii, a, step)  # the triangle is touched from here on
-    out = np.empty((s, k))
-    for row in range(s):
-        out[row] = np.cumsum(np.bincount(full_from[row], weights=areas, minlength=k + 1))[:k]
-    span = full_from.ravel() - partial_from
-    touched = np.flatnonzero(span > 0)
-    if not touched.size:
-        return out
-    counts = span[touched]
-    radius_index = partial_from[touched]
-    if (counts > 1).any():  # a triangle wider than a bin is clipped by several radii
-        repeat = np.repeat(np.arange(len(touched)), counts)
-        offset = np.arange(len(repeat)) - np.repeat(np.cumsum(counts) - counts, counts)
-        touched, radius_index = touched[repeat], radius_index[repeat] + offset
-    ta, tb, tc = a[touched], b[touched], c[touched]
-    r = radii[radius_index].astype(np.float32)
-    low = r <= tb
-    apex = np.where(low, ta, tc)  # the corner at which the clipped part (or its complement) is a similar triangle
-    den = (tc - ta) * np.where(low, tb - ta, tc - tb)
-    fraction = np.clip(np.divide(np.square(r - apex), den, out=np.zeros_like(den), where=den > 0), 0.0, 1.0)
-    fraction = np.where(low, fraction, 1.0 - fraction).astype(np.float64)
-    slot = (touched // m) * k + radius_index
-    out += np.bincount(slot, weights=fraction * areas[touched % m], minlength=s * k).reshape(s, k)
-    return out
+
+    def fraction(entry: np.ndarray, radius: np.ndarray) -> np.ndarray:
+        return clipped_fraction(low[entry], middle[entry], high[entry], radius)
+
+    rows = np.repeat(np.arange(s), m)
+    return binned_areas(low, high, np.tile(areas, s), rows, s, radii, fraction)

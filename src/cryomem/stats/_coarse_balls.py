@@ -39,6 +39,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from cryomem.geometry import LocalField
+from cryomem.stats._areas import binned_areas, clipped_fraction
 from cryomem.stats._balls import BallSums, gathered, local_balls, search_kind, spatial_order
 from cryomem.stats._coarse_cells import (
     CoarseCells,
@@ -67,43 +68,6 @@ _SEED_OFFSET_ANG = 1.0  # added to every seed edge, so that none weighs zero
 # --- areas -------------------------------------------------------------------------------------
 
 
-def _binned_areas(lo_ang, hi_ang, weights_ang2, rows, n_rows, radii_ang, fraction) -> np.ndarray:
-    """(n_rows, k) sums of ``weights * fraction(entry, r)`` per row and radius.
-
-    ``fraction`` is 0 for ``r <= lo`` and 1 for ``r >= hi``; ``fraction(entries, radii)`` is only
-    called for the radii strictly between.
-    """
-    k = len(radii_ang)
-    step = radii_ang[0]
-    if step > 0 and np.allclose(radii_ang, step * np.arange(1, k + 1), rtol=1e-12, atol=0.0):
-        full_from = np.clip(np.ceil(hi_ang / step) - 1.0, 0, k).astype(np.int64)  # radii below hi
-        partial_from = np.clip(np.floor(lo_ang / step), 0, k).astype(np.int64)  # radii at or below lo
-    else:
-        full_from = np.searchsorted(radii_ang, hi_ang, side="left")
-        partial_from = np.searchsorted(radii_ang, lo_ang, side="right")
-    full = np.bincount(rows * (k + 1) + full_from, weights=weights_ang2, minlength=n_rows * (k + 1))
-    out = np.cumsum(full.reshape(n_rows, k + 1), axis=1)[:, :k]
-    counts = np.maximum(full_from - partial_from, 0)
-    entry = np.repeat(np.arange(len(lo_ang)), counts)
-    if entry.size:
-        step = np.arange(len(entry)) - np.repeat(np.cumsum(counts) - counts, counts)
-        radius_index = partial_from[entry] + step
-        part = fraction(entry, radii_ang[radius_index]) * weights_ang2[entry]
-        out += np.bincount(rows[entry] * k + radius_index, weights=part, minlength=n_rows * k).reshape(n_rows, k)
-    return out
-
-
-def _clipped_fraction(low, middle, high, radius):
-    """Fraction of a triangle with sorted corner distances ``low <= middle <= high`` within ``low < radius < high``.
-
-    The distance is linear inside the triangle: below the middle corner the part within ``radius``
-    is a triangle similar to the one cut off at ``middle``, above it the triangle less one.
-    """
-    first = (radius - low) ** 2 / np.maximum((middle - low) * (high - low), 1e-300)
-    second = 1.0 - (high - radius) ** 2 / np.maximum((high - low) * (high - middle), 1e-300)
-    return np.where(radius <= middle, first, second)
-
-
 def _near_areas(membrane: MembraneParticles, field: LocalField, inner: np.ndarray, radii_ang: np.ndarray) -> np.ndarray:
     """(b, r) exactly clipped areas of the inner triangles (all corners reached by the fine search), Å²."""
     row, face = np.nonzero(inner)
@@ -114,10 +78,10 @@ def _near_areas(membrane: MembraneParticles, field: LocalField, inner: np.ndarra
     middle = d0 + d1 + d2 - low - high
 
     def fraction(entry, radius):
-        return _clipped_fraction(low[entry], middle[entry], high[entry], radius)
+        return clipped_fraction(low[entry], middle[entry], high[entry], radius)
 
     weights = membrane.face_areas_ang2[field.face_indices[face]]
-    return _binned_areas(low, high, weights, row, len(inner), radii_ang, fraction)
+    return binned_areas(low, high, weights, row, len(inner), radii_ang, fraction)
 
 
 def _border_faces(cells: CoarseCells, near: _NearField, near_ang: float, longest_edge_ang: float):
@@ -171,9 +135,9 @@ def _border_areas(membrane, cells, near, distances_ang, slopes, near_ang, radii_
 
     def fraction(entry, radius):
         index = kept[entry]
-        return _clipped_fraction(low[index], middle[index], high[index], radius)
+        return clipped_fraction(low[index], middle[index], high[index], radius)
 
-    areas = _binned_areas(low[kept], high[kept], weights[kept], row[kept], count, radii_ang, fraction)
+    areas = binned_areas(low[kept], high[kept], weights[kept], row[kept], count, radii_ang, fraction)
     node = row[:, None] * cells.n_cells + cells.face_cells[face]
     thirds = np.bincount(node.ravel(), np.repeat(weights / 3.0, 3), minlength=count * cells.n_cells)
     return areas, thirds.reshape(count, cells.n_cells)
@@ -302,7 +266,7 @@ def _outer_areas(cells: CoarseCells, distances_ang, slopes, outer_area_ang2, nea
         inside = _profile_fraction((r - mean[entry]) / half[entry]) - taken[entry]
         return np.clip(inside / (1.0 - taken[entry]), 0.0, 1.0)
 
-    return _binned_areas(start, mean + half, area, row, len(distances), radii_ang, fraction)
+    return binned_areas(start, mean + half, area, row, len(distances), radii_ang, fraction)
 
 
 def _profile_quantile(fraction: np.ndarray) -> np.ndarray:
