@@ -111,6 +111,30 @@ def test_reads_obj_from_other_programs(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read.normals_xyz[:, 2], [1, 1, 1, 1, 0])
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# plain\no sphere\nv 0 0 0\nv 1.5 0 0\nv 0 1 -2e-3\nv 1 1 0\ns off\nf 1 2 3\nf 2 4 3\n",  # numpy's path
+        "v 0 0 0\nv 1.5 0 0\nv 0 1 -2e-3\n  v 1 1 0\nf 1 2 3\nf 2 -1 3\n",  # indented, negative: line by line
+    ],
+)
+def test_plain_obj_reads_the_same_on_both_paths(tmp_path: Path, text: str) -> None:
+    from cryomem.io._mesh import _read_plain_obj
+
+    (tmp_path / "m.obj").write_text(text)
+    read = read_mesh(tmp_path / "m.obj")
+    np.testing.assert_array_equal(read.vertices_xyz_ang, [[0, 0, 0], [1.5, 0, 0], [0, 1, -2e-3], [1, 1, 0]])
+    np.testing.assert_array_equal(read.faces, [[0, 1, 2], [1, 3, 2]])
+    assert read.normals_xyz is None
+    assert (_read_plain_obj(text) is None) == ("-1" in text)
+
+
+def test_obj_with_a_bad_number_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bad.obj").write_text("v 0 0 0\nv 1 0 nope\nv 0 1 0\nf 1 2 3\n")
+    with pytest.raises(ValueError):
+        read_mesh(tmp_path / "bad.obj")
+
+
 def test_obj_with_conflicting_corner_normals_has_none(tmp_path: Path) -> None:
     (tmp_path / "flat.obj").write_text(
         "v 0 0 0\nv 1 0 0\nv 0 1 0\nvn 0 0 1\nvn 0 0 -1\nf 1//1 2//1 3//1\nf 1//2 3//2 2//2\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,8 +174,12 @@ def _obj_index(token: str, count: int) -> int:
 
 
 def _read_obj(path: Path) -> Mesh:
+    text = path.read_text(encoding="utf-8")
+    simple = _read_plain_obj(text)
+    if simple is not None:
+        return simple
     vertices, normals, corners_v, corners_n, triangles = [], [], [], [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         parts = line.split()
         if not parts or parts[0] not in ("v", "vn", "f"):
             continue
@@ -193,6 +198,34 @@ def _read_obj(path: Path) -> Mesh:
     vertex_array = np.array(vertices, dtype=np.float64).reshape(-1, 3)
     faces = np.array(triangles, np.int64).reshape(-1, 3)
     return Mesh(vertex_array, faces, _obj_normals(vertex_array, normals, corners_v, corners_n))
+
+
+def _read_plain_obj(text: str) -> Mesh | None:
+    """The common file of only ``v x y z`` and ``f a b c`` lines (1-based, no normals), parsed by numpy.
+
+    None for anything else (normals, texture corners, polygons, negative indices, indented or
+    unusual lines): the line-by-line reader takes those.
+    """
+    lines = text.splitlines()
+    v_lines = [line[2:] for line in lines if line.startswith("v ")]
+    f_lines = [line[2:] for line in lines if line.startswith("f ")]
+    if sum(1 for line in lines if line.lstrip()[:1] in ("v", "f")) != len(v_lines) + len(f_lines):
+        return None
+    face_text = " ".join(f_lines)
+    if "/" in face_text:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # text numpy cannot read to the end: the line-by-line reader decides
+        try:
+            vertices = np.fromstring(" ".join(v_lines), dtype=np.float64, sep=" ")
+            corners = np.fromstring(face_text, dtype=np.int64, sep=" ")
+        except (ValueError, DeprecationWarning):
+            return None
+    if vertices.size != 3 * len(v_lines) or corners.size != 3 * len(f_lines):
+        return None
+    if corners.size and (corners.min() < 1 or corners.max() > len(v_lines)):
+        return None
+    return Mesh(vertices.reshape(-1, 3), corners.reshape(-1, 3) - 1, None)
 
 
 def _obj_normals(vertices: np.ndarray, normals: list, corners_v: list, corners_n: list) -> np.ndarray | None:
