@@ -109,11 +109,11 @@ class LocalGeodesics:
         self.n_vertices = len(self.vertices_xyz_ang)
         self.tree = cKDTree(self.vertices_xyz_ang)
         edges = unique_edges(self.faces) if len(self.faces) else np.zeros((0, 2), dtype=np.int64)
-        lengths = np.linalg.norm(self.vertices_xyz_ang[edges[:, 0]] - self.vertices_xyz_ang[edges[:, 1]], axis=1)
+        lengths = _lengths(self.vertices_xyz_ang, edges[:, 0], edges[:, 1])
         self._edge_list, self._edge_lengths_ang = edges, lengths  # for the edge graph, built on first use
         self.longest_edge_ang = float(lengths.max()) if len(lengths) else 0.0
         self.mean_edge_ang = float(lengths.mean()) if len(lengths) else 0.0
-        _, self.component_of_vertex = vertex_components(self.n_vertices, self.faces)
+        _, self.component_of_vertex = vertex_components(self.n_vertices, self.faces, edges)
         self.component_size = np.bincount(self.component_of_vertex)
         m = len(self.faces)
         self._incidence = sp.csr_matrix(
@@ -296,7 +296,7 @@ class LocalGeodesics:
     def _whole_chord_search(self, sources: np.ndarray, limit_ang: float) -> tuple[np.ndarray, np.ndarray]:
         """Search the whole-mesh chord graph (small meshes); the patch is what the searches reached."""
         if self._chords is None:
-            self._chords = chord_graph(self.vertices_xyz_ang, self.faces, self.rings)
+            self._chords = chord_graph(self.vertices_xyz_ang, self.faces, self.rings, edges=self._edge_list)
         found = np.atleast_2d(dijkstra(self._chords, directed=True, indices=sources, limit=float(limit_ang)))
         vertices = np.flatnonzero(np.isfinite(found).any(axis=0))
         return vertices, found[:, vertices]
@@ -305,17 +305,22 @@ class LocalGeodesics:
         """The chord graph among the patch vertices (a slice of the whole-mesh one when that is kept)."""
         if self.n_vertices <= self._whole_mesh_chords:
             if self._chords is None:
-                self._chords = chord_graph(self.vertices_xyz_ang, self.faces, self.rings)
+                self._chords = chord_graph(self.vertices_xyz_ang, self.faces, self.rings, edges=self._edge_list)
             return self._chords[vertices][:, vertices]
         return chord_graph(self.vertices_xyz_ang[vertices], faces, self.rings)
 
 
-def chord_graph(vertices_xyz_ang: np.ndarray, faces: np.ndarray, rings: int) -> sp.csr_matrix:
-    """(n, n) CSR graph joining every vertex to those within ``rings`` edge-rings, weighted by chord length, Å."""
+def chord_graph(
+    vertices_xyz_ang: np.ndarray, faces: np.ndarray, rings: int, *, edges: np.ndarray | None = None
+) -> sp.csr_matrix:
+    """(n, n) CSR graph joining every vertex to those within ``rings`` edge-rings, weighted by chord length, Å.
+
+    ``edges``: the mesh's :func:`cryomem.geometry._components.unique_edges`, where the caller has them.
+    """
     n = len(vertices_xyz_ang)
     if not len(faces):
         return sp.csr_matrix((n, n))
-    edges = unique_edges(faces)
+    edges = unique_edges(faces) if edges is None else edges
     step = sp.csr_matrix(
         (np.ones(2 * len(edges), dtype=np.float32), (edges.ravel(), edges[:, ::-1].ravel())), shape=(n, n)
     )
@@ -327,5 +332,11 @@ def chord_graph(vertices_xyz_ang: np.ndarray, faces: np.ndarray, rings: int) -> 
     reach = reach.tocoo()
     keep = reach.row != reach.col
     row, col = reach.row[keep], reach.col[keep]
-    lengths = np.maximum(np.linalg.norm(vertices_xyz_ang[row] - vertices_xyz_ang[col], axis=1), 1e-12)
+    lengths = np.maximum(_lengths(vertices_xyz_ang, row, col), 1e-12)
     return sp.csr_matrix((lengths, (row, col)), shape=(n, n))
+
+
+def _lengths(vertices_xyz_ang: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Straight-line lengths between vertex pairs, Å."""
+    step = vertices_xyz_ang[start] - vertices_xyz_ang[end]
+    return np.sqrt(np.einsum("ij,ij->i", step, step))
