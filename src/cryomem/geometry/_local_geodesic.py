@@ -126,6 +126,11 @@ class LocalGeodesics:
         self._edges: sp.csr_matrix | None = None
 
     @property
+    def edges(self) -> np.ndarray:
+        """(e, 2) int64 undirected mesh edges ``(i < j)``, each once."""
+        return self._edge_list
+
+    @property
     def edge_graph(self) -> sp.csr_matrix:
         """(n, n) graph of the mesh edges weighted by length, Å (built on first use).
 
@@ -276,7 +281,7 @@ class LocalGeodesics:
         sources = np.atleast_1d(np.asarray(sources, dtype=np.int64))
         if sources.size == 0 or sources.min() < 0 or sources.max() >= self.n_vertices:
             raise ValueError(f"sources must be a non-empty set of vertices in 0..{self.n_vertices - 1}")
-        if kind == "chord" and self.n_vertices <= _SMALL_MESH:
+        if kind == "chord" and self.n_vertices <= min(_SMALL_MESH, self._whole_mesh_chords):
             vertices, found = self._whole_chord_search(sources, limit_ang)
             faces, face_indices = self._patch_faces(vertices)
         else:
@@ -293,10 +298,18 @@ class LocalGeodesics:
         reached = (np.isfinite(found) & (self.component_of_vertex[vertices][None, :] == component[:, None])).sum(1)
         return LocalField(vertices, faces, face_indices, found, reached == self.component_size[component])
 
+    def build_chords(self) -> None:
+        """Build the whole-mesh chord graph now, where the mesh is small enough to keep one (else nothing).
+
+        Searches build it on first use anyway; calling this from a thread lets other work overlap
+        (the sparse products and array work behind it release the GIL for most of their time).
+        """
+        if self._chords is None and self.n_vertices <= self._whole_mesh_chords:
+            self._chords = chord_graph(self.vertices_xyz_ang, self.faces, self.rings, edges=self.edges)
+
     def _whole_chord_search(self, sources: np.ndarray, limit_ang: float) -> tuple[np.ndarray, np.ndarray]:
         """Search the whole-mesh chord graph (small meshes); the patch is what the searches reached."""
-        if self._chords is None:
-            self._chords = chord_graph(self.vertices_xyz_ang, self.faces, self.rings, edges=self._edge_list)
+        self.build_chords()
         found = np.atleast_2d(dijkstra(self._chords, directed=True, indices=sources, limit=float(limit_ang)))
         vertices = np.flatnonzero(np.isfinite(found).any(axis=0))
         return vertices, found[:, vertices]
@@ -304,8 +317,7 @@ class LocalGeodesics:
     def _chord_patch(self, vertices: np.ndarray, faces: np.ndarray) -> sp.csr_matrix:
         """The chord graph among the patch vertices (a slice of the whole-mesh one when that is kept)."""
         if self.n_vertices <= self._whole_mesh_chords:
-            if self._chords is None:
-                self._chords = chord_graph(self.vertices_xyz_ang, self.faces, self.rings, edges=self._edge_list)
+            self.build_chords()
             return self._chords[vertices][:, vertices]
         return chord_graph(self.vertices_xyz_ang[vertices], faces, self.rings)
 

@@ -32,6 +32,7 @@ cent on spheres and planes): ``coarse_balls`` and ``local_balls`` differ by that
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -457,7 +458,10 @@ def coarse_balls(
         raise ValueError(f"near_ang must be > 0, got {near_ang}")
     if limit <= _FINE_ONLY * near or not len(sources) or search_kind(membrane) == "steiner":
         return local_balls(membrane, sources, targets, radii, workers=workers)
-    cells = coarse_cells(membrane, spacing)
+    with ThreadPoolExecutor(1) as background:  # the fine searches' graph is built while the cells are
+        chords = background.submit(local.build_chords)
+        cells = coarse_cells(membrane, spacing)
+        chords.result()
     if cells.n_cells < _MIN_CELLS:
         return local_balls(membrane, sources, targets, radii, workers=workers)
     xyz = local.vertices_xyz_ang

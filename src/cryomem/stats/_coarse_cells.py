@@ -23,7 +23,6 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from cryomem.geometry import vertex_areas
-from cryomem.geometry._components import unique_edges
 from cryomem.stats._particles import MembraneParticles
 
 __all__ = [
@@ -377,7 +376,7 @@ def _build_cells(membrane: MembraneParticles, spacing_ang: float) -> CoarseCells
     to_node = arc_length_ang(xyz, node_xyz[cell], vertex_normals, normals[cell])
     uv = _tangent_coordinates(xyz - node_xyz[cell], frames[cell], to_node)
     area, centroid, spread = _cell_moments(cell, areas, uv, count)
-    adjacency = _cell_adjacency(unique_edges(faces), cell, count)
+    adjacency = _cell_adjacency(local.edges, cell, count)
     row, column = _ring_pairs(adjacency, _RINGS)
     weight = np.maximum(arc_length_ang(node_xyz[row], node_xyz[column], normals[row], normals[column]), 1e-9)
     stencil_nodes = _stencil_table(adjacency)
