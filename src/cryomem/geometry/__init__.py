@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from cryomem.geometry._curvature import gaussian_curvature, mean_curvature, vertex_normals
     from cryomem.geometry._geodesic import GeodesicSolver, geodesic_distances
     from cryomem.geometry._laplacian import face_areas, laplacian_and_mass, vertex_areas
-    from cryomem.geometry._local_geodesic import LocalField, LocalGeodesics, chord_graph
+    from cryomem.geometry._local_geodesic import LocalField, LocalGeodesics, chord_graph, ring_pairs
     from cryomem.geometry._membrane_files import (
         checked_membrane,
         membrane_files,
@@ -48,6 +48,7 @@ _EXPORTS = {
     "LocalField": "cryomem.geometry._local_geodesic",
     "LocalGeodesics": "cryomem.geometry._local_geodesic",
     "chord_graph": "cryomem.geometry._local_geodesic",
+    "ring_pairs": "cryomem.geometry._local_geodesic",
     "checked_membrane": "cryomem.geometry._membrane_files",
     "membrane_files": "cryomem.geometry._membrane_files",
     "membrane_surface": "cryomem.geometry._membrane_files",
@@ -86,6 +87,7 @@ __all__ = [
     "LocalField",
     "LocalGeodesics",
     "chord_graph",
+    "ring_pairs",
     "SurfaceSettings",
     "face_areas",
     "gaussian_curvature",

@@ -33,7 +33,7 @@ from cryomem.geometry._checks import as_mesh_arrays
 from cryomem.geometry._components import unique_edges, vertex_components
 from cryomem.geometry._steiner import SteinerGraph
 
-__all__ = ["LocalField", "LocalGeodesics", "chord_graph"]
+__all__ = ["LocalField", "LocalGeodesics", "chord_graph", "ring_pairs"]
 
 _KINDS = ("steiner", "chord")
 _COARSE_FIRST_VERTICES = 200  # strips larger than this are first narrowed with a 1-point Steiner search
@@ -333,19 +333,24 @@ def chord_graph(
     if not len(faces):
         return sp.csr_matrix((n, n))
     edges = unique_edges(faces) if edges is None else edges
-    step = sp.csr_matrix(
+    adjacency = sp.csr_matrix(
         (np.ones(2 * len(edges), dtype=np.float32), (edges.ravel(), edges[:, ::-1].ravel())), shape=(n, n)
     )
-    step = step + sp.identity(n, dtype=np.float32, format="csr")
+    row, col = ring_pairs(adjacency, rings)
+    lengths = np.maximum(_lengths(vertices_xyz_ang, row, col), 1e-12)
+    return sp.csr_matrix((lengths, (row, col)), shape=(n, n))
+
+
+def ring_pairs(adjacency: sp.csr_matrix, rings: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ordered pairs of distinct nodes within ``rings`` steps of each other in a (symmetric) adjacency."""
+    step = (adjacency + sp.identity(adjacency.shape[0], dtype=np.float32, format="csr")).tocsr()
     reach = step
     for _ in range(rings - 1):
         reach = reach @ step
         reach.data[:] = 1.0
     reach = reach.tocoo()
     keep = reach.row != reach.col
-    row, col = reach.row[keep], reach.col[keep]
-    lengths = np.maximum(_lengths(vertices_xyz_ang, row, col), 1e-12)
-    return sp.csr_matrix((lengths, (row, col)), shape=(n, n))
+    return reach.row[keep].astype(np.int64), reach.col[keep].astype(np.int64)
 
 
 def _lengths(vertices_xyz_ang: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from cryomem.geometry import vertex_areas
+from cryomem.geometry import ring_pairs, vertex_areas
 from cryomem.stats._particles import MembraneParticles
 
 __all__ = [
@@ -295,18 +295,6 @@ def _cell_adjacency(edges: np.ndarray, cell: np.ndarray, count: int) -> sp.csr_m
     return adjacency
 
 
-def _ring_pairs(adjacency: sp.csr_matrix, rings: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ordered pairs of distinct cells within ``rings`` steps of each other."""
-    step = (adjacency + sp.identity(adjacency.shape[0], format="csr")).tocsr()
-    reach = step
-    for _ in range(rings - 1):
-        reach = reach @ step
-        reach.data[:] = 1.0
-    reach = reach.tocoo()
-    keep = reach.row != reach.col
-    return reach.row[keep].astype(np.int64), reach.col[keep].astype(np.int64)
-
-
 def _stencil_table(adjacency: sp.csr_matrix) -> np.ndarray:
     """(k, m) every cell followed by its adjacent cells, padded with -1."""
     count = adjacency.shape[0]
@@ -377,7 +365,7 @@ def _build_cells(membrane: MembraneParticles, spacing_ang: float) -> CoarseCells
     uv = _tangent_coordinates(xyz - node_xyz[cell], frames[cell], to_node)
     area, centroid, spread = _cell_moments(cell, areas, uv, count)
     adjacency = _cell_adjacency(local.edges, cell, count)
-    row, column = _ring_pairs(adjacency, _RINGS)
+    row, column = ring_pairs(adjacency, _RINGS)
     weight = np.maximum(arc_length_ang(node_xyz[row], node_xyz[column], normals[row], normals[column]), 1e-9)
     stencil_nodes = _stencil_table(adjacency)
     node_of_vertex = np.full(len(xyz), -1, dtype=np.int64)
