@@ -197,9 +197,13 @@ def run_timed(command: list, threads: int, label: str) -> dict:
     return figures
 
 
-def median_run(command: list, threads: int, label: str, repeat: int) -> dict:
-    """:func:`run_timed` ``repeat`` times: the median seconds and peak MiB (the machine's noise is ~15 %)."""
-    runs = [run_timed(command, threads, label) for _ in range(max(1, repeat))]
+def median_run(command: list, threads: int, label: str, repeat: int, out: Path) -> dict:
+    """:func:`run_timed` ``repeat`` times into a fresh ``out``: the median seconds and peak MiB (the machine's
+    noise is ~15 %)."""
+    runs = []
+    for _ in range(max(1, repeat)):
+        fresh(out)
+        runs.append(run_timed(command, threads, label))
     return {"s": float(np.median([r["s"] for r in runs])), "mib": float(np.median([r["mib"] for r in runs])),
             "runs_s": [r["s"] for r in runs]}  # fmt: skip
 
@@ -383,6 +387,7 @@ def run_stages(args: argparse.Namespace, work: Path, sizes: dict, theirs: bool) 
             threads,
             "cryomem segment",
             args.repeat,
+            out,
         )
         seg = read_mrc(out / "tomo_seg.mrc").data_zyx > 0
         res[f"ours_{key}"]["dice"] = dice(seg, truth)
@@ -391,9 +396,8 @@ def run_stages(args: argparse.Namespace, work: Path, sizes: dict, theirs: bool) 
         if theirs:
             out = fresh(work / f"theirs_{key}")
             result = work / f"mb_{key}.json"
-            res[f"theirs_{key}"] = median_run(
-                [mb_py, driver, "seg", result, tomo, ckpt, out, int(tta)], threads, "membrain-seg segment", args.repeat
-            )
+            command = [mb_py, driver, "seg", result, tomo, ckpt, out, int(tta)]
+            res[f"theirs_{key}"] = median_run(command, threads, "membrain-seg segment", args.repeat, out)
             their_file = json.loads(result.read_text())["file"]
             res[f"theirs_{key}"]["dice"] = dice(read_mrc(their_file).data_zyx > 0, truth)
             runs = ", ".join(f"{v:.1f}" for v in res[f"theirs_{key}"]["runs_s"])
