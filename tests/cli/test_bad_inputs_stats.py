@@ -233,6 +233,7 @@ OPTION_CASES = {
     "k 0": (["--k", "0"], "--k 0: input should be greater than or equal to 1", ("neighbours", "orientation", "chains")),
     "radius below bin": (["--max-radius-nm", "1"], "--max-radius-nm) 1 nm must be at least one bin", ("ripley",)),
     "negative simulations": (["--simulations", "-1"], "--simulations -1", ("ripley",)),
+    "workers 0": (["--workers", "0"], "--workers", ("ripley", "all")),
     "edge max below bin": (["--max-nm", "1"], "(--max-nm) 1 nm must be at least one bin", ("edges",)),
     "min length 1": (["--min-length", "1"], "--min-length 1", ("chains",)),
     "angle bin 0": (["--angle-bin-deg", "0"], "--angle-bin-deg 0.0", ("orientation",)),

@@ -41,12 +41,9 @@ def sublevel_fraction(corner_distances: np.ndarray, radius: np.ndarray) -> np.nd
     a, b, c = d[..., 0], d[..., 1], d[..., 2]
     r = np.broadcast_to(np.asarray(radius, dtype=np.float64), a.shape)
     out = np.where(r >= c, 1.0, 0.0)
-    low = (r > a) & (r <= b) & (r < c)
-    high = (r > b) & (r < c)
-    den_low = np.where(low, (b - a) * (c - a), 1.0)
-    den_high = np.where(high, (c - a) * (c - b), 1.0)
-    out = np.where(low, (r - a) ** 2 / den_low, out)
-    return np.where(high, 1.0 - (c - r) ** 2 / den_high, out)
+    cut = (r > a) & (r < c)  # the radius crosses the triangle
+    out[cut] = clipped_fraction(a[cut], b[cut], c[cut], r[cut])
+    return out
 
 
 def sublevel_areas_ang2(
