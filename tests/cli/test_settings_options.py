@@ -49,7 +49,8 @@ def test_option_default_and_help_come_from_the_settings_model(path, option, mode
 
 def test_the_cli_and_the_stages_share_one_settings_class_and_the_cli_loads_no_torch():
     code = (
-        "import sys; import cryomem.cli._app; assert 'torch' not in sys.modules, 'torch imported'; "
+        "import sys; from cryomem.cli import app; app.registered_groups; "
+        "assert 'torch' not in sys.modules, 'torch imported'; "
         "import cryomem.segment, cryomem.pick, cryomem.geometry, cryomem.pipeline as p; "
         "from cryomem.cli import _pick, _segment, _surface; "
         "assert _segment._SEGMENT is cryomem.segment.SegmentSettings is p.SegmentSettings; "
@@ -58,3 +59,23 @@ def test_the_cli_and_the_stages_share_one_settings_class_and_the_cli_loads_no_to
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_console_script_builds_only_the_command_it_runs():
+    """``cryomem segment ...`` imports no other command's module; the full app has every command."""
+    code = (
+        "import sys; sys.argv = ['cryomem', 'segment', '--help']; from cryomem.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "others = [m for m in ('cryomem.cli._morph', 'cryomem.cli._simulate', 'cryomem.cli._stats')\n"
+        "          if m in sys.modules]\n"
+        "assert not others, others"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "predict" in result.stdout and "threshold" in result.stdout and "patches" in result.stdout
+    from typer.main import get_command
+
+    from cryomem.cli import app
+    from cryomem.cli._app import _COMMANDS
+
+    assert set(get_command(app).commands) == set(_COMMANDS)

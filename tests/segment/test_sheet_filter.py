@@ -119,3 +119,18 @@ def test_rules_round_trip_and_clear_errors(tmp_path):
         load_sheet_filter(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="voxel_size_ang"):
         filter_sheets(np.ones((4, 4, 4)), None, 0.0)
+
+
+def test_decisions_csv_is_what_pandas_writes(tmp_path):
+    """The pandas-free writer behind ``<stem>_sheet_filter.csv`` gives pandas' bytes, reasons and all."""
+    from cryomem.segment._sheet_filter import sheet_decisions, write_decisions_csv
+
+    scene = analytic_scene() > 0
+    probabilities = np.where(scene, 0.9, 0.0)
+    filtered, columns = sheet_decisions(scene, probabilities, 10.0)
+    write_decisions_csv(columns, tmp_path / "ours.csv")
+    reference_filtered, table = filter_sheets(scene, probabilities, 10.0)
+    table.to_csv(tmp_path / "pandas.csv", index=False, float_format="%.4g")
+    np.testing.assert_array_equal(filtered, reference_filtered)
+    assert (tmp_path / "ours.csv").read_text() == (tmp_path / "pandas.csv").read_text()
+    assert set(pd.read_csv(tmp_path / "ours.csv")["reason"]) > {"sheet-like"}  # dropped pieces say why

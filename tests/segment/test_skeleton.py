@@ -102,3 +102,26 @@ def test_bad_inputs_give_clear_errors() -> None:
         skeletonize_membranes(np.zeros((4, 4, 4), dtype=bool), sigma_px=-1.0)
     with pytest.raises(ValueError, match="voxel"):
         skeletonize_membranes(np.zeros((4, 4, 4), dtype=bool), voxel_size_ang=0.0)
+
+
+def test_closed_form_normals_match_lapack_eigen_decomposition() -> None:
+    """Sheet test and normal agree with ``numpy.linalg.eigh`` on random and degenerate Hessians."""
+    from cryomem.segment._skeleton import _normals
+
+    rng = np.random.default_rng(11)
+    hessians = rng.normal(size=(5000, 3, 3))
+    hessians = hessians + hessians.transpose(0, 2, 1)
+    hessians[:3] = 2.0 * np.eye(3)  # all eigenvalues equal
+    hessians[3:6] = np.diag([-4.0, 1.0, 1.0])  # a sheet with a degenerate tangent plane
+    normals, sheet = _normals(hessians)
+    values, vectors = np.linalg.eigh(hessians)
+    order = np.argsort(np.abs(values), axis=1)
+    largest = np.take_along_axis(values, order[:, 2:3], axis=1)[:, 0]
+    second = np.take_along_axis(values, order[:, 1:2], axis=1)[:, 0]
+    np.testing.assert_array_equal(sheet, (largest < 0) & (np.abs(largest) >= 2.0 * np.abs(second)))
+    assert sheet[3:6].all() and not sheet[:3].any()
+    expected = np.take_along_axis(vectors, order[:, None, 2:3], axis=2)[:, :, 0]
+    cosine = np.abs(np.einsum("ij,ij->i", normals, expected))
+    assert cosine[sheet].min() > 1.0 - 1e-9  # the same axis wherever the normal is used
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0)
+    assert (np.take_along_axis(normals, np.argmax(np.abs(normals), axis=1)[:, None], axis=1) > 0).all()

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cryomem.segment._model_file import load_model, read_model_card, save_model
-from cryomem.segment._unet import UNet3D, UNetConfig, parameter_count
+from cryomem.segment._unet import CPU_PATH_LOGIT_TOLERANCE, UNet3D, UNetConfig, parameter_count
 
 SMALL = UNetConfig(base_channels=4, max_channels=16, depth=3, deep_supervision_levels=2)
 
@@ -72,3 +72,20 @@ def test_training_voxel_range_comes_from_the_card():
     assert older.voxel_size_note(5.0).startswith("note: the tomogram has voxels of 5.0 Å")
     _, shipped = load_model(None)
     assert shipped.trained_voxel_range_ang() == pytest.approx((7.0, 21.9), abs=0.05)  # v3: v2's 8-20 Å and 7-22 Å
+
+
+@pytest.mark.parametrize("in_channels, batch", [(1, 1), (1, 2), (2, 2)])
+def test_eval_cpu_path_matches_the_standard_modules_within_its_tolerance(in_channels, batch):
+    """The lean channels-last CPU path (eval mode) gives the logits of the modules called in order."""
+    torch.manual_seed(in_channels + batch)
+    model = UNet3D(
+        UNetConfig(in_channels=in_channels, base_channels=4, max_channels=16, depth=3, deep_supervision_levels=2)
+    ).eval()
+    with torch.no_grad():
+        for p in model.parameters():  # trained-like: affine norms and biases away from 1 and 0
+            p.add_(0.3 * torch.randn_like(p))
+        x = 5.0 + 3.0 * torch.randn(batch, in_channels, 16, 24, 32)  # an offset, as raw intensities have
+        fast, standard = model(x), model._module_forward(x)
+    assert fast.shape == standard.shape == (batch, 1, 16, 24, 32) and fast.is_contiguous()
+    assert (fast - standard).abs().max() < CPU_PATH_LOGIT_TOLERANCE
+    assert (fast - standard).abs().max() > 0 or in_channels > 1  # the lean path did run (not the same ops)

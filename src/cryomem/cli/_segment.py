@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,14 +50,12 @@ segment_app = typer.Typer(
 
 def _sheet_filter_summary(csv_path: Path) -> str:
     """One line: how many connected pieces the sheet prior kept, and why it dropped the others."""
-    import pandas as pd
-
-    decisions = pd.read_csv(csv_path)
-    dropped = decisions.loc[~decisions["kept"].astype(bool), "reason"].value_counts()
-    why = "; ".join(f"{n} {reason}" for reason, n in dropped.items())
-    return f"sheet filter: kept {int(decisions['kept'].sum())} of {len(decisions)} pieces" + (
-        f" (dropped: {why})" if why else ""
-    )
+    with open(csv_path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    dropped = Counter(row["reason"] for row in rows if row["kept"] != "True")
+    why = "; ".join(f"{n} {reason}" for reason, n in dropped.most_common())
+    kept = sum(row["kept"] == "True" for row in rows)
+    return f"sheet filter: kept {kept} of {len(rows)} pieces" + (f" (dropped: {why})" if why else "")
 
 
 @segment_app.command("predict")

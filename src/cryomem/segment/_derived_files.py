@@ -13,8 +13,8 @@ from pathlib import Path
 from cryomem.io import atomic_file_set, created_folders, read_mrc, segment_output_name, source_stem, write_mrc
 from cryomem.segment._instance_split import split_instances
 from cryomem.segment._instances import connected_instances
-from cryomem.segment._segment_file import segmentation_from_probabilities
-from cryomem.segment._sheet_filter import SheetFilterRules
+from cryomem.segment._segment_file import segmentation_and_decisions
+from cryomem.segment._sheet_filter import SheetFilterRules, write_decisions_csv
 
 __all__ = ["instances_file", "threshold_file"]
 
@@ -51,14 +51,12 @@ def threshold_file(
     volume = read_mrc(source, voxel_size_ang=voxel_size_ang, mmap=True)
     kinds = ("seg", "sheet_filter") if sheet_filter else ("seg",)
     out, paths = _targets(source, out_dir, kinds, overwrite)
-    seg, decisions = segmentation_from_probabilities(
-        volume.data_zyx, volume.voxel_size_ang, threshold, sheet_filter=sheet_filter, rules=rules
-    )
+    seg, decisions = segmentation_and_decisions(volume.data_zyx, volume.voxel_size_ang, threshold, sheet_filter, rules)
     with created_folders(out), atomic_file_set(list(paths.values()), overwrite=overwrite) as tmp:
         written = dict(zip(paths, tmp, strict=True))
         write_mrc(written["seg"], seg, **volume.placement)
         if decisions is not None:
-            decisions.to_csv(written["sheet_filter"], index=False, float_format="%.4g")
+            write_decisions_csv(decisions, written["sheet_filter"])
     return paths
 
 

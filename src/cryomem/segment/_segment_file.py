@@ -30,7 +30,7 @@ from cryomem.io import (
 from cryomem.segment._instances import connected_instances
 from cryomem.segment._segmenter import Segmenter
 from cryomem.segment._settings import SegmentSettings
-from cryomem.segment._sheet_filter import SheetFilterRules, filter_sheets, load_sheet_filter
+from cryomem.segment._sheet_filter import SheetFilterRules, load_sheet_filter, sheet_decisions, write_decisions_csv
 from cryomem.segment._windows import plan_windows
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ __all__ = [
     "is_derived_volume",
     "segment_file",
     "segment_output_paths",
+    "segmentation_and_decisions",
     "segmentation_from_probabilities",
 ]
 
@@ -82,11 +83,28 @@ def segmentation_from_probabilities(
     Re-thresholding saved probabilities this way gives exactly what a fresh segmentation at that
     threshold gives, without running the network again.
     """
+    seg, columns = segmentation_and_decisions(probabilities_zyx, voxel_size_ang, threshold, sheet_filter, rules)
+    if columns is None:
+        return seg, None
+    import pandas as pd
+
+    return seg, pd.DataFrame(columns)
+
+
+def segmentation_and_decisions(
+    probabilities_zyx: np.ndarray,
+    voxel_size_ang: float,
+    threshold: float,
+    sheet_filter: bool,
+    rules: SheetFilterRules | None,
+) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """:func:`segmentation_from_probabilities` with the decisions as named columns (no pandas),
+    for :func:`cryomem.segment._sheet_filter.write_decisions_csv`."""
     threshold = SegmentSettings(threshold=threshold).threshold  # validated: a probability in [0, 1]
     seg = _threshold(probabilities_zyx, threshold)
     if not sheet_filter:
         return seg, None
-    return filter_sheets(seg, probabilities_zyx, voxel_size_ang, load_sheet_filter() if rules is None else rules)
+    return sheet_decisions(seg, probabilities_zyx, voxel_size_ang, load_sheet_filter() if rules is None else rules)
 
 
 @dataclass(frozen=True)
@@ -251,11 +269,11 @@ def segment_file(
             progress("writing segmentation", 0.0)
         if sheet_filter and progress is not None:
             progress("sheet filter", 0.25)
-        seg, decisions = segmentation_from_probabilities(
-            probabilities, placement["voxel_size_ang"], threshold, sheet_filter=sheet_filter, rules=sheet_filter_rules
+        seg, decisions = segmentation_and_decisions(
+            probabilities, placement["voxel_size_ang"], threshold, sheet_filter, sheet_filter_rules
         )
         if decisions is not None:
-            decisions.to_csv(tmp["sheet_filter"], index=False, float_format="%.4g")
+            write_decisions_csv(decisions, tmp["sheet_filter"])
         write_mrc(tmp["seg"], seg, **placement)
         if outputs.scores:
             write_mrc(tmp["scores"], probabilities, **placement)

@@ -33,8 +33,10 @@ about geometry carries over to tomograms unlike the simulator's better than weig
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,6 +55,8 @@ __all__ = [
     "component_features",
     "filter_sheets",
     "load_sheet_filter",
+    "sheet_decisions",
+    "write_decisions_csv",
 ]
 
 DEFAULT_SHEET_FILTER_PATH = Path(__file__).parent / "models" / "sheet_filter.json"
@@ -79,7 +83,7 @@ class SheetFilterRules:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"sheet filter {name} must be in [0, 1], got {getattr(self, name)}")
 
-    def reasons(self, table: pd.DataFrame) -> np.ndarray:
+    def reasons(self, table: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
         """Why each component is dropped ("" where it is kept): the first rule it breaks."""
         checks = [
             (table["area_nm2"] < self.min_area_nm2, f"smaller than {self.min_area_nm2:g} nm²"),
@@ -93,7 +97,7 @@ class SheetFilterRules:
                 f"mean probability < {self.min_mean_probability:g}",
             ),
         ]
-        reason = np.full(len(table), "", dtype=object)
+        reason = np.full(len(np.asarray(table["area_nm2"])), "", dtype=object)
         for broken, text in reversed(checks):  # the first rule broken wins
             reason[np.asarray(broken)] = text
         return reason
@@ -144,6 +148,16 @@ def component_features(
     in a viewer), ``voxels`` and its shape numbers.
     Without probabilities, ``mean_probability`` is 1.
     """
+    import pandas as pd
+
+    labels, columns = _feature_columns(seg_zyx, probabilities_zyx, voxel_size_ang)
+    return labels, pd.DataFrame(columns)
+
+
+def _feature_columns(
+    seg_zyx: np.ndarray, probabilities_zyx: np.ndarray | None, voxel_size_ang: float
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`component_features` as named columns, without pandas (importing it costs ~0.5 s)."""
     if voxel_size_ang <= 0 or not math.isfinite(voxel_size_ang):
         raise ValueError(f"voxel_size_ang must be a positive number, got {voxel_size_ang}")
     mask = np.asarray(seg_zyx) != 0
@@ -166,26 +180,23 @@ def component_features(
     area = sheet_voxels * voxel_nm**2
     thickness = voxels * voxel_nm**3 / np.maximum(area, voxel_nm**2)
     l1, l2, l3 = (np.maximum(eig[:, i], 1e-6) for i in range(3))
-    import pandas as pd  # only here: importing pandas costs ~0.5 s of every segmentation's start
-
-    table = pd.DataFrame(
-        {
-            "component": np.arange(n + 1),
-            "centre_x_vox": np.round(centroid_zyx[:, 2], 1),
-            "centre_y_vox": np.round(centroid_zyx[:, 1], 1),
-            "centre_z_vox": np.round(centroid_zyx[:, 0], 1),
-            "voxels": voxels.astype(np.int64),
-            "area_nm2": area,
-            "thickness_nm": thickness,
-            "mean_probability": mean_probability,
-            "linearity": 1.0 - np.sqrt(l2 / l1),
-            "flatness": np.sqrt(l3 / l2),
-            "tube_radius_nm": np.sqrt(2.0 * l2),
-            "extent_nm": 4.0 * np.sqrt(l1),
-        }
-    ).iloc[1:]
-    table["tubularity"] = table["linearity"] * table["flatness"]
-    return labels, table.reset_index(drop=True)
+    linearity, flatness = 1.0 - np.sqrt(l2 / l1), np.sqrt(l3 / l2)
+    columns = {
+        "component": np.arange(n + 1),
+        "centre_x_vox": np.round(centroid_zyx[:, 2], 1),
+        "centre_y_vox": np.round(centroid_zyx[:, 1], 1),
+        "centre_z_vox": np.round(centroid_zyx[:, 0], 1),
+        "voxels": voxels.astype(np.int64),
+        "area_nm2": area,
+        "thickness_nm": thickness,
+        "mean_probability": mean_probability,
+        "linearity": linearity,
+        "flatness": flatness,
+        "tube_radius_nm": np.sqrt(2.0 * l2),
+        "extent_nm": 4.0 * np.sqrt(l1),
+        "tubularity": linearity * flatness,
+    }
+    return labels, {name: values[1:] for name, values in columns.items()}  # row 0 is the background
 
 
 def filter_sheets(
@@ -199,11 +210,41 @@ def filter_sheets(
     Returns the filtered segmentation (uint8, 0/1, same shape) and the decision table: the shape
     numbers, ``kept`` and ``reason`` per component. The input is not modified.
     """
+    import pandas as pd
+
+    filtered, columns = sheet_decisions(seg_zyx, probabilities_zyx, voxel_size_ang, rules)
+    return filtered, pd.DataFrame(columns)
+
+
+def sheet_decisions(
+    seg_zyx: np.ndarray,
+    probabilities_zyx: np.ndarray | None,
+    voxel_size_ang: float,
+    rules: SheetFilterRules | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """:func:`filter_sheets` with the decisions as named columns (no pandas)."""
     rules = load_sheet_filter() if rules is None else rules
-    labels, table = component_features(seg_zyx, probabilities_zyx, voxel_size_ang)
-    reason = rules.reasons(table)
-    table["kept"] = reason == ""
-    table["reason"] = np.where(table["kept"], "sheet-like", reason)
-    lut = np.zeros(len(table) + 1, np.uint8)
-    lut[table["component"].to_numpy()[table["kept"].to_numpy(bool)]] = 1
-    return lut[labels], table
+    labels, columns = _feature_columns(seg_zyx, probabilities_zyx, voxel_size_ang)
+    reason = rules.reasons(columns)
+    columns["kept"] = reason == ""
+    columns["reason"] = np.where(columns["kept"], "sheet-like", reason)
+    lut = np.zeros(len(reason) + 1, np.uint8)
+    lut[columns["component"][columns["kept"]]] = 1
+    return lut[labels], columns
+
+
+def write_decisions_csv(columns: dict[str, np.ndarray], path: str | Path) -> None:
+    """The sheet filter's decisions as ``<stem>_sheet_filter.csv``: one row per component, floats
+    with 4 significant digits (as ``DataFrame.to_csv(index=False, float_format="%.4g")``)."""
+    names = list(columns)
+    cells = []
+    for name in names:
+        values = np.asarray(columns[name])
+        if values.dtype.kind == "f":
+            cells.append([f"{v:.4g}" for v in values])
+        else:
+            cells.append([str(v) for v in values.tolist()])
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(names)
+        writer.writerows(zip(*cells, strict=True))
