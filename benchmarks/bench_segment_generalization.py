@@ -19,6 +19,7 @@ true membranes (voxels / mid-surface voxels x voxel size).
     python benchmarks/bench_segment_generalization.py [--model M] [--compare M2] [--n 2] [--tta] [--sets a,b]
     python benchmarks/bench_segment_generalization.py --compare-cubic-windows   # per-axis vs cubic windows
     python benchmarks/bench_segment_generalization.py --compare-overlap 0.125  # the default overlap vs another
+    python benchmarks/bench_segment_generalization.py --compare-window-volume 1.0  # windows of at most 1 cube
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from cryomem.segment import Segmenter, filter_sheets
+from cryomem.segment import Segmenter, _windows, filter_sheets
 from cryomem.segment._metrics import dice_counts, surface_dice_counts
 from cryomem.segment._skeleton import skeletonize_membranes
 from cryomem.simulate import SimulationConfig, simulate_tomogram
@@ -109,6 +110,12 @@ def main() -> None:
     parser.add_argument(
         "--compare-overlap", type=float, default=None, help="also score the model with this window overlap"
     )
+    parser.add_argument(
+        "--compare-window-volume",
+        type=float,
+        default=None,
+        help="also score the model with adaptive windows of at most this many window cubes",
+    )
     args = parser.parse_args()
     shape = tuple(int(v) for v in args.shape.split(","))
     torch.set_num_threads(args.threads)
@@ -119,6 +126,8 @@ def main() -> None:
         models["cubic"] = models["model"]  # the same network, windows as before issue 23
     if args.compare_overlap is not None:
         models["overlap"] = models["model"]  # the same network, another overlap
+    if args.compare_window_volume is not None:
+        models["volume"] = models["model"]  # the same network, another bound on the window volume
     for set_name in args.sets.split(","):
         if set_name not in SETS:
             raise SystemExit(f"unknown set {set_name!r}; choose from {', '.join(SETS)}")
@@ -133,9 +142,15 @@ def main() -> None:
                 windows = {"adaptive_windows": key != "cubic"}
                 if key == "overlap":
                     windows["overlap"] = args.compare_overlap
-                probabilities = segmenter.probabilities(
-                    sim.tomogram_zyx, config.voxel_size_ang, tta=args.tta, batch_size=2, **windows
-                )
+                default_volume = _windows.MAX_WINDOW_VOLUME_FACTOR
+                if key == "volume":
+                    _windows.MAX_WINDOW_VOLUME_FACTOR = args.compare_window_volume
+                try:
+                    probabilities = segmenter.probabilities(
+                        sim.tomogram_zyx, config.voxel_size_ang, tta=args.tta, batch_size=2, **windows
+                    )
+                finally:
+                    _windows.MAX_WINDOW_VOLUME_FACTOR = default_volume
                 seconds = time.perf_counter() - start
                 raw = probabilities > 0.5
                 filtered = filter_sheets(raw, probabilities, config.voxel_size_ang)[0] != 0
@@ -149,7 +164,11 @@ def main() -> None:
                     entry["sec"] += seconds
         for (key, variant), e in totals.items():
             names = {"model": args.model or "shipped", "compare": args.compare, "cubic": "cubic-win"}
-            name = names.get(key, f"overlap {args.compare_overlap:g}")
+            if key == "overlap":
+                names[key] = f"overlap {args.compare_overlap:g}"
+            if key == "volume":
+                names[key] = f"{args.compare_window_volume:g} cubes"
+            name = names[key]
             print(
                 f"{set_name:<28} {name:<12.12} {variant:<8} Dice {e['d'].value:.3f}  Surface-Dice "
                 f"{e['s'].value:.3f}  skeleton P {e['s'].precision:.3f} R {e['s'].recall:.3f}  thickness "
