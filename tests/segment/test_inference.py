@@ -175,7 +175,7 @@ def test_rescaling_on_the_fly_feeds_model_windows_and_matches_direct_prediction(
     volume = (np.sin(z / 9.0) + np.cos(y / 11.0) * np.sin(x / 13.0)).astype(np.float32)
     model = Recorder(pointwise_model())
     settings = {**SETTINGS, "input_voxel_size_ang": 8.0, "model_voxel_size_ang": 12.0}
-    probs = predict_probabilities(volume, model, window=32, divisor=16, tta=False, adaptive_windows=False, **settings)
+    probs = predict_probabilities(volume, model, window=32, divisor=16, tta=False, **settings)
     assert {s[2:] for s in model.shapes} == {(32, 32, 32)}  # 48 input voxels -> 32 model voxels
     reference = _whole(pointwise_model(), volume, tta=False)
     assert np.abs(probs - reference)[2:-2, 2:-2, 2:-2].max() < 0.02

@@ -42,11 +42,11 @@ __all__ = [
 SIGMA_FRACTION = 1.0 / 8.0  # nnU-Net: sigma = window / 8
 IMPORTANCE_FLOOR = 1e-4  # relative to the centre; keeps every covered voxel's weight > 0
 _MAX_OVERLAP = 0.9
-# Adaptive windows may hold up to this many times ``window**3`` voxels: larger windows repeat less
-# of the overlap, and the lean CPU path of the network (segment._unet) holds about half the
-# activation memory per voxel, so 1.5 cubes cost no more memory than one cube did before it.
-MAX_WINDOW_VOLUME_FACTOR = 1.5
-_NEAR_FEWEST = 0.02  # within 2% of the fewest network voxels, the smallest window wins (less memory)
+# Adaptive windows hold at most this many times ``window**3`` voxels. Larger windows would repeat
+# less overlap (1.5 cubes: the side-by-side benchmark's segmentation 7.5-8.4 s, not 9.3-10.0 s), but cost accuracy
+# on held-out distractors (actin networks, cages: Dice -0.006 to -0.014 over 4 tomograms each,
+# ``benchmarks/bench_segment_generalization.py --compare-window-volume``), so one cube it stays.
+MAX_WINDOW_VOLUME_FACTOR = 1.0
 
 
 def window_starts(size: int, window: int, overlap: float) -> list[int]:
@@ -165,9 +165,10 @@ def _adaptive_windows(shape_zyx, window: int, divisor: int, scale: float, overla
     """Per-axis window sides (model voxels) that cover the tomogram with the fewest network voxels.
 
     Each side is a multiple of ``divisor`` between ``window / 2`` and ``2 * window``, the window's
-    volume is at most ``MAX_WINDOW_VOLUME_FACTOR * window**3`` (bounding activations, hence peak
-    memory), and neighbours still share at least ``overlap * window`` model voxels. Among the shapes
-    within 2% of the fewest network voxels the smallest window is taken (less activation memory).
+    volume is at most ``MAX_WINDOW_VOLUME_FACTOR * window**3`` (so activations, hence peak memory,
+    never grow), and neighbours still share at least ``overlap * window`` model voxels. A cube of
+    ``window`` is one candidate, so the chosen shape never costs more network voxels than cubic
+    windows.
     """
     floor = max(2 * divisor, math.ceil(window / 2 / divisor) * divisor)
     context = overlap * window
@@ -177,7 +178,7 @@ def _adaptive_windows(shape_zyx, window: int, divisor: int, scale: float, overla
         sides.add(_fitted_window(size, window, divisor, scale))
         options.append(sorted((w, w * len(_axis_starts(size, w, scale, context))) for w in sides))
     max_voxels = MAX_WINDOW_VOLUME_FACTOR * window**3
-    candidates = []  # (network voxels, window voxels, sides)
+    best, best_cost = None, math.inf
     for wz, cz in options[0]:
         for wy, cy in options[1]:
             if wz * wy * options[2][0][0] > max_voxels:
@@ -185,10 +186,10 @@ def _adaptive_windows(shape_zyx, window: int, divisor: int, scale: float, overla
             for wx, cx in options[2]:
                 if wz * wy * wx > max_voxels:
                     break
-                candidates.append((cz * cy * cx, wz * wy * wx, (wz, wy, wx)))
-    fewest = min(cost for cost, _, _ in candidates)
-    near = [c for c in candidates if c[0] <= (1.0 + _NEAR_FEWEST) * fewest]
-    return min(near, key=lambda c: (c[1], c[0]))[2]
+                cost = cz * cy * cx
+                if cost < best_cost:
+                    best, best_cost = (wz, wy, wx), cost
+    return best  # type: ignore[return-value]
 
 
 def _plan_axis(size: int, model_window: int, scale: float, overlap_model_vox: float) -> AxisPlan:
@@ -273,10 +274,9 @@ def plan_windows(
     overlap : float, default ``SegmentSettings().overlap``
         Neighbouring windows share at least ``overlap * window`` model voxels, in [0, 1).
     adaptive : bool, default ``SegmentSettings().adaptive_windows``
-        Choose the window's side per axis (multiples of ``divisor``, volume at most
-        ``MAX_WINDOW_VOLUME_FACTOR * window**3``) so the tomogram is covered with (within 2%) the
-        fewest network voxels: a 100-voxel axis gets one window of 104 instead of two of 96.
-        False: cubic windows of ``window``.
+        Choose the window's side per axis (multiples of ``divisor``, volume at most ``window**3``)
+        so the tomogram is covered with the fewest network voxels: a 100-voxel axis gets one
+        window of 104 instead of two of 96. False: cubic windows of ``window``.
 
     Returns
     -------
