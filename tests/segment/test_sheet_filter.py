@@ -134,3 +134,7 @@ def test_decisions_csv_is_what_pandas_writes(tmp_path):
     np.testing.assert_array_equal(filtered, reference_filtered)
     assert (tmp_path / "ours.csv").read_text() == (tmp_path / "pandas.csv").read_text()
     assert set(pd.read_csv(tmp_path / "ours.csv")["reason"]) > {"sheet-like"}  # dropped pieces say why
+    empty = np.zeros_like(scene)
+    write_decisions_csv(sheet_decisions(empty, None, 10.0)[1], tmp_path / "none.csv")
+    filter_sheets(empty, None, 10.0)[1].to_csv(tmp_path / "none_pandas.csv", index=False, float_format="%.4g")
+    assert (tmp_path / "none.csv").read_text() == (tmp_path / "none_pandas.csv").read_text()  # header only

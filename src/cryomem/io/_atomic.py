@@ -236,16 +236,20 @@ def created_folders(*folders: str | os.PathLike[str]) -> Iterator[None]:
         raise
 
 
-def write_rows_csv(path: str | os.PathLike[str], rows: Sequence[Mapping[str, object]]) -> Path:
-    """Write dict rows as a CSV atomically; columns are the rows' keys in order of first appearance.
+def write_rows_csv(
+    path: str | os.PathLike[str], rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None
+) -> Path:
+    """Write dict rows as a CSV atomically; columns are ``columns`` (the header even without rows), by
+    default the rows' keys in order of first appearance.
 
     A key missing from a row leaves its cell empty (e.g. validation columns of epochs without
-    validation). Returns the path.
+    validation). Lines end in ``\n``, as pandas writes them. Returns the path.
     """
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_write_path(path) as tmp:
         with open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
     return Path(path)

@@ -33,7 +33,6 @@ about geometry carries over to tomograms unlike the simulator's better than weig
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Mapping
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING
 import cc3d
 import numpy as np
 
+from cryomem.io import write_rows_csv
 from cryomem.segment._skeleton import skeletonize_membranes
 
 if TYPE_CHECKING:
@@ -236,15 +236,9 @@ def sheet_decisions(
 def write_decisions_csv(columns: dict[str, np.ndarray], path: str | Path) -> None:
     """The sheet filter's decisions as ``<stem>_sheet_filter.csv``: one row per component, floats
     with 4 significant digits (as ``DataFrame.to_csv(index=False, float_format="%.4g")``)."""
-    names = list(columns)
-    cells = []
-    for name in names:
-        values = np.asarray(columns[name])
-        if values.dtype.kind == "f":
-            cells.append([f"{v:.4g}" for v in values])
-        else:
-            cells.append([str(v) for v in values.tolist()])
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(names)
-        writer.writerows(zip(*cells, strict=True))
+    cells = {
+        name: [f"{v:.4g}" for v in values] if np.asarray(values).dtype.kind == "f" else np.asarray(values).tolist()
+        for name, values in columns.items()
+    }
+    rows = [dict(zip(cells, row, strict=True)) for row in zip(*cells.values(), strict=True)]
+    write_rows_csv(path, rows, columns=list(cells))
